@@ -1,0 +1,67 @@
+# keybridge: `make run` and `make test` install what is missing, then act.
+# Works as root on a fresh Debian machine (apt for python3-venv, mosquitto,
+# nodejs/npm when absent) and as a normal user where those are present.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CACHE := .cache
+# The MicroPython interpreter for the portability check, pinned.
+MICROPYTHON_NPM := @micropython/micropython-webassembly-pyscript@1.27.0
+MICROPYTHON_DIR := $(CACHE)/npm
+MICROPYTHON_STAMP := $(MICROPYTHON_DIR)/.installed-1.27.0
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q
+
+.PHONY: run test lint typecheck pytest micropython bench clean system-deps
+
+run: $(VENV)/.installed
+	$(PY) -m simulators.protocol_demo
+
+test: $(VENV)/.installed $(MICROPYTHON_STAMP) system-deps lint typecheck pytest micropython
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed system-deps
+	$(PY) -bb -m pytest --cov --cov-report=term
+
+micropython: $(VENV)/.installed $(MICROPYTHON_STAMP)
+	node tests/micropython/run.mjs $(MICROPYTHON_DIR)/node_modules \
+	  $$($(PY) tests/micropython/count.py tests/protocol/portable)
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+# Debian packages the tests need (Mosquitto for the MQTT tests of later
+# issues, Node.js for MicroPython), installed only when absent and root.
+system-deps:
+	@missing=""; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then $(APT_GET) update && $(APT_GET) install $$missing; \
+	  else echo "missing:$$missing (install them, or run make as root)"; exit 1; fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "keybridge needs Python >= 3.11 ($(PYTHON) is older)"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && $(APT_GET) update && $(APT_GET) install python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(MICROPYTHON_STAMP): | system-deps
+	mkdir -p $(MICROPYTHON_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(MICROPYTHON_DIR) $(MICROPYTHON_NPM)
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(CACHE) .coverage .mypy_cache .pytest_cache .ruff_cache .hypothesis

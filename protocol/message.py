@@ -1,0 +1,145 @@
+"""Messages: typed views of a frame's fields, driven by a layout table.
+
+Each message class lists its fields once, in ``LAYOUT``, as
+``(attribute, first field number, codec)``. ``fields()`` builds the wire
+fields from the attributes and ``from_fields()`` the reverse, so every
+command gets both directions (and the round trip) from one table.
+
+Field #0 is the command. Its parsing is per class (``parse_command``),
+because some commands carry a suffix (``CN2``) or name a family (``L1``).
+
+Sending trims trailing empty fields, as the PHP client does and as the
+notes' own vector V2 shows; receiving accepts them (§2.2, [MED]).
+"""
+
+from .errors import FieldError, MalformedMessage, printable
+from .fields import Invalid
+
+
+class Message:
+    """Base of every request and reply. Subclasses set CODES and LAYOUT."""
+
+    CODES: tuple[bytes, ...] = ()
+    LAYOUT: tuple[tuple[str, int, object], ...] = ()
+
+    def __init__(self, command: bytes) -> None:
+        self.command = command
+
+    def _validate(self) -> None:
+        """Called at the end of each subclass ``__init__``: fail early."""
+        self.fields()
+
+    def fields(self) -> list[bytes]:
+        """The wire fields, command first, trailing empty fields trimmed.
+
+        Raises:
+            FieldError: an attribute cannot be sent; the error names it.
+        """
+        wire = [self.command_field()]
+        for name, index, codec in self.LAYOUT:
+            try:
+                values = codec.to_wire(getattr(self, name))  # type: ignore[attr-defined]
+            except Invalid as err:
+                raise FieldError(self.command, name, err.args[0])
+            # LAYOUT is in field order, so pad up to the field and append.
+            wire.extend([b""] * (index - len(wire)))
+            wire.extend(values)
+        while len(wire) > 1 and wire[-1] == b"":
+            wire.pop()
+        return wire
+
+    def command_field(self) -> bytes:
+        """Field #0 as sent (overridden where a suffix follows: CN2, L1)."""
+        if self.command not in self.CODES:
+            codes = ", ".join(printable(c) for c in self.CODES)
+            raise FieldError(self.command, "command", "must be one of " + codes)
+        return self.command
+
+    @classmethod
+    def parse_command(cls, command: bytes) -> dict[str, object]:
+        """Constructor arguments carried by field #0 (overridden for CN2, L1...)."""
+        if command not in cls.CODES:
+            raise MalformedMessage(command, "", "unknown command")
+        return {"command": command}
+
+    @classmethod
+    def from_fields(cls, fields: list[bytes]) -> "Message":
+        """Build the message from a frame's fields.
+
+        Raises:
+            MalformedMessage: a field does not decode, or a non-empty field
+                lies beyond the layout; the error names the field.
+        """
+        kwargs = cls.parse_command(fields[0])
+        last = 0
+        for name, index, codec in cls.LAYOUT:
+            width = codec.width  # type: ignore[attr-defined]
+            raw = list(fields[index : index + width])
+            raw.extend([b""] * (width - len(raw)))
+            try:
+                kwargs[name] = codec.from_wire(raw)  # type: ignore[attr-defined]
+            except Invalid as err:
+                raise MalformedMessage(fields[0], name, err.args[0])
+            last = max(last, index + width)
+        for index in range(last, len(fields)):
+            if fields[index] != b"":
+                raise MalformedMessage(fields[0], "", "unexpected field #%d" % index)
+        return cls._build(kwargs)
+
+    @classmethod
+    def _build(cls, kwargs: dict[str, object]) -> "Message":
+        try:
+            return cls(**kwargs)  # type: ignore[arg-type]
+        except FieldError as err:
+            raise MalformedMessage(err.command, err.field, err.reason)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.command,) + tuple(getattr(self, n) for n, _, _ in self.LAYOUT)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._key() == self._key()
+
+    def __repr__(self) -> str:
+        parts = ["%s=%r" % (n, getattr(self, n)) for n, _, _ in self.LAYOUT]
+        return "%s(%r, %s)" % (type(self).__name__, self.command, ", ".join(parts))
+
+
+def command_parts(command: bytes, bases: tuple[bytes, ...]) -> tuple[bytes, bytes]:
+    """Split ``command`` into one of ``bases`` and the suffix after it.
+
+    Longest base first, so b'CNMB' is not read as b'CN' + b'MB'.
+    """
+    for base in sorted(bases, key=len, reverse=True):
+        if command.startswith(base):
+            return base, command[len(base) :]
+    raise MalformedMessage(command, "", "unknown command")
+
+
+def suffix_digit(command: bytes, suffix: bytes, low: int, high: int) -> int:
+    """The one-digit suffix of ``command`` (CN2, L1), checked against low..high."""
+    if len(suffix) != 1 or not low <= suffix[0] - 0x30 <= high:
+        raise MalformedMessage(command, "", "suffix must be one digit %d..%d" % (low, high))
+    return suffix[0] - 0x30
+
+
+class Registry:
+    """Field #0 → message class, for one direction (requests or replies)."""
+
+    def __init__(self, classes: tuple[type[Message], ...]) -> None:
+        self.by_code: dict[bytes, type[Message]] = {}
+        for cls in classes:
+            for code in cls.CODES:
+                self.by_code[code] = cls
+
+    def lookup(self, command: bytes) -> type[Message]:
+        if command in self.by_code:
+            return self.by_code[command]
+        # Suffixed forms: CN2, CC9, L1, P3 (the base is in CODES).
+        if command[:-1] in self.by_code and command[-1:].isdigit():
+            return self.by_code[command[:-1]]
+        raise MalformedMessage(command, "", "unknown command")
+
+    def decode(self, fields: list[bytes]) -> Message:
+        if not fields or fields[0] == b"":
+            raise MalformedMessage(b"", "", "frame has no command")
+        return self.lookup(fields[0]).from_fields(fields)

@@ -1,0 +1,317 @@
+"""Replies, Salto → PMS (§5, §6). The simulator encodes them, the client decodes.
+
+A success reply echoes the request's command in field #0 and its encoder or
+phone in field #1 (§6). An error reply puts one of the 13 error codes in
+field #0 instead. Layouts the notes mark [UNKNOWN] are our documented choice:
+serial numbers follow the encoder one per field, and CO/MC echo their room.
+"""
+
+from .errors import VendorError
+from .fields import Choice, Codec, Group, Hex, Invalid, Text
+from .message import Message, command_parts, suffix_digit
+from .requests import AUTHS, DATE, ENCODER, OPERATOR, OPTIONAL_ROOM, PHONE, ROOM, ROOMS
+
+# §6: every error code Salto may put in field #0, with its meaning.
+ERROR_CODES = {
+    b"ES": "syntax error: unknown command, nonsensical parameters or forbidden characters",
+    b"NC": "no communication with the encoder: it is off or disconnected",
+    b"NF": "the PC interface's database file is missing or damaged",
+    b"OV": "overflow: the encoder is still busy with a previous job",
+    b"EP": "card error: no card, or the card is badly inserted",
+    b"EF": "format error: the card was written by another system or is damaged",
+    b"TD": "unknown room",
+    b"ED": "timed out waiting for a card; the operation was cancelled",
+    b"EA": "copy refused: the room is checked out",
+    b"OS": "the room is out of service",
+    b"EO": "the guest card is being encoded by another station",
+    b"EV": "the card belongs to a valid staff user and was not overwritten",
+    b"EG": "general error",
+}
+
+SERIAL = Text(32, required=True)  # format [UNKNOWN]: one card serial per field
+TARGET = Text(64)  # encoder, phone or room named by an error reply
+
+
+class Shape(Codec):
+    """Fixed-shape text such as ``NN/NN``: N is a digit, other bytes literal."""
+
+    def __init__(self, shape: bytes):
+        self.shape = shape
+
+    def encode(self, value: object) -> bytes:
+        if not isinstance(value, bytes):
+            raise Invalid("must be bytes")
+        return self.decode(value)  # type: ignore[return-value]
+
+    def decode(self, raw: bytes) -> object:
+        ok = len(raw) == len(self.shape)
+        for want, got in zip(self.shape, raw):
+            ok = ok and (0x30 <= got <= 0x39 if want == 0x4E else got == want)
+        if not ok:
+            raise Invalid("%r does not have the shape %s" % (raw, self.shape.decode()))
+        return raw
+
+    def from_wire(self, raw: list[bytes]) -> object:
+        return self.decode(raw[0])
+
+
+class CardEncoded(Message):
+    """Success of CN / CC / CA: ``|CN|<encoder>|`` plus any serial numbers."""
+
+    CODES = (b"CN", b"CC", b"CA")
+    LAYOUT = (("encoder", 1, ENCODER), ("serials", 2, Group(SERIAL, 9)))
+
+    def __init__(self, command: bytes, encoder: bytes,
+                 serials: tuple[bytes, ...] = (), count: int | None = None) -> None:
+        super().__init__(command)
+        self.encoder = encoder
+        self.serials = tuple(serials)
+        self.count = count  # echoed suffix, if Space echoes it
+        self._validate()
+
+    def command_field(self) -> bytes:
+        command = Message.command_field(self)
+        return command if self.count is None else command + b"%d" % self.count
+
+    @classmethod
+    def parse_command(cls, command: bytes) -> dict[str, object]:
+        base, suffix = command_parts(command, cls.CODES)
+        return {"command": base, "count": suffix_digit(command, suffix, 1, 9) if suffix else None}
+
+
+class MobileKeySent(Message):
+    """Success of CNM / CCM: ``|CNM|<phone>|`` (a room may follow, [LOW])."""
+
+    CODES = (b"CNM", b"CCM")
+    LAYOUT = (("phone", 1, PHONE), ("room", 2, OPTIONAL_ROOM))
+
+    def __init__(self, command: bytes, phone: bytes, room: bytes = b"") -> None:
+        super().__init__(command)
+        self.phone = phone
+        self.room = room
+        self._validate()
+
+
+class MobileKeyBinary(Message):
+    """Success of CNMB / CCMB: the binary key (hex on the wire) and installation id."""
+
+    CODES = (b"CNMB", b"CCMB")
+    LAYOUT = (("phone", 1, PHONE), ("key", 2, Hex(1024)), ("installation_id", 3, Text(64)))
+
+    def __init__(self, command: bytes, phone: bytes, key: bytes,
+                 installation_id: bytes = b"") -> None:
+        super().__init__(command)
+        self.phone = phone
+        self.key = key
+        self.installation_id = installation_id
+        self._validate()
+
+
+class CheckedOut(Message):
+    """Success of CO: ``|CO|0|<room>|`` ([LOW]: the echo is our assumption)."""
+
+    CODES = (b"CO",)
+    LAYOUT = (("slot", 1, Choice((b"0",))), ("room", 2, ROOM))
+
+    def __init__(self, room: bytes, command: bytes = b"CO", slot: bytes = b"0") -> None:
+        super().__init__(command)
+        self.slot = slot
+        self.room = room
+        self._validate()
+
+
+class CheckInModified(Message):
+    """Success of MC: ``|MC|<room>|`` ([LOW]: MC is PHP-only)."""
+
+    CODES = (b"MC",)
+    LAYOUT = (("room", 1, ROOM),)
+
+    def __init__(self, room: bytes, command: bytes = b"MC") -> None:
+        super().__init__(command)
+        self.room = room
+        self._validate()
+
+
+NON_GUEST_CARDS = (b"LM", b"LR", b"LC", b"LD")  # staff, spare, invalid, unidentified
+
+
+class GuestCard(Message):
+    """LT reply for a guest card (§5.7): rooms, CI/CO, copy number, validity."""
+
+    CODES = (b"LT",)
+    LAYOUT = (
+        ("encoder", 1, ENCODER),
+        ("rooms", 2, ROOMS),  # 2-5
+        ("status", 6, Choice((b"CI", b"CO"))),  # valid for the main room, or not
+        ("copy", 7, Choice((b"0", b"1", b"2", b"I", b"A"))),  # I: 3rd+, A: one-shot
+        ("granted", 8, AUTHS),
+        ("start", 9, DATE),
+        ("expiry", 10, DATE),
+        ("operator", 11, OPERATOR),
+    )
+
+    def __init__(self, encoder: bytes, rooms: tuple[bytes, ...], status: bytes,
+                 copy: bytes, granted: tuple[int, ...] = (),
+                 start: tuple[int, ...] | None = None,
+                 expiry: tuple[int, ...] | None = None, operator: bytes = b"",
+                 command: bytes = b"LT") -> None:
+        super().__init__(command)
+        self.encoder = encoder
+        self.rooms = tuple(rooms)
+        self.status = status
+        self.copy = copy
+        self.granted = tuple(sorted(set(granted)))
+        self.start = start
+        self.expiry = expiry
+        self.operator = operator
+        self._validate()
+
+    @classmethod
+    def from_fields(cls, fields: list[bytes]) -> Message:
+        if len(fields) > 2 and fields[2] in NON_GUEST_CARDS:
+            return OtherCard.from_fields(fields)
+        return super().from_fields(fields)
+
+
+class OtherCard(Message):
+    """LT reply for a card that is not a guest card: LM, LR, LC or LD."""
+
+    CODES = (b"LT",)
+    LAYOUT = (("encoder", 1, ENCODER), ("card_type", 2, Choice(NON_GUEST_CARDS)))
+
+    def __init__(self, encoder: bytes, card_type: bytes, command: bytes = b"LT") -> None:
+        super().__init__(command)
+        self.encoder = encoder
+        self.card_type = card_type
+        self._validate()
+
+
+class _TrackReply(Message):
+    track = 1  # set per instance; the digit after L or P
+    def command_field(self) -> bytes:
+        return Message.command_field(self) + b"%d" % self.track
+
+    @classmethod
+    def parse_command(cls, command: bytes) -> dict[str, object]:
+        base, suffix = command_parts(command, cls.CODES)
+        return {"track": suffix_digit(command, suffix, 1, 3), "command": base}
+
+    def _key(self) -> tuple[object, ...]:
+        return Message._key(self) + (self.track,)
+
+
+class TrackRead(_TrackReply):
+    """Success of L1-L3: ``|L1|<encoder>|<text>|``."""
+
+    CODES = (b"L",)
+    LAYOUT = (("encoder", 1, ENCODER), ("text", 2, Text(64)))
+
+    def __init__(self, track: int, encoder: bytes, text: bytes = b"",
+                 command: bytes = b"L") -> None:
+        super().__init__(command)
+        self.track = track
+        self.encoder = encoder
+        self.text = text
+        self._validate()
+
+
+class TrackWritten(_TrackReply):
+    """Success of P1-P3: ``|P1|<encoder>|``."""
+
+    CODES = (b"P",)
+    LAYOUT = (("encoder", 1, ENCODER),)
+
+    def __init__(self, track: int, encoder: bytes, command: bytes = b"P") -> None:
+        super().__init__(command)
+        self.track = track
+        self.encoder = encoder
+        self._validate()
+
+
+class AuditRecord(Message):
+    """One audit-trail record of a door (§5.9, §4.3).
+
+    ``date`` is ``dd/mm`` or ``mm/dd`` as the interface is configured, so it
+    stays text; ``card`` keeps its padding (``STAFF   ``).
+    """
+
+    CODES = (b"WF", b"WN", b"WR")
+    LAYOUT = (
+        ("door", 1, Text(64, required=True)),
+        ("date", 2, Shape(b"NN/NN")),
+        ("time", 3, Shape(b"NN:NN")),
+        ("incident", 4, Choice((b"0", b"1", b"2", b"3", b"4", b"5"))),
+        ("direction", 5, Choice((b"I", b"O"), optional=True)),
+        ("card", 6, Text(24)),
+        ("copy", 7, Choice((b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3"),
+                           optional=True)),
+        ("user", 8, Text(64)),
+    )
+
+    def __init__(self, command: bytes, door: bytes, date: bytes, time: bytes,
+                 incident: bytes, direction: bytes = b"", card: bytes = b"",
+                 copy: bytes = b"", user: bytes = b"") -> None:
+        super().__init__(command)
+        self.door = door
+        self.date = date
+        self.time = time
+        self.incident = incident
+        self.direction = direction
+        self.card = card
+        self.copy = copy
+        self.user = user
+        self._validate()
+
+
+class AuditEnd(Message):
+    """WO: no more records for the door (also for an empty trail)."""
+
+    CODES = (b"WO",)
+    LAYOUT = (("door", 1, Text(64)),)
+
+    def __init__(self, door: bytes = b"", command: bytes = b"WO") -> None:
+        super().__init__(command)
+        self.door = door
+        self._validate()
+
+
+class AuditError(Message):
+    """WE: the audit trail could not be read (unknown door, database...)."""
+
+    CODES = (b"WE",)
+    LAYOUT = (("door", 1, Text(64)), ("detail", 2, Text(256)))
+
+    def __init__(self, door: bytes = b"", detail: bytes = b"", command: bytes = b"WE") -> None:
+        super().__init__(command)
+        self.door = door
+        self.detail = detail
+        self._validate()
+
+
+class ErrorReply(Message):
+    """An error code in field #0 (§6), the encoder/phone/room, and EG's text.
+
+    RB/PY read an EG reply's message from its last field; the layout of the
+    other codes is inferred ([LOW]), so both extra fields are optional.
+    """
+
+    CODES = tuple(ERROR_CODES)
+    LAYOUT = (("target", 1, TARGET), ("detail", 2, Text(256)))
+
+    def __init__(self, command: bytes, target: bytes = b"", detail: bytes = b"") -> None:
+        super().__init__(command)
+        self.target = target
+        self.detail = detail
+        self._validate()
+
+    @property
+    def meaning(self) -> str:
+        return ERROR_CODES[self.command]
+
+    def to_error(self) -> VendorError:
+        return VendorError(self.command, self.meaning, self.target, self.detail)
+
+
+REPLY_CLASSES = (CardEncoded, MobileKeySent, MobileKeyBinary, CheckedOut,
+                 CheckInModified, GuestCard, TrackRead, TrackWritten, AuditRecord,
+                 AuditEnd, AuditError, ErrorReply)
