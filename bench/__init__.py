@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints figures; tests never assert wall-clock times."""

@@ -1,0 +1,71 @@
+"""Throughput of the protocol core on this machine: `make bench`.
+
+Prints frames per second for encoding, decoding whole frames, and decoding
+the same stream one byte at a time (the worst case on a serial line), plus
+the client link's request/reply cycle. Figures only; nothing is asserted.
+"""
+
+import time
+
+import protocol
+
+REQUEST = protocol.EncodeCard(
+    b"CN", b"Online Encoder 1", (b"101", b"Pool"), count=2, granted=(1, 12, 40),
+    start=(2026, 11, 21, 14, 0), expiry=(2026, 11, 24, 11, 0), operator=b"desk",
+    print_info=(b"Family Jansen", b"Pitch 101"),
+)
+FIELDS = REQUEST.fields()
+FRAME = protocol.encode_frame(FIELDS)
+REPLY_FRAME = protocol.encode_frame([b"CN", b"Online Encoder 1"])
+
+
+def rate(label: str, count: int, fn: object) -> None:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    seconds = time.perf_counter() - start
+    print("%-38s %10.0f /s  (%d in %.3f s)" % (label, count / seconds, count, seconds))
+
+
+def encode(n: int) -> None:
+    for _ in range(n):
+        protocol.encode_frame(REQUEST.fields())
+
+
+def decode_whole(n: int) -> None:
+    decoder = protocol.FrameDecoder()
+    stream = FRAME * n
+    assert len(decoder.feed(stream)) == n
+
+
+def decode_bytewise(n: int) -> None:
+    decoder = protocol.FrameDecoder()
+    stream = FRAME * n
+    for i in range(len(stream)):
+        decoder.feed(stream[i : i + 1])
+
+
+def message_round_trip(n: int) -> None:
+    for _ in range(n):
+        protocol.decode_request(REQUEST.fields())
+
+
+def link_cycle(n: int) -> None:
+    link = protocol.ClientLink()
+    ack = bytes([protocol.ACK])
+    for i in range(n):
+        link.send(FIELDS, i)
+        link.data_to_send()
+        link.receive_data(ack + REPLY_FRAME, i)
+
+
+def main() -> None:
+    print("frame: %d bytes, %d fields" % (len(FRAME), len(FIELDS)))
+    rate("encode (message -> frame)", 20000, lambda: encode(20000))
+    rate("decode, whole frames", 20000, lambda: decode_whole(20000))
+    rate("decode, one byte at a time", 500, lambda: decode_bytewise(500))
+    rate("message decode + validate", 20000, lambda: message_round_trip(20000))
+    rate("client link request/ACK/reply cycle", 20000, lambda: link_cycle(20000))
+
+
+if __name__ == "__main__":
+    main()
