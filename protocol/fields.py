@@ -48,23 +48,33 @@ def _need_bytes(value: object) -> bytes:
 class Text(Codec):
     """Free text of at most ``max_len`` bytes.
 
-    Sending allows printable ASCII only (and LF where ``allow_lf``): the
-    appliance transliterates names before they get here, and Space's encoding
-    of anything else is unknown (§2.4). Receiving accepts any byte the framing
-    allows, since Space may answer in Latin-1.
+    What the PMS sends is printable ASCII only (and LF where ``allow_lf``):
+    the appliance transliterates names before they get here, and Space's
+    reading of anything else is unknown (§2.4). What Space sends may be
+    Latin-1 (§2.4: "decode replies as Windows-1252/Latin-1"), so reply fields
+    use ``latin1``: printable Latin-1 is allowed both ways. Decoding accepts
+    any byte the framing allows.
     """
 
-    def __init__(self, max_len: int, required: bool = False, allow_lf: bool = False):
+    def __init__(self, max_len: int, required: bool = False, allow_lf: bool = False,
+                 latin1: bool = False):
         self.max_len = max_len
         self.required = required
         self.allow_lf = allow_lf
+        self.latin1 = latin1
 
     def encode(self, value: object) -> bytes:
         data = self._checked(_need_bytes(value))
         for byte in data:
-            if not (0x20 <= byte < 0x7F or (byte == _LF and self.allow_lf)):
-                raise Invalid("byte 0x%02X is not printable ASCII" % byte)
+            if not self._printable(byte):
+                kind = "Latin-1" if self.latin1 else "ASCII"
+                raise Invalid("byte 0x%02X is not printable %s" % (byte, kind))
         return data
+
+    def _printable(self, byte: int) -> bool:
+        if 0x20 <= byte < 0x7F or (byte == _LF and self.allow_lf):
+            return True
+        return self.latin1 and byte >= 0xA0
 
     def decode(self, raw: bytes) -> object:
         return self._checked(raw)

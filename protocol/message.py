@@ -71,7 +71,7 @@ class Message:
                 lies beyond the layout; the error names the field.
         """
         kwargs = cls.parse_command(fields[0])
-        last = 0
+        covered = [True] + [False] * (len(fields) - 1)
         for name, index, codec in cls.LAYOUT:
             width = codec.width  # type: ignore[attr-defined]
             raw = list(fields[index : index + width])
@@ -80,9 +80,12 @@ class Message:
                 kwargs[name] = codec.from_wire(raw)  # type: ignore[attr-defined]
             except Invalid as err:
                 raise MalformedMessage(fields[0], name, err.args[0])
-            last = max(last, index + width)
-        for index in range(last, len(fields)):
-            if fields[index] != b"":
+            for i in range(index, min(index + width, len(fields))):
+                covered[i] = True
+        for index in range(len(fields)):
+            # Gaps the layout leaves empty (CNM #11-#13) and fields past it
+            # must be empty: content there would otherwise be dropped unseen.
+            if not covered[index] and fields[index] != b"":
                 raise MalformedMessage(fields[0], "", "unexpected field #%d" % index)
         return cls._build(kwargs)
 

@@ -9,7 +9,14 @@ serial numbers follow the encoder one per field, and CO/MC echo their room.
 from .errors import VendorError
 from .fields import Choice, Codec, Group, Hex, Invalid, Text
 from .message import Message, command_parts, suffix_digit
-from .requests import AUTHS, DATE, ENCODER, OPERATOR, OPTIONAL_ROOM, PHONE, ROOM, ROOMS
+from .requests import AUTHS, DATE, PHONE
+
+# Reply text may be Latin-1 (§2.4); limits as for requests.
+ENCODER = Text(64, required=True, latin1=True)
+ROOM = Text(24, required=True, latin1=True)
+ROOMS = Group(ROOM, 4, minimum=1)
+OPTIONAL_ROOM = Text(24, latin1=True)
+OPERATOR = Text(24, latin1=True)
 
 # §6: every error code Salto may put in field #0, with its meaning.
 ERROR_CODES = {
@@ -29,7 +36,9 @@ ERROR_CODES = {
 }
 
 SERIAL = Text(32, required=True)  # format [UNKNOWN]: one card serial per field
-TARGET = Text(64)  # encoder, phone or room named by an error reply
+TARGET = Text(64, latin1=True)  # encoder, phone or room named by an error reply
+FREE_TEXT = Text(256, allow_lf=True, latin1=True)  # EG's and WE's descriptions
+NAME = Text(64, latin1=True)  # door and user names, installation ids, track text
 
 
 class Shape(Codec):
@@ -96,7 +105,7 @@ class MobileKeyBinary(Message):
     """Success of CNMB / CCMB: the binary key (hex on the wire) and installation id."""
 
     CODES = (b"CNMB", b"CCMB")
-    LAYOUT = (("phone", 1, PHONE), ("key", 2, Hex(1024)), ("installation_id", 3, Text(64)))
+    LAYOUT = (("phone", 1, PHONE), ("key", 2, Hex(1024)), ("installation_id", 3, NAME))
 
     def __init__(self, command: bytes, phone: bytes, key: bytes,
                  installation_id: bytes = b"") -> None:
@@ -204,7 +213,7 @@ class TrackRead(_TrackReply):
     """Success of L1-L3: ``|L1|<encoder>|<text>|``."""
 
     CODES = (b"L",)
-    LAYOUT = (("encoder", 1, ENCODER), ("text", 2, Text(64)))
+    LAYOUT = (("encoder", 1, ENCODER), ("text", 2, NAME))
 
     def __init__(self, track: int, encoder: bytes, text: bytes = b"",
                  command: bytes = b"L") -> None:
@@ -237,15 +246,15 @@ class AuditRecord(Message):
 
     CODES = (b"WF", b"WN", b"WR")
     LAYOUT = (
-        ("door", 1, Text(64, required=True)),
+        ("door", 1, Text(64, required=True, latin1=True)),
         ("date", 2, Shape(b"NN/NN")),
         ("time", 3, Shape(b"NN:NN")),
         ("incident", 4, Choice((b"0", b"1", b"2", b"3", b"4", b"5"))),
         ("direction", 5, Choice((b"I", b"O"), optional=True)),
-        ("card", 6, Text(24)),
+        ("card", 6, Text(24, latin1=True)),
         ("copy", 7, Choice((b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3"),
                            optional=True)),
-        ("user", 8, Text(64)),
+        ("user", 8, NAME),
     )
 
     def __init__(self, command: bytes, door: bytes, date: bytes, time: bytes,
@@ -267,7 +276,7 @@ class AuditEnd(Message):
     """WO: no more records for the door (also for an empty trail)."""
 
     CODES = (b"WO",)
-    LAYOUT = (("door", 1, Text(64)),)
+    LAYOUT = (("door", 1, NAME),)
 
     def __init__(self, door: bytes = b"", command: bytes = b"WO") -> None:
         super().__init__(command)
@@ -279,7 +288,7 @@ class AuditError(Message):
     """WE: the audit trail could not be read (unknown door, database...)."""
 
     CODES = (b"WE",)
-    LAYOUT = (("door", 1, Text(64)), ("detail", 2, Text(256)))
+    LAYOUT = (("door", 1, NAME), ("detail", 2, FREE_TEXT))
 
     def __init__(self, door: bytes = b"", detail: bytes = b"", command: bytes = b"WE") -> None:
         super().__init__(command)
@@ -296,7 +305,7 @@ class ErrorReply(Message):
     """
 
     CODES = tuple(ERROR_CODES)
-    LAYOUT = (("target", 1, TARGET), ("detail", 2, Text(256)))
+    LAYOUT = (("target", 1, TARGET), ("detail", 2, FREE_TEXT))
 
     def __init__(self, command: bytes, target: bytes = b"", detail: bytes = b"") -> None:
         super().__init__(command)

@@ -124,3 +124,19 @@ def test_wrong_command_for_class_is_a_field_error():
     err = raises(protocol.FieldError, protocol.EncodeCard, b"CX", ENC, (b"101",))
     assert err.field == "command"
     raises(protocol.FieldError, protocol.AuditRequest, b"WX", b"door")
+
+
+def test_content_in_a_layout_gap_is_refused():
+    # CNM fields #11-#13 are the empty text-line slots of CN (§5.3).
+    fields = protocol.EncodeMobile(b"CNM", b"+34619123456", (b"101",), message=b"Hi").fields()
+    fields[12] = b"lost"
+    err = raises(protocol.MalformedMessage, protocol.decode_request, fields)
+    assert "#12" in str(err)
+
+
+def test_replies_may_carry_latin1_but_requests_may_not():
+    reply = protocol.ErrorReply(b"EG", ENC, b"Carte non valide, r\xe9essayez")
+    assert protocol.decode_reply(reply.fields()) == reply
+    err = raises(protocol.FieldError, protocol.EncodeCard, b"CN", ENC, (b"Ch\xe2teau",))
+    assert err.field == "rooms" and "ASCII" in err.reason
+    raises(protocol.FieldError, protocol.ErrorReply, b"EG", ENC, b"bad \xb3")
