@@ -27,7 +27,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.installed system-deps
-	$(PY) -bb -m pytest --cov --cov-report=term
+	$(PY) -b -m pytest --cov --cov-report=term
 
 micropython: $(VENV)/.installed $(MICROPYTHON_STAMP)
 	node tests/micropython/run.mjs $(MICROPYTHON_DIR)/node_modules \

@@ -90,18 +90,20 @@ class FrameDecoder:
     def _collect(self, data: bytes, pos: int, out: list[Frame | Control | BadFrame]) -> int:
         etx = data.find(_ETX_BYTES, pos)
         stx = data.find(_STX_BYTES, pos)
-        stop = len(data) if etx < 0 else etx + 1
-        if 0 <= stx < stop:
-            # A new STX before this frame's ETX: the frame was cut short.
-            self._drop(BadFrame.TRUNCATED, out)
-            self._in_frame = True
-            return stx + 1
+        truncated = stx >= 0 and (etx < 0 or stx < etx)
+        # This frame's bytes in ``data`` end at the new STX, after ETX, or at the end.
+        stop = stx if truncated else (len(data) if etx < 0 else etx + 1)
         room = self.max_frame_bytes - 2 - len(self._body)  # minus STX and LRC
         if stop - pos > room:
             self._body.extend(data[pos : pos + room])
             self._drop(BadFrame.TOO_LONG, out)
             return pos + room
         self._body.extend(data[pos:stop])
+        if truncated:
+            # A new STX before this frame's ETX: the frame was cut short.
+            self._drop(BadFrame.TRUNCATED, out)
+            self._in_frame = True
+            return stx + 1
         self._await_lrc = etx >= 0
         return stop
 

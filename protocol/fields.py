@@ -177,6 +177,21 @@ def check_time(year: object, month: object, day: object, hour: object, minute: o
 AUTHORIZATION_CHARS = b"123456789abcdefghijklmnopqrstuvwxyz!#$%&()*+,-./:;<=>?@[\\]^_{}"
 
 
+def auth_set(value: object) -> tuple[int, ...]:
+    """The canonical (sorted, unique) form of an authorization collection.
+
+    Left as given when it cannot be sorted, so ``Authorizations`` can name
+    the bad value instead of ``sorted`` raising TypeError; the tuple then
+    holds whatever the caller passed, and validation refuses it.
+    """
+    if not isinstance(value, (tuple, list, set, frozenset)):
+        return value  # type: ignore[return-value]
+    try:
+        return tuple(sorted(set(value)))
+    except TypeError:
+        return tuple(value)
+
+
 class Authorizations(Codec):
     """A set of PMS authorizations (1..62) as a sorted tuple of ints."""
 
@@ -186,7 +201,7 @@ class Authorizations(Codec):
         if not isinstance(value, (tuple, list, set, frozenset)):
             raise Invalid("must be a collection of ints 1..%d" % AUTHORIZATION_COUNT)
         out = bytearray()
-        for number in sorted(set(value)):
+        for number in auth_set(value):
             if type(number) is not int or not 1 <= number <= AUTHORIZATION_COUNT:
                 raise Invalid("%r is not an authorization 1..%d" % (number, AUTHORIZATION_COUNT))
             out.append(AUTHORIZATION_CHARS[number - 1])

@@ -125,6 +125,8 @@ class ClientLink(_Link):
                  max_enq_polls: int = c.MAX_ENQ_POLLS, max_sends: int = c.MAX_SENDS,
                  lrc_skip: bool = False) -> None:
         super().__init__(s.IDLE, lrc_skip)
+        if max_enq_polls < 1 or max_sends < 1:
+            raise LocalProtocolError("max_enq_polls and max_sends must be at least 1")
         self.ack_timeout_ms = ack_timeout_ms
         self.reply_timeout_ms = reply_timeout_ms
         self.enq_interval_ms = enq_interval_ms

@@ -12,6 +12,7 @@ Sending trims trailing empty fields, as the PHP client does and as the
 notes' own vector V2 shows; receiving accepts them (§2.2, [MED]).
 """
 
+from .constants import MAX_KEYS_PER_REQUEST
 from .errors import FieldError, MalformedMessage, printable
 from .fields import Invalid
 
@@ -118,11 +119,56 @@ def command_parts(command: bytes, bases: tuple[bytes, ...]) -> tuple[bytes, byte
     raise MalformedMessage(command, "", "unknown command")
 
 
-def suffix_digit(command: bytes, suffix: bytes, low: int, high: int) -> int:
+def suffix_digit(command: bytes, suffix: bytes, low: int, high: int, field: str) -> int:
     """The one-digit suffix of ``command`` (CN2, L1), checked against low..high."""
     if len(suffix) != 1 or not low <= suffix[0] - 0x30 <= high:
-        raise MalformedMessage(command, "", "suffix must be one digit %d..%d" % (low, high))
+        raise MalformedMessage(command, field, "suffix must be one digit %d..%d" % (low, high))
     return suffix[0] - 0x30
+
+
+class CountedMessage(Message):
+    """CN / CC / CA and their echoes: an optional key count after the command.
+
+    ``count`` None sends the bare command; 1..9 is appended as one digit (CN2).
+    """
+
+    count: "int | None" = None
+
+    def command_field(self) -> bytes:
+        command = Message.command_field(self)
+        if self.count is None:
+            return command
+        if type(self.count) is not int or not 1 <= self.count <= MAX_KEYS_PER_REQUEST:
+            raise FieldError(self.command, "count", "must be 1..%d" % MAX_KEYS_PER_REQUEST)
+        return command + b"%d" % self.count
+
+    @classmethod
+    def parse_command(cls, command: bytes) -> dict[str, object]:
+        base, suffix = command_parts(command, cls.CODES)
+        count = suffix_digit(command, suffix, 1, MAX_KEYS_PER_REQUEST, "count") if suffix else None
+        return {"command": base, "count": count}
+
+    def _key(self) -> tuple[object, ...]:
+        return Message._key(self) + (self.count,)
+
+
+class TrackMessage(Message):
+    """L1-L3 / P1-P3 and their echoes: the track number follows the command."""
+
+    track = 1
+
+    def command_field(self) -> bytes:
+        if type(self.track) is not int or not 1 <= self.track <= 3:
+            raise FieldError(self.command, "track", "must be 1, 2 or 3")
+        return Message.command_field(self) + b"%d" % self.track
+
+    @classmethod
+    def parse_command(cls, command: bytes) -> dict[str, object]:
+        base, suffix = command_parts(command, cls.CODES)
+        return {"track": suffix_digit(command, suffix, 1, 3, "track"), "command": base}
+
+    def _key(self) -> tuple[object, ...]:
+        return Message._key(self) + (self.track,)
 
 
 class Registry:

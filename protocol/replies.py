@@ -6,9 +6,9 @@ field #0 instead. Layouts the notes mark [UNKNOWN] are our documented choice:
 serial numbers follow the encoder one per field, and CO/MC echo their room.
 """
 
-from .errors import VendorError
-from .fields import Choice, Codec, Group, Hex, Invalid, Text
-from .message import Message, command_parts, suffix_digit
+from .errors import FieldError, VendorError
+from .fields import Choice, Codec, Group, Hex, Invalid, Text, auth_set
+from .message import CountedMessage, Message, TrackMessage
 from .requests import AUTHS, DATE, PHONE
 
 # Reply text may be Latin-1 (§2.4); limits as for requests.
@@ -64,7 +64,7 @@ class Shape(Codec):
         return self.decode(raw[0])
 
 
-class CardEncoded(Message):
+class CardEncoded(CountedMessage):
     """Success of CN / CC / CA: ``|CN|<encoder>|`` plus any serial numbers."""
 
     CODES = (b"CN", b"CC", b"CA")
@@ -77,15 +77,6 @@ class CardEncoded(Message):
         self.serials = tuple(serials)
         self.count = count  # echoed suffix, if Space echoes it
         self._validate()
-
-    def command_field(self) -> bytes:
-        command = Message.command_field(self)
-        return command if self.count is None else command + b"%d" % self.count
-
-    @classmethod
-    def parse_command(cls, command: bytes) -> dict[str, object]:
-        base, suffix = command_parts(command, cls.CODES)
-        return {"command": base, "count": suffix_digit(command, suffix, 1, 9) if suffix else None}
 
 
 class MobileKeySent(Message):
@@ -169,10 +160,13 @@ class GuestCard(Message):
         self.rooms = tuple(rooms)
         self.status = status
         self.copy = copy
-        self.granted = tuple(sorted(set(granted)))
+        self.granted = auth_set(granted)
         self.start = start
         self.expiry = expiry
         self.operator = operator
+        if self.rooms and self.rooms[0] in NON_GUEST_CARDS:
+            # On the wire this would read as a staff/spare/invalid card (§4.3).
+            raise FieldError(command, "rooms", "a main room may not be named LM, LR, LC or LD")
         self._validate()
 
     @classmethod
@@ -195,21 +189,7 @@ class OtherCard(Message):
         self._validate()
 
 
-class _TrackReply(Message):
-    track = 1  # set per instance; the digit after L or P
-    def command_field(self) -> bytes:
-        return Message.command_field(self) + b"%d" % self.track
-
-    @classmethod
-    def parse_command(cls, command: bytes) -> dict[str, object]:
-        base, suffix = command_parts(command, cls.CODES)
-        return {"track": suffix_digit(command, suffix, 1, 3), "command": base}
-
-    def _key(self) -> tuple[object, ...]:
-        return Message._key(self) + (self.track,)
-
-
-class TrackRead(_TrackReply):
+class TrackRead(TrackMessage):
     """Success of L1-L3: ``|L1|<encoder>|<text>|``."""
 
     CODES = (b"L",)
@@ -224,7 +204,7 @@ class TrackRead(_TrackReply):
         self._validate()
 
 
-class TrackWritten(_TrackReply):
+class TrackWritten(TrackMessage):
     """Success of P1-P3: ``|P1|<encoder>|``."""
 
     CODES = (b"P",)

@@ -3,10 +3,8 @@
 Field numbers in LAYOUT are the notes' 0-based numbers; field #0 is the command.
 """
 
-from .constants import MAX_KEYS_PER_REQUEST
-from .errors import FieldError
-from .fields import Authorizations, Choice, Date, Group, Phone, Text
-from .message import Message, command_parts, suffix_digit
+from .fields import Authorizations, Choice, Date, Group, Phone, Text, auth_set
+from .message import CountedMessage, Message, TrackMessage
 
 # Shared field types. Limits marked [UNKNOWN] in the notes get a defensive 64.
 ENCODER = Text(64, required=True)  # a Space encoder name or a HAMS number
@@ -27,7 +25,7 @@ DOOR = Text(64, required=True)
 TRACK_TEXT = Text(24)  # as the card's text lines, [MED]
 
 
-class EncodeCard(Message):
+class EncodeCard(CountedMessage):
     """CN / CC / CA (§5.2): new guest cards, copies, or a one-shot card.
 
     ``count`` is the optional digit after the command (CN2: two cards);
@@ -59,31 +57,14 @@ class EncodeCard(Message):
         self.encoder = encoder
         self.eject = eject
         self.rooms = tuple(rooms)
-        self.granted = tuple(sorted(set(granted)))
-        self.denied = tuple(sorted(set(denied)))
+        self.granted = auth_set(granted)
+        self.denied = auth_set(denied)
         self.start = start
         self.expiry = expiry
         self.operator = operator
         self.print_info = tuple(print_info)
         self.serial_return = serial_return
         self._validate()
-
-    def command_field(self) -> bytes:
-        command = Message.command_field(self)
-        if self.count is None:
-            return command
-        if type(self.count) is not int or not 1 <= self.count <= MAX_KEYS_PER_REQUEST:
-            raise FieldError(self.command, "count", "must be 1..%d" % MAX_KEYS_PER_REQUEST)
-        return command + b"%d" % self.count
-
-    @classmethod
-    def parse_command(cls, command: bytes) -> dict[str, object]:
-        base, suffix = command_parts(command, cls.CODES)
-        count = suffix_digit(command, suffix, 1, MAX_KEYS_PER_REQUEST) if suffix else None
-        return {"command": base, "count": count}
-
-    def _key(self) -> tuple[object, ...]:
-        return Message._key(self) + (self.count,)
 
 
 class _MobileBase(Message):
@@ -94,8 +75,8 @@ class _MobileBase(Message):
              expiry: tuple[int, ...] | None, operator: bytes) -> None:
         self.phone = phone
         self.rooms = tuple(rooms)
-        self.granted = tuple(sorted(set(granted)))
-        self.denied = tuple(sorted(set(denied)))
+        self.granted = auth_set(granted)
+        self.denied = auth_set(denied)
         self.start = start
         self.expiry = expiry
         self.operator = operator
@@ -191,27 +172,7 @@ class ReadCard(Message):
         self._validate()
 
 
-class _Track(Message):
-    """L1-L3 / P1-P3: the track number is the digit after the command."""
-
-    def command_field(self) -> bytes:
-        return Message.command_field(self) + b"%d" % self.track
-
-    @classmethod
-    def parse_command(cls, command: bytes) -> dict[str, object]:
-        base, suffix = command_parts(command, cls.CODES)
-        return {"track": suffix_digit(command, suffix, 1, 3), "command": base}
-
-    def _key(self) -> tuple[object, ...]:
-        return Message._key(self) + (self.track,)
-
-    def _set_track(self, track: int) -> None:
-        if type(track) is not int or not 1 <= track <= 3:
-            raise FieldError(self.command, "track", "must be 1, 2 or 3")
-        self.track = track
-
-
-class ReadTrack(_Track):
+class ReadTrack(TrackMessage):
     """L1 / L2 / L3 (§5.8): read a text track of the card on an encoder."""
 
     CODES = (b"L",)
@@ -220,13 +181,13 @@ class ReadTrack(_Track):
     def __init__(self, track: int, encoder: bytes, eject: bytes = b"E",
                  command: bytes = b"L") -> None:
         super().__init__(command)
-        self._set_track(track)
+        self.track = track
         self.encoder = encoder
         self.eject = eject
         self._validate()
 
 
-class WriteTrack(_Track):
+class WriteTrack(TrackMessage):
     """P1 / P2 / P3 (§5.8): write a text track of the card on an encoder."""
 
     CODES = (b"P",)
@@ -235,7 +196,7 @@ class WriteTrack(_Track):
     def __init__(self, track: int, encoder: bytes, text: bytes, eject: bytes = b"E",
                  command: bytes = b"P") -> None:
         super().__init__(command)
-        self._set_track(track)
+        self.track = track
         self.encoder = encoder
         self.eject = eject
         self.text = text

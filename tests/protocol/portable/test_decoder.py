@@ -122,3 +122,17 @@ def test_reset_forgets_a_partial_frame():
     decoder.reset()
     assert decoder.buffered == 0
     assert decoder.feed(FRAME[5:] + FRAME) == [Frame(CN)]
+
+
+def test_overlong_frame_cut_by_a_new_stx_in_one_chunk_is_too_long():
+    decoder = protocol.FrameDecoder(max_frame_bytes=64)
+    items = decoder.feed(b"\x02\xb3" + b"A" * 100 + FRAME)
+    assert items == [BadFrame(BadFrame.TOO_LONG), Frame(CN)]
+
+
+def test_truncated_frame_data_does_not_depend_on_chunking():
+    data = b"\x02\x00" + FRAME
+    for chunks in chunkings(data):
+        items = feed_all(protocol.FrameDecoder(), chunks)
+        assert items == [BadFrame(BadFrame.TRUNCATED), Frame(CN)]
+        assert items[0].data == b"\x02\x00"

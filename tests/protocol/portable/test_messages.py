@@ -140,3 +140,22 @@ def test_replies_may_carry_latin1_but_requests_may_not():
     err = raises(protocol.FieldError, protocol.EncodeCard, b"CN", ENC, (b"Ch\xe2teau",))
     assert err.field == "rooms" and "ASCII" in err.reason
     raises(protocol.FieldError, protocol.ErrorReply, b"EG", ENC, b"bad \xb3")
+
+
+def test_guest_card_room_may_not_look_like_a_card_type():
+    err = raises(protocol.FieldError, protocol.GuestCard, ENC, (b"LM",), b"CI", b"0")
+    assert err.field == "rooms"
+
+
+def test_reply_suffixes_are_validated():
+    assert raises(protocol.FieldError, protocol.CardEncoded, b"CN", ENC, count=0).field == "count"
+    assert raises(protocol.FieldError, protocol.TrackRead, 0, ENC).field == "track"
+    assert raises(protocol.FieldError, protocol.TrackWritten, 4, ENC).field == "track"
+    err = raises(protocol.MalformedMessage, protocol.decode_reply, [b"L0", ENC])
+    assert err.field == "track"
+
+
+def test_mixed_authorizations_name_the_field():
+    err = raises(protocol.FieldError, protocol.EncodeCard, b"CN", ENC, (b"101",),
+                 granted=(1, "a"))
+    assert err.field == "granted"
