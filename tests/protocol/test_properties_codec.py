@@ -124,6 +124,12 @@ def build(pair):
     return cls(**kwargs)
 
 
+def mobile_fields():
+    """Strategies for the fields CNM/CCM and CNMB/CCMB share (CN's layout without eject)."""
+    return dict(phone=phones(), rooms=ROOMS, granted=AUTHS, denied=AUTHS, start=DATES,
+                expiry=DATES, operator=OPERATOR)
+
+
 REQUESTS = {
     "EncodeCard": spec(
         EncodeCard,
@@ -143,26 +149,14 @@ REQUESTS = {
     "EncodeMobile": spec(
         EncodeMobile,
         command=st.sampled_from([b"CNM", b"CCM"]),
-        phone=phones(),
-        rooms=ROOMS,
-        granted=AUTHS,
-        denied=AUTHS,
-        start=DATES,
-        expiry=DATES,
-        operator=OPERATOR,
+        **mobile_fields(),
         message=text(256, lf=True),
         auth_code=text(64),
     ),
     "EncodeMobileBinary": spec(
         EncodeMobileBinary,
         command=st.sampled_from([b"CNMB", b"CCMB"]),
-        phone=phones(),
-        rooms=ROOMS,
-        granted=AUTHS,
-        denied=AUTHS,
-        start=DATES,
-        expiry=DATES,
-        operator=OPERATOR,
+        **mobile_fields(),
         return_installation_id=st.sampled_from([b"", b"0", b"1"]),
     ),
     "CheckOut": spec(CheckOut, room=ROOM),
