@@ -31,7 +31,6 @@ const mp = await loadMicroPython({
 
 function copyTree(rel) {
   const src = path.join(root, rel);
-  if (!fs.existsSync(src)) return;  // e.g. no vectors yet: the count check still applies
   mp.FS.mkdirTree("/app/" + rel);
   for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
     const child = path.join(rel, entry.name);
