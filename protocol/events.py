@@ -76,6 +76,7 @@ class Rejected(Event):
     """A frame was answered NAK; ``reason`` says why (bad LRC, busy...)."""
 
     BUSY = "busy with the previous request"
+    NOT_READY = "not ready"
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

@@ -239,6 +239,26 @@ class ServerLink(_Link):
     def __init__(self, lrc_skip: bool = False) -> None:
         super().__init__(s.READY, lrc_skip)
         self._reply = b""
+        self._refuse = 0
+
+    def refuse_frames(self, count: int) -> None:
+        """Answer the next ``count`` frames NAK ("not ready"); ENQs still get ACK.
+
+        For owners that cannot take a request now (a simulator's fault knob,
+        a bridge whose encoder is offline). ``0`` cancels.
+        """
+        self._refuse = max(0, count)
+
+    @property
+    def frames_to_refuse(self) -> int:
+        """How many of the next frames will still be refused."""
+        return self._refuse
+
+    def _classify(self, item: object) -> str:
+        name = _Link._classify(self, item)
+        if name == s.FRAME and self._refuse > 0:
+            return s.REFUSED
+        return name
 
     def send_reply(self, fields: list[bytes]) -> None:
         """Answer the request in hand. Raises LocalProtocolError unless BUSY."""
@@ -265,6 +285,11 @@ class ServerLink(_Link):
     def _do_refuse_busy(self, now_ms: int, item: object) -> None:
         self._out.append(c.NAK)
         self._emit(Rejected(Rejected.BUSY))
+
+    def _do_refuse(self, now_ms: int, item: object) -> None:
+        self._refuse -= 1
+        self._out.append(c.NAK)
+        self._emit(Rejected(Rejected.NOT_READY))
 
     def _do_send_reply(self, now_ms: int, item: object) -> None:
         self._out.extend(self._reply)

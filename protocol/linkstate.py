@@ -5,7 +5,9 @@ tables. ``link.py`` classifies each input, looks up ``(state, input)`` and
 runs the named action; actions never choose the next state themselves.
 Where a limit matters (the third NAK, the last ENQ poll), the input is
 classified with its own name (NAK_LAST, TIMEOUT_LAST) *before* the lookup,
-so the table still says everything.
+so the table still says everything. REFUSED is FRAME on a server whose
+owner said it is not ready (``ServerLink.refuse_frames``); the client never
+produces it and treats it as FRAME.
 
 Rule 2: inputs from the wire (ACK, NAK, ENQ, FRAME, BAD_FRAME, GARBAGE)
 appear in every state of both tables: nothing a peer sends can reach an
@@ -38,7 +40,8 @@ ENQ = "ENQ"
 FRAME = "FRAME"
 BAD_FRAME = "BAD_FRAME"  # bad LRC, truncated, too long
 GARBAGE = "GARBAGE"  # bytes outside a frame that are not control bytes
-WIRE_INPUTS = (ACK, NAK, NAK_LAST, ENQ, FRAME, BAD_FRAME, GARBAGE)
+REFUSED = "REFUSED"  # a frame the server's owner asked to refuse ("not ready")
+WIRE_INPUTS = (ACK, NAK, NAK_LAST, ENQ, FRAME, REFUSED, BAD_FRAME, GARBAGE)
 
 # Inputs from the caller and the clock.
 SEND = "SEND"
@@ -65,6 +68,7 @@ _CLIENT_WIRE_FAIL = {
     NAK_LAST: ("fail_unexpected", BROKEN),
     ENQ: ("fail_unexpected", BROKEN),
     FRAME: ("fail_unexpected", BROKEN),
+    REFUSED: ("fail_unexpected", BROKEN),
     BAD_FRAME: ("fail_unexpected", BROKEN),
     GARBAGE: ("fail_unexpected", BROKEN),
 }
@@ -81,6 +85,7 @@ CLIENT = {
         NAK_LAST: ("stray", IDLE),
         ENQ: ("stray", IDLE),
         FRAME: ("stray", IDLE),
+        REFUSED: ("stray", IDLE),
         BAD_FRAME: ("stray", IDLE),
         GARBAGE: ("stray", IDLE),
     },
@@ -115,6 +120,7 @@ CLIENT = {
     ),
     AWAIT_REPLY: {
         FRAME: ("reply", IDLE),
+        REFUSED: ("reply", IDLE),
         BAD_FRAME: ("fail_corrupt_reply", BROKEN),
         # Salto sends nothing between its ACK and the reply's STX (§3.1), so
         # these are line noise or a repeated ACK; the reply may still come.
@@ -132,6 +138,7 @@ CLIENT = {
         NAK_LAST: ("ignore", BROKEN),
         ENQ: ("ignore", BROKEN),
         FRAME: ("ignore", BROKEN),
+        REFUSED: ("ignore", BROKEN),
         BAD_FRAME: ("ignore", BROKEN),
         GARBAGE: ("ignore", BROKEN),
     },
@@ -141,6 +148,7 @@ SERVER = {
     READY: {
         ENQ: ("send_ack", READY),
         FRAME: ("accept", BUSY),
+        REFUSED: ("refuse", READY),
         BAD_FRAME: ("reject", READY),
         ACK: ("stray", READY),
         NAK: ("stray", READY),
@@ -152,6 +160,7 @@ SERVER = {
         # One request at a time (§3.1): say "not ready" until we have replied.
         ENQ: ("send_nak", BUSY),
         FRAME: ("refuse_busy", BUSY),
+        REFUSED: ("refuse_busy", BUSY),
         BAD_FRAME: ("reject", BUSY),
         ACK: ("stray", BUSY),
         NAK: ("stray", BUSY),
@@ -165,6 +174,7 @@ SERVER = {
         NAK_LAST: ("reply_naked", READY),
         ENQ: ("send_ack", READY),
         FRAME: ("accept", BUSY),
+        REFUSED: ("refuse", READY),
         BAD_FRAME: ("reject", READY),
         GARBAGE: ("ignore", REPLIED),
     },

@@ -417,11 +417,13 @@ SERVER_OUTPUT = {
     "send_nak": NAK,
     "reject": NAK,
     "refuse_busy": NAK,
+    "refuse": NAK,
 }
 SERVER_EVENTS = {
     "accept": ev.Request,
     "reject": ev.Rejected,
     "refuse_busy": ev.Rejected,
+    "refuse": ev.Rejected,
     "stray": ev.Stray,
     "reply_acked": ev.ReplyAcknowledged,
     "reply_naked": ev.ReplyAcknowledged,
@@ -452,17 +454,26 @@ class ServerMachine(RuleBasedStateMachine):
     def noise(self, data):
         self.wire(data)
 
+    @rule(count=st.integers(-1, 3))
+    def refuse_frames(self, count):
+        self.link.refuse_frames(count)
+        assert self.link.frames_to_refuse == max(0, count)
+
     def wire(self, data):
         state = self.link.state
+        refuse = self.link.frames_to_refuse
         expected_out, expected_events, answered = bytearray(), [], 0
         for item in self.shadow.feed(data):
             name = classify(item)
+            if name == ls.FRAME and refuse > 0:
+                name = ls.REFUSED
             action, state = ls.SERVER[state][name]
+            refuse -= action == "refuse"
             if action in SERVER_OUTPUT:
                 expected_out.append(SERVER_OUTPUT[action])
             if action in SERVER_EVENTS:
                 expected_events.append((action, item))
-            if name in (ls.FRAME, ls.BAD_FRAME, ls.ENQ):
+            if name in (ls.FRAME, ls.REFUSED, ls.BAD_FRAME, ls.ENQ):
                 answered += 1
         events = self.link.receive_data(data, 0)
         out = self.link.data_to_send()
@@ -479,6 +490,9 @@ class ServerMachine(RuleBasedStateMachine):
                 assert event.ok is (action == "reply_acked")
             elif isinstance(event, ev.Rejected) and action == "refuse_busy":
                 assert event.reason == ev.Rejected.BUSY
+            elif isinstance(event, ev.Rejected) and action == "refuse":
+                assert event.reason == ev.Rejected.NOT_READY
+        assert self.link.frames_to_refuse == refuse
 
     @rule(fields=REPLIES)
     def reply(self, fields):

@@ -41,6 +41,17 @@ def test_busy_naks_enq_and_frames():
     assert server.state == s.BUSY
 
 
+def test_refused_frames_are_naked_while_enq_still_acked():
+    server = protocol.ServerLink()
+    server.refuse_frames(2)
+    not_ready = protocol.Rejected(protocol.Rejected.NOT_READY)
+    assert server.receive_data(CN_FRAME + ENQ + CN_FRAME) == [not_ready, not_ready]
+    assert server.data_to_send() == NAK + ACK + NAK
+    assert server.frames_to_refuse == 0
+    assert server.receive_data(CN_FRAME) == [protocol.Request(CN)]
+    assert server.data_to_send() == ACK
+
+
 def test_bad_lrc_is_naked_and_next_frame_accepted():
     server = protocol.ServerLink()
     bad = CN_FRAME[:-1] + bytes([CN_FRAME[-1] ^ 1])
