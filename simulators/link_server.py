@@ -1,12 +1,18 @@
 """The Salto side of the link over asyncio streams, built on ``protocol.ServerLink``.
 
-A ``LinkServer`` owns one connection at a time: it runs the real framing,
-LRC checks and ENQ/ACK/NAK of ``protocol/``, decodes each request with
-``protocol.decode_request`` and writes back whatever the handler returns.
-A request that does not decode is answered ES, as Space would (§6).
+A ``LinkServer`` runs the real framing, LRC checks and ENQ/ACK/NAK of
+``protocol/`` on a TCP port or on a serial line, decodes each request with
+``protocol.decode_request`` and writes back whatever the handler returns. A
+request that does not decode is answered ES, as Space would (§6).
 
-Simulators supply the handler: ``async handler(request) -> reply``, where
-both are ``protocol`` messages.
+It keeps reading while the handler works (a person placing a card), so an ENQ
+or a second frame in that time is answered NAK, as §10 asks. One PMS
+connection at a time: a second one is refused (closed at once) or queued
+until the first ends (``second_connection``). ``faults`` holds the fault
+knobs (``simulators.faults``), applied here at the byte level.
+
+Simulators supply the handler: ``async handler(request) -> reply``, both
+``protocol`` messages.
 """
 
 import asyncio
@@ -14,64 +20,95 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import protocol
+from appliance.space.transport import FdStream, Reader, Writer, close_quietly
+from simulators.faults import Faults
 
 Handler = Callable[[protocol.message.Message], Awaitable[protocol.message.Message]]
 Observer = Callable[[str, list[bytes]], None]
 
+REFUSE = "refuse"
+QUEUE = "queue"
+
 
 class LinkServer:
-    """Serves the PMS Industry Standard protocol on a TCP port.
+    """Serves the PMS Industry Standard protocol.
 
     Args:
         handler: turns one decoded request into its reply message.
         observe: optional callback ``(direction, fields)`` for every frame
             received (``"request"``) and sent (``"reply"``), for logs and demos.
+        second_connection: ``"refuse"`` or ``"queue"`` a PMS that connects
+            while another is connected.
+        faults: the knobs to apply; a fresh ``Faults()`` if not given.
     """
 
-    def __init__(self, handler: Handler, observe: Observer | None = None) -> None:
+    def __init__(self, handler: Handler, observe: Observer | None = None,
+                 second_connection: str = REFUSE, faults: Faults | None = None) -> None:
+        if second_connection not in (REFUSE, QUEUE):
+            raise ValueError("second_connection must be 'refuse' or 'queue'")
         self.handler = handler
         self.observe = observe
+        self.second_connection = second_connection
+        self.faults = faults if faults is not None else Faults()
+        self.connections_refused = 0
         self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
+        self._slot = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[Writer] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        """Listen; return the bound (host, port). Port 0 picks a free one."""
-        self._server = await asyncio.start_server(self._serve, host, port)
+        """Listen on TCP; return the bound (host, port). Port 0 picks a free one."""
+        self._server = await asyncio.start_server(self._accept, host, port)
         bound = self._server.sockets[0].getsockname()
         return bound[0], bound[1]
 
+    def serve_fd(self, fd: int, closer: object = None) -> asyncio.Task[None]:
+        """Serve a serial line or pty master already open on ``fd``, until closed."""
+        stream = FdStream(fd, closer)
+        task = asyncio.get_running_loop().create_task(self._line(stream))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     async def close(self) -> None:
-        """Stop listening, close open connections and wait for their handlers."""
+        """Stop listening, hang up every connection and wait for their tasks."""
         if self._server is not None:
             self._server.close()
-        for writer in self._connections:
-            writer.close()  # the handler then reads EOF and returns by itself
-        await asyncio.gather(*self._connections.values(), return_exceptions=True)
+        for writer in list(self._writers):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        link = protocol.ServerLink()
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections[writer] = task
+        self._tasks.add(task)
         try:
-            while data := await reader.read(protocol.MAX_FRAME_BYTES):
-                for event in link.receive_data(data):
-                    await self._flush(link, writer)
-                    if isinstance(event, protocol.Request):
-                        await self._answer(link, event.fields)
-                await self._flush(link, writer)
-        except ConnectionError:
-            pass  # the client went away; the next one starts afresh
+            if self._slot.locked() and self.second_connection == REFUSE:
+                self.connections_refused += 1
+                return  # closed below: Space takes one PMS at a time (§3.3)
+            async with self._slot:
+                await _Connection(self, reader, writer).run()
+        except asyncio.CancelledError:
+            pass  # close() hangs up; asyncio's accept callback must not see a cancelled task
         finally:
-            del self._connections[writer]
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            self._tasks.discard(task)
+            await close_quietly(writer)
 
-    async def _answer(self, link: protocol.ServerLink, fields: list[bytes]) -> None:
-        self._note("request", fields)
+    async def _line(self, stream: FdStream) -> None:
+        async with self._slot:
+            await _Connection(self, stream, stream).run()
+
+    def note(self, direction: str, fields: list[bytes]) -> None:
+        if self.observe is not None:
+            self.observe(direction, fields)
+
+    async def answer(self, fields: list[bytes]) -> list[bytes]:
+        """The reply fields for one request frame's fields."""
+        self.note("request", fields)
         try:
             request = protocol.decode_request(fields)
         except protocol.MalformedMessage as err:
@@ -80,16 +117,94 @@ class LinkServer:
             )
         else:
             reply = await self.handler(request)
-        link.send_reply(reply.fields())
-        self._note("reply", reply.fields())
+        return reply.fields()
 
-    def _note(self, direction: str, fields: list[bytes]) -> None:
-        if self.observe is not None:
-            self.observe(direction, fields)
 
-    @staticmethod
-    async def _flush(link: protocol.ServerLink, writer: asyncio.StreamWriter) -> None:
-        data = link.data_to_send()
-        if data:
-            writer.write(data)
-            await writer.drain()
+class _Connection:
+    """One PMS on the line: a reading loop, and at most one request being answered."""
+
+    def __init__(self, server: LinkServer, reader: Reader, writer: Writer) -> None:
+        self.server = server
+        self.faults = server.faults
+        self.reader = reader
+        self.writer = writer
+        self.link = protocol.ServerLink()
+        self._write_lock = asyncio.Lock()
+        self._job: asyncio.Task[None] | None = None
+        self._hang_up = asyncio.Event()
+
+    async def run(self) -> None:
+        self.server._writers.add(self.writer)
+        reading = asyncio.ensure_future(self._read_loop())
+        hang_up = asyncio.ensure_future(self._hang_up.wait())
+        try:
+            await asyncio.wait((reading, hang_up), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reading, hang_up, self._job):
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(reading, hang_up, return_exceptions=True)
+            if self._job is not None:
+                await asyncio.gather(self._job, return_exceptions=True)
+            self.server._writers.discard(self.writer)
+
+    async def _read_loop(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await self.reader.read(protocol.MAX_FRAME_BYTES):
+                if not self.faults.silent:
+                    await self._receive(data)
+
+    async def _receive(self, data: bytes) -> None:
+        self.link.refuse_frames(self.faults.nak_frames)
+        events = self.link.receive_data(data)
+        self.faults.nak_frames = self.link.frames_to_refuse
+        requests = [e for e in events if isinstance(e, protocol.Request)]
+        if requests and self.faults.ack_delay_s:
+            await asyncio.sleep(self.faults.ack_delay_s)
+        async with self._write_lock:
+            await self._write(self.link.data_to_send())
+        for request in requests:  # at most one: the link NAKs frames while busy
+            self._job = asyncio.ensure_future(self._respond(request.fields))
+
+    async def _respond(self, fields: list[bytes]) -> None:
+        reply = await self.server.answer(fields)
+        if self.faults.reply_delay_s:
+            await asyncio.sleep(self.faults.reply_delay_s)
+        async with self._write_lock:
+            await self._write(self.link.data_to_send())
+            self.link.send_reply(reply)
+            frame = self.link.data_to_send()
+            self.server.note("reply", reply)
+            await self._write_reply(frame)
+
+    async def _write_reply(self, frame: bytes) -> None:
+        faults = self.faults
+        if faults.garbage:
+            garbage, faults.garbage = faults.garbage, b""
+            await self._write(garbage)
+        if faults.corrupt_lrc:
+            faults.corrupt_lrc -= 1
+            frame = frame[:-1] + bytes([_wrong_lrc(frame[-1])])
+        if faults.drop_mid_frame:
+            faults.drop_mid_frame -= 1
+            await self._write(frame[: len(frame) // 2])
+            self._hang_up.set()
+            return
+        await self._write(frame)
+
+    async def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        chunks = [data[i : i + 1] for i in range(len(data))] if self.faults.split_writes else [data]
+        try:
+            for chunk in chunks:
+                self.writer.write(chunk)
+                await self.writer.drain()
+        except ConnectionError:
+            self._hang_up.set()
+
+
+def _wrong_lrc(lrc: int) -> int:
+    """A different LRC byte that is not the 0x0D 'skip the check' marker."""
+    wrong = lrc ^ 0x01
+    return wrong ^ 0x03 if wrong == protocol.LRC_SKIP else wrong

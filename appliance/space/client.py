@@ -1,0 +1,302 @@
+"""The one link to one Space server: a queue, one request in flight, reconnects.
+
+``SpaceClient`` owns the connection. Callers ``await client.request(msg)``
+from anywhere; a single dispatcher task sends one request at a time (the
+protocol has no message ids, §3.1), so nothing ever interleaves on the link.
+
+- Connection per request or persistent (settings). A lost link is reopened
+  for the next request, with exponential backoff and jitter between attempts;
+  a request gives up after ``connect_budget_s`` without a link.
+- While a persistent link is idle, ENQ probes it every ``probe_interval_s``.
+- An encoder that answers OV (busy) cools down for ``busy_retry_s`` and its
+  request is tried again up to ``busy_retries`` times; requests for other
+  encoders go first meanwhile. One busy encoder never blocks the others.
+- A request that may have run (ACKed, then no reply) is never sent again by
+  the client: the caller is told, with ``request_may_have_run``.
+"""
+
+import asyncio
+import dataclasses
+import datetime
+import logging
+import random
+from collections.abc import Callable
+
+import protocol
+from appliance.space import errors
+from appliance.space.settings import PER_REQUEST, SpaceSettings
+from appliance.space.transport import Transport, close_quietly
+from protocol.driver import LinkDriver
+
+log = logging.getLogger("keybridge.space")
+
+PROBE = object()  # the job that asks ENQ instead of sending a frame
+
+
+@dataclasses.dataclass
+class _Job:
+    message: object  # a protocol request, or PROBE
+    encoder: bytes | None
+    future: asyncio.Future[object]
+    busy_retries: int
+    reply_timeout_s: float | None = None
+    not_before: float = 0.0  # loop time; after OV the encoder cools down
+
+
+class SpaceClient:
+    """The link to one Space server.
+
+    Args:
+        settings: timeouts, connection mode, backoff.
+        transport: how to open the stream; from ``settings.server`` if None.
+        rng: jitter source (injected in tests).
+        on_health: called with ``(up, reason)`` when the link goes up or down.
+    """
+
+    def __init__(self, settings: SpaceSettings, transport: Transport | None = None,
+                 rng: random.Random | None = None,
+                 on_health: Callable[[bool, str], None] | None = None) -> None:
+        self.settings = settings
+        self.transport = transport or settings.transport()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self.on_health = on_health
+        self.up: bool | None = None  # None until the first attempt
+        self.since: datetime.datetime | None = None
+        self.last_error = ""
+        self.requests_sent = 0
+        self._queue: list[_Job] = []
+        self._wakeup = asyncio.Event()
+        self._driver: LinkDriver | None = None
+        self._writer: object = None
+        self._failures = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "SpaceClient":
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def close(self) -> None:
+        """Stop; queued requests fail with SpaceUnavailable (they never ran)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for job in self._queue:
+            if not job.future.done():
+                job.future.set_exception(errors.SpaceUnavailable(
+                    "the Space client was closed before the request was sent", False))
+        self._queue.clear()
+        await self._disconnect()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    async def request(self, message: protocol.message.Message,
+                      reply_timeout_s: float | None = None) -> protocol.message.Message:
+        """Send one request when its turn comes; return Space's successful reply.
+
+        Raises:
+            SpaceRequestError, SpaceRefused, SpaceUnavailable, SpaceProtocolError.
+        """
+        encoder = getattr(message, "encoder", None)
+        reply = await self._submit(message, encoder, reply_timeout_s)
+        assert isinstance(reply, protocol.message.Message)
+        return reply
+
+    async def ping(self) -> bool:
+        """ENQ: True if Space answered ready (ACK), False if busy (NAK)."""
+        return bool(await self._submit(PROBE, None, None))
+
+    async def _submit(self, message: object, encoder: bytes | None,
+                      reply_timeout_s: float | None) -> object:
+        if self._task is None:
+            raise errors.SpaceUnavailable("the Space client is not started", False)
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Job(message, encoder, future, self.settings.busy_retries,
+                                reply_timeout_s))
+        self._wakeup.set()
+        return await future
+
+    # -- the dispatcher ----------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        while True:
+            job = await self._next_job()
+            if job is None:
+                await self._probe_idle()
+            elif not job.future.done():  # a caller that gave up is skipped
+                await self._run(job)
+
+    async def _next_job(self) -> _Job | None:
+        """The first queued job whose encoder is not cooling down; None: time to probe."""
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
+        while True:
+            self._wakeup.clear()
+            now = loop.time()
+            for job in self._queue:
+                if job.not_before <= now:
+                    self._queue.remove(job)
+                    return job
+            waits = [job.not_before - now for job in self._queue]
+            if self._driver is not None and self.settings.probe_interval_s > 0:
+                waits.append(idle_since + self.settings.probe_interval_s - now)
+                if waits[-1] <= 0:
+                    return None
+            try:
+                async with asyncio.timeout(min(waits) if waits else None):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                pass
+
+    async def _run(self, job: _Job) -> None:
+        try:
+            result = await self._exchange(job)
+        except errors.SpaceRefused as refusal:
+            if refusal.code == "OV" and job.busy_retries > 0:
+                self._cool_down(job)
+                return
+            self._settle(job, error=refusal)
+        except errors.SpaceError as error:
+            self._settle(job, error=error)
+        else:
+            self._settle(job, result=result)
+        finally:
+            if self.settings.connection == PER_REQUEST:
+                await self._disconnect()
+
+    def _cool_down(self, job: _Job) -> None:
+        job.busy_retries -= 1
+        job.not_before = asyncio.get_running_loop().time() + self.settings.busy_retry_s
+        log.info("encoder %s busy (OV); trying again in %.1f s",
+                 _name(job.encoder), self.settings.busy_retry_s)
+        self._queue.insert(0, job)
+
+    @staticmethod
+    def _settle(job: _Job, result: object = None, error: Exception | None = None) -> None:
+        if job.future.done():
+            return
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+    async def _exchange(self, job: _Job) -> object:
+        message = job.message
+        fields = None if message is PROBE else _fields(message)
+        driver = await self._connect(job)
+        where = self.transport.describe()
+        try:
+            if fields is None:
+                return await driver.probe()
+            assert isinstance(message, protocol.message.Message)
+            return await self._send(driver, message, fields, job.reply_timeout_s)
+        except protocol.LinkFailure as err:
+            await self._link_lost(str(err))
+            raise errors.unavailable(err, where) from err
+        except protocol.RemoteProtocolError as err:
+            await self._link_lost(str(err))
+            raise errors.SpaceProtocolError("%s: %s; the link will be reopened" % (where, err)
+                                            ) from err
+
+    async def _send(self, driver: LinkDriver, message: protocol.message.Message,
+                    fields: list[bytes], reply_timeout_s: float | None
+                    ) -> protocol.message.Message:
+        wait_s = self.settings.reply_timeout_s if reply_timeout_s is None else reply_timeout_s
+        self.requests_sent += 1
+        reply_fields = await driver.request(fields, int(wait_s * 1000))
+        reply = protocol.decode_reply(reply_fields)
+        try:
+            return protocol.check_reply(message, reply)
+        except protocol.VendorError as err:
+            raise errors.refusal(err) from err
+
+    # -- the connection ------------------------------------------------------------
+
+    async def _connect(self, job: _Job) -> LinkDriver:
+        if self._driver is not None and not self._driver.broken:
+            return self._driver
+        await self._disconnect()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.connect_budget_s
+        while True:
+            try:
+                reader, writer = await self.transport.open()
+            except (OSError, TimeoutError) as err:
+                reason = "cannot connect to %s: %s" % (self.transport.describe(),
+                                                       err or "timed out")
+                self._health(False, reason)
+                delay = self._backoff_s()
+                if loop.time() + delay > give_up or job.future.done():
+                    raise errors.SpaceUnavailable(reason, False) from err
+                await asyncio.sleep(delay)
+                continue
+            self._failures = 0
+            self._writer = writer
+            self._driver = LinkDriver(reader, writer, self._link())
+            self._health(True, "connected to %s" % self.transport.describe())
+            return self._driver
+
+    def _link(self) -> protocol.ClientLink:
+        return protocol.ClientLink(ack_timeout_ms=int(self.settings.ack_timeout_s * 1000),
+                                   reply_timeout_ms=int(self.settings.reply_timeout_s * 1000),
+                                   lrc_skip=self.settings.lrc_skip)
+
+    def _backoff_s(self) -> float:
+        """Exponential backoff with full jitter, between min and max (settings)."""
+        self._failures += 1
+        low = self.settings.reconnect_min_s
+        ceiling: float = min(self.settings.reconnect_max_s,
+                             low * 2.0 ** min(self._failures - 1, 16))
+        jitter: float = self.rng.random()
+        return low + jitter * (ceiling - low)
+
+    async def _probe_idle(self) -> None:
+        driver = self._driver
+        if driver is None or driver.broken:
+            return
+        try:
+            await driver.probe()
+        except (protocol.ProtocolError, OSError) as err:
+            await self._link_lost("health probe failed: %s" % err)
+
+    async def _link_lost(self, reason: str) -> None:
+        self._health(False, reason)
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        writer, self._writer, self._driver = self._writer, None, None
+        if writer is not None:
+            await close_quietly(writer)  # type: ignore[arg-type]
+
+    def _health(self, up: bool, reason: str) -> None:
+        if not up:
+            self.last_error = reason
+        if up == self.up:
+            return
+        self.up = up
+        self.since = datetime.datetime.now(datetime.UTC)
+        (log.info if up else log.warning)("Space link %s: %s", "up" if up else "down", reason)
+        if self.on_health is not None:
+            self.on_health(up, reason)
+
+
+def _fields(message: object) -> list[bytes]:
+    """The request's fields, or SpaceRequestError naming the field that cannot go."""
+    assert isinstance(message, protocol.message.Message)
+    try:
+        return message.fields()
+    except protocol.LocalProtocolError as err:
+        raise errors.SpaceRequestError(str(err)) from err
+
+
+def _name(encoder: bytes | None) -> str:
+    return "?" if encoder is None else encoder.decode("ascii", "replace")

@@ -1,0 +1,124 @@
+"""How to reach one Space server, read from a TOML table.
+
+::
+
+    [space]
+    server = "192.168.1.20:8090"        # or "serial:/dev/ttyUSB0"
+    baud_rate = 9600                    # serial only; always 8-N-1
+    connection = "persistent"           # or "per_request" (open, ask, close)
+    connect_timeout_s = 10
+    ack_timeout_s = 5
+    card_wait_s = 30                    # how long a person may take to place a card
+    reply_margin_s = 5                  # on top of card_wait_s, for Space itself
+    probe_interval_s = 60               # ENQ health probe while idle; 0: never
+    reconnect_min_s = 1                 # backoff between connection attempts,
+    reconnect_max_s = 60                # doubling with jitter up to this
+    connect_budget_s = 30               # a request fails after this long without a link
+    busy_retries = 5                    # OV (encoder busy): try again this often...
+    busy_retry_s = 2                    # ...this long apart, serving other encoders between
+    lrc_skip = false                    # send 0x0D instead of the LRC
+
+Errors name the file and the key, and say how to fix it.
+"""
+
+import dataclasses
+from typing import Any
+
+from appliance.space.errors import SpaceConfigError
+from appliance.space.transport import SerialTransport, TcpTransport, Transport
+
+PERSISTENT = "persistent"
+PER_REQUEST = "per_request"
+
+
+@dataclasses.dataclass(frozen=True)
+class SpaceSettings:
+    server: str = "127.0.0.1:8090"
+    baud_rate: int = 9600
+    connection: str = PERSISTENT
+    connect_timeout_s: float = 10.0
+    ack_timeout_s: float = 5.0
+    card_wait_s: float = 30.0
+    reply_margin_s: float = 5.0
+    probe_interval_s: float = 60.0
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    connect_budget_s: float = 30.0
+    busy_retries: int = 5
+    busy_retry_s: float = 2.0
+    lrc_skip: bool = False
+
+    @property
+    def reply_timeout_s(self) -> float:
+        """How long to wait for a reply after the ACK: the card, plus Space's margin."""
+        return self.card_wait_s + self.reply_margin_s
+
+    def transport(self) -> Transport:
+        """The transport ``server`` names: ``HOST:PORT`` or ``serial:PATH``."""
+        if self.server.startswith("serial:"):
+            return SerialTransport(self.server[len("serial:"):], self.baud_rate)
+        host, port = split_host_port(self.server)
+        return TcpTransport(host, port, self.connect_timeout_s)
+
+    def replace(self, **changes: Any) -> "SpaceSettings":
+        return dataclasses.replace(self, **changes)
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8090`` for IPv6); raises ValueError with the fix."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("%r is not HOST:PORT (e.g. 192.168.1.20:8090) or serial:PATH "
+                         "(e.g. serial:/dev/ttyUSB0)" % text)
+    return host, int(port)
+
+
+def from_table(table: dict[str, Any], source: str, section: str = "space") -> SpaceSettings:
+    """Settings from a parsed TOML table; unknown keys and bad values are errors."""
+    defaults = SpaceSettings()
+    fields = {f.name: f for f in dataclasses.fields(SpaceSettings)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = "%s: [%s] %s" % (source, section, key)
+        if key not in fields:
+            raise SpaceConfigError("%s: unknown key; the keys are %s" % (where, ", ".join(fields)))
+        values[key] = _check(where, value, getattr(defaults, key))
+    settings = defaults.replace(**values)
+    _check_choices(settings, source, section)
+    return settings
+
+
+def _check(where: str, value: Any, default: Any) -> Any:
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        raise SpaceConfigError("%s: must be %s, not %r" % (where, _KIND_WORDS[kind], value))
+    if kind in (int, float) and value < 0:
+        raise SpaceConfigError("%s: cannot be negative; give 0 or more" % where)
+    return value
+
+
+_KIND_WORDS = {str: "a string in quotes", int: "a whole number", float: "a number of seconds",
+               bool: "true or false"}
+
+
+def _check_choices(settings: SpaceSettings, source: str, section: str) -> None:
+    where = "%s: [%s] " % (source, section)
+    if settings.connection not in (PERSISTENT, PER_REQUEST):
+        raise SpaceConfigError(where + "connection: write \"persistent\" or \"per_request\"")
+    if not settings.server.startswith("serial:"):
+        try:
+            split_host_port(settings.server)
+        except ValueError as err:
+            raise SpaceConfigError(where + "server: %s" % err) from err
+    elif len(settings.server) == len("serial:"):
+        raise SpaceConfigError(where + "server: name the line, e.g. serial:/dev/ttyUSB0")
+    if settings.baud_rate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+        raise SpaceConfigError(where + "baud_rate: use a standard rate such as 9600")
+    if settings.reconnect_min_s <= 0 or settings.reconnect_max_s < settings.reconnect_min_s:
+        raise SpaceConfigError(where + "reconnect_min_s/reconnect_max_s: need "
+                               "0 < reconnect_min_s <= reconnect_max_s")
+    if settings.ack_timeout_s <= 0 or settings.connect_timeout_s <= 0:
+        raise SpaceConfigError(where + "ack_timeout_s and connect_timeout_s must be above 0")

@@ -1,0 +1,186 @@
+"""Encoder commands as Space carries them out: CN, CC, CA, LT, L1-3, P1-3.
+
+Each waits for a card on the named encoder (the person at the desk), checks
+it, and writes or reads it. Errors are ``Refused`` with the code Space would
+give (§6); ``space.py`` turns them into error replies.
+"""
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+
+import protocol
+from simulators.space.clock import SimClock
+from simulators.space.site import Card, Encoder, Room, Site
+
+COPY_CODES = (b"0", b"1", b"2")  # then I for the 3rd copy and later (§4.3)
+ONE_SHOT = b"A"
+SERIAL_BASE = 0x04A10000
+
+
+class Refused(Exception):
+    """Space answers with an error code instead of doing the job."""
+
+    def __init__(self, code: bytes, target: bytes = b"", detail: bytes = b"") -> None:
+        super().__init__(code.decode())
+        self.code = code
+        self.target = target
+        self.detail = detail
+
+    def reply(self) -> protocol.ErrorReply:
+        return protocol.ErrorReply(self.code, self.target, self.detail)
+
+
+def copy_code(index: int) -> bytes:
+    return COPY_CODES[index] if index < len(COPY_CODES) else b"I"
+
+
+def as_tuple(when: object) -> tuple[int, ...]:
+    """A clock datetime as the protocol's (year, month, day, hour, minute)."""
+    return (when.year, when.month, when.day, when.hour, when.minute)  # type: ignore[attr-defined]
+
+
+class Encoders:
+    """The encoder half of the simulated Space: cards written and read."""
+
+    def __init__(self, site: Site, clock: SimClock) -> None:
+        self.site = site
+        self.clock = clock
+        self.cards: dict[bytes, Card] = {}  # every card written, by serial
+        self._serials = itertools.count(SERIAL_BASE)
+
+    # -- the encoder and its card ---------------------------------------
+
+    def encoder(self, name: bytes) -> Encoder:
+        encoder = self.site.encoders.get(name)
+        if encoder is None or not encoder.online:
+            raise Refused(b"NC", name)
+        return encoder
+
+    @contextlib.asynccontextmanager
+    async def card_on(self, encoder: Encoder) -> AsyncIterator[Card]:
+        """Hold the encoder while a card is presented; ED if none comes in time."""
+        if encoder.busy or encoder.working:
+            raise Refused(b"OV", encoder.name)
+        encoder.working = True
+        try:
+            yield await self._wait_for_card(encoder)
+        finally:
+            encoder.working = False
+
+    async def _wait_for_card(self, encoder: Encoder) -> Card:
+        delay = encoder.card_after_s if encoder.card is not None else None
+        if delay is None or delay > encoder.card_timeout_s:
+            await asyncio.sleep(encoder.card_timeout_s)
+            raise Refused(b"ED", encoder.name)
+        await asyncio.sleep(delay)
+        card = encoder.card
+        if card is None:  # taken away while we waited
+            raise Refused(b"ED", encoder.name)
+        if card.kind == "badly_inserted":
+            raise Refused(b"EP", encoder.name)
+        return card
+
+    # -- rooms -------------------------------------------------------------
+
+    def room(self, name: bytes) -> Room:
+        room = self.site.rooms.get(name)
+        if room is None:
+            raise Refused(b"TD", name)
+        if room.out_of_service:
+            raise Refused(b"OS", name)
+        return room
+
+    def rooms(self, names: tuple[bytes, ...], target: bytes) -> Room:
+        """Check every room of a key; return the main one."""
+        main = next(self.room(name) for name in names)
+        if main.elsewhere:
+            raise Refused(b"EO", target)
+        return main
+
+    def make_keys(self, main: Room, count: int, new: bool, target: bytes) -> range:
+        """Count keys against the copy limit; return their copy indexes."""
+        if not new and not main.checked_in:
+            raise Refused(b"EA", target)
+        made = 0 if new else main.copies
+        if made + count > self.site.options.max_copies:
+            raise Refused(b"EG", target, b"copy limit: at most %d keys per room"
+                          % self.site.options.max_copies)
+        return range(made, made + count)
+
+    def check_in(self, main: Room, request: object) -> None:
+        """A new key generation for the room: its older keys stop working."""
+        main.generation += 1
+        main.checked_in = True
+        main.copies = 0
+        main.start = request.start  # type: ignore[attr-defined]
+        main.expiry = request.expiry  # type: ignore[attr-defined]
+        main.granted = request.granted  # type: ignore[attr-defined]
+
+    # -- commands ----------------------------------------------------------
+
+    async def encode(self, request: protocol.EncodeCard) -> protocol.message.Message:
+        encoder = self.encoder(request.encoder)
+        main = self.rooms(request.rooms, request.encoder)
+        count = request.count or 1
+        one_shot = request.command == b"CA"
+        copies = range(count) if one_shot else self.make_keys(
+            main, count, request.command == b"CN", request.encoder)
+        async with self.card_on(encoder) as card:
+            if card.kind == "staff":
+                raise Refused(b"EV", request.encoder)
+            if card.kind == "foreign":
+                raise Refused(b"EF", request.encoder)
+            if request.command == b"CN":
+                self.check_in(main, request)
+            main.copies += 0 if one_shot else count
+            serials = [self._write(encoder, request, main, ONE_SHOT if one_shot
+                                   else copy_code(i)) for i in copies]
+        returned = {b"1": serials[-1:], b"2": serials}.get(request.serial_return, [])
+        return protocol.CardEncoded(request.command, request.encoder, tuple(returned))
+
+    def _write(self, encoder: Encoder, request: protocol.EncodeCard, main: Room,
+               copy: bytes) -> bytes:
+        serial = b"%08X" % next(self._serials)
+        granted = tuple(sorted(set(request.granted) - set(request.denied)))
+        card = Card("guest", serial, request.rooms, main.generation, copy,
+                    granted or main.granted, request.start or main.start,
+                    request.expiry or main.expiry, request.operator)
+        self.cards[serial] = card
+        encoder.card = card  # the last card written stays on the reader
+        return serial
+
+    async def read(self, request: protocol.ReadCard) -> protocol.message.Message:
+        encoder = self.encoder(request.encoder)
+        async with self.card_on(encoder) as card:
+            other = {"staff": b"LM", "spare": b"LR", "invalid": b"LC"}.get(card.kind)
+            if card.kind != "guest":
+                return protocol.OtherCard(request.encoder, other or b"LD")
+            status = b"CI" if self.valid(card) else b"CO"
+            return protocol.GuestCard(request.encoder, card.rooms, status, card.copy,
+                                      card.granted, card.start, card.expiry, card.operator)
+
+    def valid(self, card: Card) -> bool:
+        """Whether a guest card still counts for its main room (LT's CI)."""
+        room = self.site.rooms.get(card.rooms[0])
+        if room is None or not room.checked_in or card.generation != room.generation:
+            return False
+        now = as_tuple(self.clock.now())
+        in_window = (card.start is None or card.start <= now) and (
+            card.expiry is None or now < card.expiry)
+        return in_window and not card.used
+
+    async def read_track(self, request: protocol.ReadTrack) -> protocol.message.Message:
+        encoder = self.encoder(request.encoder)
+        async with self.card_on(encoder) as card:
+            text = card.tracks.get(request.track, b"")
+            return protocol.TrackRead(request.track, request.encoder, text)
+
+    async def write_track(self, request: protocol.WriteTrack) -> protocol.message.Message:
+        encoder = self.encoder(request.encoder)
+        async with self.card_on(encoder) as card:
+            if card.kind in ("foreign", "staff"):
+                raise Refused(b"EF" if card.kind == "foreign" else b"EV", request.encoder)
+            card.tracks[request.track] = request.text
+            return protocol.TrackWritten(request.track, request.encoder)
