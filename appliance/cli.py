@@ -1,10 +1,11 @@
 """The ``keybridge`` command line.
 
-For now it carries the technician's frame tools; the service commands
-(init, run, status, ...) arrive with the appliance core.
+For now it carries the technician's frame tools and Space commands; the
+service commands (init, run, status, ...) arrive with the appliance core.
 
     keybridge protocol encode '|CN|Online Encoder 1|R|Room 1|'
     keybridge protocol decode '02 b3 43 4e ... 03 8b'
+    keybridge space ping --server 192.168.1.20:8090
 """
 
 import argparse
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 import protocol
-from appliance import __version__
+from appliance import __version__, space_cli
 
 
 def parse_readable(text: str) -> list[bytes]:
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="decode frames as requests to Salto or replies from it")
     dec.add_argument("--json", action="store_true", help="machine-readable output")
     dec.set_defaults(func=cmd_decode)
+    space_cli.add_parser(commands)
     return parser
 
 

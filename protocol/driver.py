@@ -93,8 +93,11 @@ class LinkDriver:
     async def _flush(self) -> None:
         data = self.link.data_to_send()
         if data:
-            self.writer.write(data)  # type: ignore[attr-defined]
-            await self.writer.drain()  # type: ignore[attr-defined]
+            try:
+                self.writer.write(data)  # type: ignore[attr-defined]
+                await self.writer.drain()  # type: ignore[attr-defined]
+            except OSError as err:
+                self._lost(err)
 
     async def _next_events(self) -> list[object]:
         deadline = self.link.deadline_ms
@@ -103,7 +106,14 @@ class LinkDriver:
             data = await aio.wait_for_ms(self.reader.read(READ_SIZE), wait_ms)  # type: ignore[attr-defined]
         except aio.TimeoutError:
             return self.link.handle_timeout(aio.ticks_ms())
+        except OSError as err:
+            self._lost(err)
         if not data:
             self._abandoned = True
             raise LinkClosed("the peer closed the connection")
         return self.link.receive_data(bytes(data), aio.ticks_ms())  # type: ignore[call-overload]
+
+    def _lost(self, err: OSError) -> None:
+        """A reset or broken stream is a closed link (MicroPython has no chaining)."""
+        self._abandoned = True
+        raise LinkClosed("the connection was lost: %s" % err)

@@ -28,6 +28,9 @@ Observer = Callable[[str, list[bytes]], None]
 
 REFUSE = "refuse"
 QUEUE = "queue"
+# A PMS that reconnects at once may beat the end of its own last connection
+# (its FIN still in flight): wait this long for the slot before refusing.
+REFUSE_GRACE_S = 0.5
 
 
 class LinkServer:
@@ -87,7 +90,7 @@ class LinkServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            if self._slot.locked() and self.second_connection == REFUSE:
+            if self.second_connection == REFUSE and not await self._slot_frees():
                 self.connections_refused += 1
                 return  # closed below: Space takes one PMS at a time (§3.3)
             async with self._slot:
@@ -97,6 +100,17 @@ class LinkServer:
         finally:
             self._tasks.discard(task)
             await close_quietly(writer)
+
+    async def _slot_frees(self) -> bool:
+        if not self._slot.locked():
+            return True
+        try:
+            async with asyncio.timeout(REFUSE_GRACE_S):
+                await self._slot.acquire()
+        except TimeoutError:
+            return False
+        self._slot.release()  # taken for real just after, with no await between
+        return True
 
     async def _line(self, stream: FdStream) -> None:
         async with self._slot:

@@ -4,7 +4,7 @@
 from anywhere; a single dispatcher task sends one request at a time (the
 protocol has no message ids, §3.1), so nothing ever interleaves on the link.
 
-- Connection per request or persistent (settings). A lost link is reopened
+- Connection per request (closed once idle) or persistent. A lost link is reopened
   for the next request, with exponential backoff and jitter between attempts;
   a request gives up after ``connect_budget_s`` without a link.
 - While a persistent link is idle, ENQ probes it every ``probe_interval_s``.
@@ -31,6 +31,10 @@ from protocol.driver import LinkDriver
 log = logging.getLogger("keybridge.space")
 
 PROBE = object()  # the job that asks ENQ instead of sending a frame
+# Per-request mode hangs up once the queue has been empty this long, so a
+# walk of requests (an audit trail: WF, WN, WN...) keeps one connection, as
+# the production clients do (§3.3).
+PER_REQUEST_LINGER_S = 0.2
 
 
 @dataclasses.dataclass
@@ -147,8 +151,14 @@ class SpaceClient:
                     self._queue.remove(job)
                     return job
             waits = [job.not_before - now for job in self._queue]
-            if self._driver is not None and self.settings.probe_interval_s > 0:
-                waits.append(idle_since + self.settings.probe_interval_s - now)
+            idle_s = now - idle_since
+            if self._driver is not None and self.settings.connection == PER_REQUEST:
+                if idle_s >= PER_REQUEST_LINGER_S:
+                    await self._disconnect()
+                    continue
+                waits.append(PER_REQUEST_LINGER_S - idle_s)
+            elif self._driver is not None and self.settings.probe_interval_s > 0:
+                waits.append(self.settings.probe_interval_s - idle_s)
                 if waits[-1] <= 0:
                     return None
             try:
@@ -167,11 +177,13 @@ class SpaceClient:
             self._settle(job, error=refusal)
         except errors.SpaceError as error:
             self._settle(job, error=error)
+        except Exception as error:  # a bug must not stop the link for every caller
+            log.exception("Space request failed unexpectedly")
+            await self._link_lost("unexpected failure: %r" % error)
+            self._settle(job, error=errors.SpaceUnavailable(
+                "unexpected failure: %r" % error, request_may_have_run=True))
         else:
             self._settle(job, result=result)
-        finally:
-            if self.settings.connection == PER_REQUEST:
-                await self._disconnect()
 
     def _cool_down(self, job: _Job) -> None:
         job.busy_retries -= 1

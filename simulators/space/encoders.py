@@ -166,10 +166,10 @@ class Encoders:
         room = self.site.rooms.get(card.rooms[0])
         if room is None or not room.checked_in or card.generation != room.generation:
             return False
-        now = as_tuple(self.clock.now())
-        in_window = (card.start is None or card.start <= now) and (
-            card.expiry is None or now < card.expiry)
-        return in_window and not card.used
+        # A key for a stay that has not begun is still checked in; one past
+        # its expiry, or a used one-shot key, no longer is.
+        expired = card.expiry is not None and as_tuple(self.clock.now()) >= card.expiry
+        return not expired and not card.used
 
     async def read_track(self, request: protocol.ReadTrack) -> protocol.message.Message:
         encoder = self.encoder(request.encoder)

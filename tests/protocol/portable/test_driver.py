@@ -113,6 +113,30 @@ async def test_peer_closing_mid_exchange_is_link_closed():
     assert driver.broken
 
 
+class _Reset:
+    """A stream whose every read and write fails as a reset connection does."""
+
+    async def read(self, n):
+        raise OSError(104, "connection reset by peer")
+
+    def write(self, data):
+        raise OSError(32, "broken pipe")
+
+    async def drain(self):
+        pass
+
+
+async def test_reset_stream_is_link_closed_not_a_crash():
+    for reader, writer in ((_Reset(), Pipe()), (Pipe(), _Reset())):
+        driver = LinkDriver(reader, writer, fast_link())
+        try:
+            await driver.request(CN)
+            raise AssertionError("no error")
+        except protocol.LinkClosed as err:
+            assert "connection was lost" in str(err)
+        assert driver.broken
+
+
 async def test_events_reach_the_observer():
     seen = []
     reply = protocol.encode_frame(CN[:2])

@@ -1,0 +1,188 @@
+"""``keybridge space ...``: the technician's commands against a Space server.
+
+    keybridge space ping --server 192.168.1.20:8090
+    keybridge space encode --encoder "Online Encoder 1" --room "Pitch 12" \\
+        --from 2026-07-01T14:00 --until 2026-07-04T11:00 --count 2
+    keybridge space copy | read | checkout | mobile | audit ...
+
+The server comes from ``--server`` or the ``[space]`` table of the config
+file. Output is readable, or JSON with ``--json``. Exit codes: 0 done,
+1 Space refused (its meaning and a hint are printed), 2 bad usage or
+configuration, 3 Space unreachable, 4 Space broke the protocol.
+"""
+
+import argparse
+import asyncio
+import dataclasses
+import datetime
+import json
+import sys
+import tomllib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from appliance.space import SpaceClient, SpaceCommands, SpaceSettings, from_table
+from appliance.space import errors as e
+
+DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
+EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_PROTOCOL = 1, 2, 3, 4
+
+
+def add_parser(commands: Any) -> None:
+    space = commands.add_parser("space", help="talk to a ProAccess Space server",
+                                description=__doc__.split("\n\n")[0])
+    verbs = space.add_subparsers(dest="verb", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=DEFAULT_CONFIG, help="keybridge TOML file")
+    common.add_argument("--server", help="HOST:PORT or serial:PATH (overrides the config)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--card-wait", type=float, metavar="SECONDS",
+                        help="how long a person may take to place a card")
+
+    verbs.add_parser("ping", parents=[common], help="is Space there and ready? (ENQ)")
+    for verb, text in (("encode", "cut new guest cards (CN)"), ("copy", "cut copies (CC)")):
+        sub = verbs.add_parser(verb, parents=[common], help=text)
+        _encoder(sub)
+        _stay(sub)
+        sub.add_argument("--count", type=int, default=1, help="cards to cut, 1-10")
+        sub.add_argument("--auth", type=int, action="append", default=[],
+                         help="a PMS authorization (1-62) to grant; repeat for more")
+    _encoder(verbs.add_parser("read", parents=[common], help="read the card on an encoder (LT)"))
+    checkout = verbs.add_parser("checkout", parents=[common], help="check a room out (CO)")
+    checkout.add_argument("--room", required=True)
+    mobile = verbs.add_parser("mobile", parents=[common], help="send a JustIN Mobile key (CNM)")
+    mobile.add_argument("--phone", required=True, help="international format, e.g. +316...")
+    _stay(mobile)
+    mobile.add_argument("--copy", action="store_true", help="an extra key (CCM)")
+    mobile.add_argument("--message", default="", help="text shown on the phone")
+    audit = verbs.add_parser("audit", parents=[common], help="a door's audit trail (WF/WN)")
+    audit.add_argument("--door", required=True)
+    space.set_defaults(func=run)
+
+
+def _encoder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", required=True, help="the encoder's name in Space")
+
+
+def _stay(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--room", required=True, action="append",
+                        help="room name; repeat for up to 4 (the first is the main room)")
+    parser.add_argument("--from", dest="valid_from", type=_local_time,
+                        help="start, local time: 2026-07-01T14:00")
+    parser.add_argument("--until", dest="valid_until", type=_local_time,
+                        help="end, local time: 2026-07-04T11:00")
+
+
+def _local_time(text: str) -> datetime.datetime:
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a local time like 2026-07-01T14:00" % text
+                                         ) from None
+
+
+def settings_for(args: argparse.Namespace) -> SpaceSettings:
+    """``[space]`` from the config file, with ``--server`` and ``--card-wait`` on top."""
+    settings = SpaceSettings(connection="per_request", connect_budget_s=0.0)
+    try:
+        with open(args.config, "rb") as handle:
+            table = tomllib.load(handle).get("space", {})
+        settings = from_table(table, args.config).replace(connection="per_request",
+                                                          connect_budget_s=0.0)
+    except FileNotFoundError:
+        if not args.server:
+            raise e.SpaceConfigError("%s does not exist: give --server HOST:PORT, or "
+                                     "--config with a [space] table" % args.config) from None
+    except tomllib.TOMLDecodeError as err:
+        raise e.SpaceConfigError("%s: not valid TOML: %s" % (args.config, err)) from err
+    if args.server:
+        settings = settings.replace(server=args.server)
+    if args.card_wait is not None:
+        settings = settings.replace(card_wait_s=args.card_wait)
+    settings.transport()  # check the server's form now
+    return settings
+
+
+VERBS: dict[str, Callable[[SpaceCommands, argparse.Namespace], Awaitable[Any]]] = {
+    "ping": lambda c, a: c.ping(),
+    "encode": lambda c, a: c.encode(a.encoder, a.room, a.valid_from, a.valid_until,
+                                    a.count, granted=a.auth),
+    "copy": lambda c, a: c.encode(a.encoder, a.room, a.valid_from, a.valid_until,
+                                  a.count, copy=True, granted=a.auth),
+    "read": lambda c, a: c.read(a.encoder),
+    "checkout": lambda c, a: c.check_out(a.room),
+    "mobile": lambda c, a: c.mobile(a.phone, a.room, a.valid_from, a.valid_until,
+                                    copy=a.copy, message=a.message),
+    "audit": lambda c, a: c.audit(a.door),
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_for(args)
+        result = asyncio.run(_ask(settings, args))
+    except (e.SpaceConfigError, e.SpaceRequestError, ValueError) as err:
+        return _fail(args, EXIT_USAGE, "usage", str(err))
+    except e.SpaceRefused as err:
+        return _fail(args, EXIT_REFUSED, err.code, str(err), hint=err.hint, meaning=err.meaning)
+    except e.SpaceUnavailable as err:
+        return _fail(args, EXIT_UNAVAILABLE, "unavailable", str(err))
+    except e.SpaceProtocolError as err:
+        return _fail(args, EXIT_PROTOCOL, "protocol", str(err))
+    _print(args, result)
+    return 0
+
+
+async def _ask(settings: SpaceSettings, args: argparse.Namespace) -> Any:
+    async with SpaceClient(settings) as client:
+        return await VERBS[args.verb](SpaceCommands(client), args)
+
+
+def _fail(args: argparse.Namespace, code: str | int, kind: str, message: str,
+          **extra: str) -> int:
+    exit_code, error_code = (code, kind) if isinstance(code, int) else (EXIT_REFUSED, code)
+    if args.json:
+        print(json.dumps({"ok": False, "error": {"code": error_code, "message": message,
+                                                 **extra}}))
+    else:
+        print("keybridge space %s: %s" % (args.verb, message), file=sys.stderr)
+    return exit_code
+
+
+def _print(args: argparse.Namespace, result: Any) -> None:
+    if args.json:
+        print(json.dumps({"ok": True, "result": _plain(result)}, default=str))
+    else:
+        print(describe(args.verb, result))
+
+
+def _plain(result: Any) -> Any:
+    if isinstance(result, list):
+        return [_plain(item) for item in result]
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    return result
+
+
+def describe(verb: str, result: Any) -> str:
+    """One readable answer per verb, for the person at the terminal."""
+    if verb == "ping":
+        return "Space is ready" if result else "Space is busy (answered NAK)"
+    if verb == "checkout":
+        return "checked out"
+    if verb == "audit":
+        lines = ["%s %s  %-14s %-3s %s %s %s" % (r.date, r.time, r.incident, r.direction,
+                                                 r.card, r.copy, r.user)
+                 for r in result]
+        return "\n".join(lines) if lines else "the audit trail is empty"
+    return "\n".join("%s: %s" % (key, _show(value))
+                     for key, value in dataclasses.asdict(result).items()
+                     if value not in ("", (), None))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    return str(value)
