@@ -1,0 +1,44 @@
+"""Helpers: the real Space simulator on a real TCP port, and the real client.
+
+The site is ``config/space-sim.toml`` (what technicians run), with the clock
+stopped at a known moment and cards presented at once, so nothing waits.
+"""
+
+import datetime
+from pathlib import Path
+
+from appliance.space import SpaceSettings
+from simulators.space import SpaceSimulator, load_site
+from simulators.space.clock import SimClock
+
+SITE_FILE = Path(__file__).resolve().parents[2] / "config" / "space-sim.toml"
+NOW = datetime.datetime(2026, 7, 1, 15, 0)
+ARRIVAL = datetime.datetime(2026, 7, 1, 14, 0)
+DEPARTURE = datetime.datetime(2026, 7, 4, 11, 0)
+ENC1 = "Online Encoder 1"
+ENC2 = "Online Encoder 2"
+PHONE = "+31612345678"
+
+# Short enough that nothing waits long, long enough to be well above loop jitter.
+FAST = dict(connect_timeout_s=2.0, ack_timeout_s=1.0, card_wait_s=2.0, reply_margin_s=1.0,
+            reconnect_min_s=0.01, reconnect_max_s=0.05, connect_budget_s=1.0,
+            busy_retry_s=0.05, probe_interval_s=0.0)
+
+
+def make_space(**site_changes):
+    site = load_site(SITE_FILE)
+    for encoder in site.encoders.values():
+        encoder.card_after_s = 0.0
+        encoder.card_timeout_s = 0.2
+    for name, value in site_changes.items():
+        setattr(site, name, value)
+    return SpaceSimulator(site, clock=SimClock(NOW, running=False))
+
+
+def address(simulator):
+    host, port = simulator.server._server.sockets[0].getsockname()[:2]
+    return "%s:%d" % (host, port)
+
+
+def settings_for(simulator, **changes):
+    return SpaceSettings(server=address(simulator), **{**FAST, **changes})
