@@ -48,7 +48,10 @@ else:
         await asyncio.sleep(ms / 1000)
 
     async def wait_for_ms(awaitable: object, ms: int) -> object:
-        return await asyncio.wait_for(awaitable, ms / 1000)  # type: ignore[arg-type]
+        # Not asyncio.wait_for: on 3.11 it swallows a cancellation that
+        # arrives as the awaited read completes, and the caller never stops.
+        async with asyncio.timeout(ms / 1000):
+            return await awaitable  # type: ignore[misc]
 
 
 async def open_connection(host: str, port: int) -> tuple[object, object]:

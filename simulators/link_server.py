@@ -54,6 +54,7 @@ class LinkServer:
         self.second_connection = second_connection
         self.faults = faults if faults is not None else Faults()
         self.connections_refused = 0
+        self.rejected: list[str] = []  # why each NAKed frame was refused, in order
         self._server: asyncio.Server | None = None
         self._slot = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -172,6 +173,7 @@ class _Connection:
         self.link.refuse_frames(self.faults.nak_frames)
         events = self.link.receive_data(data)
         self.faults.nak_frames = self.link.frames_to_refuse
+        self.server.rejected.extend(e.reason for e in events if isinstance(e, protocol.Rejected))
         requests = [e for e in events if isinstance(e, protocol.Request)]
         if requests and self.faults.ack_delay_s:
             await asyncio.sleep(self.faults.ack_delay_s)

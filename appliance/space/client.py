@@ -74,6 +74,7 @@ class SpaceClient:
         self._writer: object = None
         self._failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._current: _Job | None = None
 
     async def __aenter__(self) -> "SpaceClient":
         self.start()
@@ -92,6 +93,10 @@ class SpaceClient:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._current is not None:
+            self._settle(self._current, error=errors.SpaceUnavailable(
+                "the Space client was closed during the request; Space may have carried "
+                "it out", True))
         for job in self._queue:
             if not job.future.done():
                 job.future.set_exception(errors.SpaceUnavailable(
@@ -137,7 +142,9 @@ class SpaceClient:
             if job is None:
                 await self._probe_idle()
             elif not job.future.done():  # a caller that gave up is skipped
+                self._current = job
                 await self._run(job)
+                self._current = None
 
     async def _next_job(self) -> _Job | None:
         """The first queued job whose encoder is not cooling down; None: time to probe."""

@@ -61,7 +61,10 @@ class ControlChannel:
     def execute(self, line: bytes) -> dict[str, Any]:
         """Run one request line; never raises."""
         try:
-            request = json.loads(line)
+            try:
+                request = json.loads(line)
+            except ValueError as err:
+                raise ValueError("not JSON (%s): send one JSON object per line" % err) from err
             if not isinstance(request, dict):
                 raise ValueError("a request is a JSON object")
             op = getattr(self, "_op_" + str(request.get("op")), None)

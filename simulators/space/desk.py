@@ -8,7 +8,13 @@ import dataclasses
 import random
 
 import protocol
-from simulators.space.encoders import Encoders, Refused, as_tuple, copy_code
+from simulators.space.encoders import (
+    Encoders,
+    Refused,
+    as_tuple,
+    copy_code,
+    key_authorizations,
+)
 from simulators.space.site import Card, Door
 
 AUDIT_COPY = {b"0": b"#0", b"1": b"#1", b"2": b"#2", b"I": b"#D", b"A": b"@1"}
@@ -48,6 +54,8 @@ class Desk:
             raise Refused(b"EG", request.room, b"room is not checked in")
         if request.new_room:
             moved = self.encoders.room(request.new_room)
+            if moved.checked_in:
+                raise Refused(b"EG", request.new_room, b"room is occupied")
             self.encoders.check_in(moved, room)
             room.checked_in = False
             room = moved
@@ -72,9 +80,8 @@ class Desk:
         if new:
             self.encoders.check_in(main, request)
         main.copies += 1
-        granted = tuple(sorted(set(request.granted) - set(request.denied)))
         card = Card("guest", b"", request.rooms, main.generation, copy_code(index),
-                    granted or main.granted, request.start or main.start,
+                    key_authorizations(request, main), request.start or main.start,
                     request.expiry or main.expiry, request.operator)
         key = MobileKey(request.phone, card, self.rng.randbytes(13))
         self.mobile_keys.append(key)
@@ -137,9 +144,13 @@ class Desk:
         if not opens:
             return DENIED
         room = self.site.rooms[card.rooms[0]]
-        if card.generation != room.generation or card.used:
+        if card.used:
+            return INVALID
+        # A one-shot key (a technician's visit) does not depend on the stay.
+        if card.copy != b"A" and card.generation != room.generation:
             return INVALID  # a newer key was made for the room (§5.1)
-        if not room.checked_in and self.site.options.remove_access_on_checkout:
+        if card.copy != b"A" and not room.checked_in and (
+                self.site.options.remove_access_on_checkout):
             return INVALID
         now = as_tuple(self.clock.now())
         if (card.start is not None and now < card.start) or (

@@ -36,6 +36,16 @@ def copy_code(index: int) -> bytes:
     return COPY_CODES[index] if index < len(COPY_CODES) else b"I"
 
 
+def granted(grant: tuple[int, ...], deny: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(set(grant) - set(deny)))
+
+
+def key_authorizations(request: object, main: Room) -> tuple[int, ...]:
+    """What a key opens: the request's grants, or the check-in's, less the denials."""
+    grant = request.granted or main.granted  # type: ignore[attr-defined]
+    return granted(grant, request.denied)  # type: ignore[attr-defined]
+
+
 def as_tuple(when: object) -> tuple[int, ...]:
     """A clock datetime as the protocol's (year, month, day, hour, minute)."""
     return (when.year, when.month, when.day, when.hour, when.minute)  # type: ignore[attr-defined]
@@ -70,11 +80,15 @@ class Encoders:
             encoder.working = False
 
     async def _wait_for_card(self, encoder: Encoder) -> Card:
-        delay = encoder.card_after_s if encoder.card is not None else None
-        if delay is None or delay > encoder.card_timeout_s:
-            await asyncio.sleep(encoder.card_timeout_s)
-            raise Refused(b"ED", encoder.name)
-        await asyncio.sleep(delay)
+        """The card, once presented: after ``card_after_s``, or when one is placed."""
+        delay = encoder.card_after_s if encoder.card is not None else encoder.card_timeout_s
+        encoder.placed.clear()
+        try:
+            async with asyncio.timeout(min(delay, encoder.card_timeout_s)):
+                await encoder.placed.wait()  # set by the control API
+        except TimeoutError:
+            if delay > encoder.card_timeout_s or encoder.card is None:
+                raise Refused(b"ED", encoder.name) from None
         card = encoder.card
         if card is None:  # taken away while we waited
             raise Refused(b"ED", encoder.name)
@@ -94,7 +108,8 @@ class Encoders:
 
     def rooms(self, names: tuple[bytes, ...], target: bytes) -> Room:
         """Check every room of a key; return the main one."""
-        main = next(self.room(name) for name in names)
+        checked = [self.room(name) for name in names]  # TD/OS for any of them
+        main = checked[0]
         if main.elsewhere:
             raise Refused(b"EO", target)
         return main
@@ -116,7 +131,7 @@ class Encoders:
         main.copies = 0
         main.start = request.start  # type: ignore[attr-defined]
         main.expiry = request.expiry  # type: ignore[attr-defined]
-        main.granted = request.granted  # type: ignore[attr-defined]
+        main.granted = granted(request.granted, request.denied)  # type: ignore[attr-defined]
 
     # -- commands ----------------------------------------------------------
 
@@ -143,9 +158,8 @@ class Encoders:
     def _write(self, encoder: Encoder, request: protocol.EncodeCard, main: Room,
                copy: bytes) -> bytes:
         serial = b"%08X" % next(self._serials)
-        granted = tuple(sorted(set(request.granted) - set(request.denied)))
         card = Card("guest", serial, request.rooms, main.generation, copy,
-                    granted or main.granted, request.start or main.start,
+                    key_authorizations(request, main), request.start or main.start,
                     request.expiry or main.expiry, request.operator)
         self.cards[serial] = card
         encoder.card = card  # the last card written stays on the reader
@@ -164,7 +178,8 @@ class Encoders:
     def valid(self, card: Card) -> bool:
         """Whether a guest card still counts for its main room (LT's CI)."""
         room = self.site.rooms.get(card.rooms[0])
-        if room is None or not room.checked_in or card.generation != room.generation:
+        stale = room is None or not room.checked_in or card.generation != room.generation
+        if stale and card.copy != ONE_SHOT:  # one-shot keys stand alone
             return False
         # A key for a stay that has not begun is still checked in; one past
         # its expiry, or a used one-shot key, no longer is.

@@ -5,6 +5,7 @@ error names the file, the key and what to write instead. Names are kept as
 the bytes that cross the wire.
 """
 
+import asyncio
 import dataclasses
 import datetime
 import tomllib
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.fields import Invalid
-from protocol.requests import DOOR, ENCODER, ROOM
+from protocol.requests import DOOR, ENCODER, PHONE, ROOM
 from simulators.faults import FaultError, Faults
 
 # What can lie on an encoder before anything is encoded.
@@ -72,6 +73,7 @@ class Encoder:
     card_timeout_s: float = 20.0  # Space gives up waiting with ED
     card: Card | None = None
     working: bool = False
+    placed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 @dataclasses.dataclass
@@ -119,6 +121,8 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>") -> Site:
     options = top.table("options")
     site.options.remove_access_on_checkout = options.get("remove_access_on_checkout", bool, True)
     site.options.max_copies = options.get("max_copies", int, 10)
+    if not 1 <= site.options.max_copies <= 99:
+        raise options.error("max_copies", "must be 1 to 99", "Space allows 10 by default")
     clock = top.table("clock")
     start = clock.get("start", str, "")
     if start:
@@ -134,13 +138,23 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>") -> Site:
         _encoder(site, encoder)
     site.staff = {s.name("name", ROOM) for s in top.tables("staff")}
     justin = top.table("justin")
-    site.phones = {p.encode() for p in justin.get("phones", list, [])}
+    site.phones = {_phone(justin, p) for p in justin.get("phones", list, [])}
     faults = top.table("faults")
     try:
         site.faults.update(**faults.data)
     except FaultError as err:
         raise SiteError("%s: [faults]: %s" % (source, err)) from err
     return site
+
+
+def _phone(table: "_Table", phone: object) -> bytes:
+    try:
+        if not isinstance(phone, str):
+            raise Invalid("is not text")
+        return bytes(PHONE.encode(phone.encode("ascii")))
+    except (UnicodeEncodeError, Invalid) as err:
+        raise table.error("phones", "has %r, which is not an international number (%s)"
+                          % (phone, err), 'write e.g. "+31612345678" in quotes') from err
 
 
 def _server(site: Site, server: "_Table") -> None:
@@ -161,7 +175,7 @@ def _door(site: Site, table: "_Table") -> None:
     auth = table.get("authorization", int, 0)
     if room and room.encode() not in site.rooms:
         raise table.error("room", "names no room in [[rooms]]", "declare the room first")
-    if not 0 <= auth <= 62:
+    if "authorization" in table.data and not 1 <= auth <= 62:
         raise table.error("authorization", "must be 1 to 62",
                           "use Space's PMS authorization number")
     site.doors[name] = Door(name, room=room.encode() or None, authorization=auth or None)
@@ -177,6 +191,10 @@ def _encoder(site: Site, table: "_Table") -> None:
     if kind != "none":
         encoder.card = Card(kind, holder=table.get("card_holder", str, "").encode())
     site.encoders[encoder.name] = encoder
+
+
+_KIND_WORDS = {str: "text in quotes", int: "a whole number", float: "a number of seconds",
+               bool: "true or false", list: "a list [...]", dict: "a table"}
 
 
 class _Table:
@@ -206,7 +224,8 @@ class _Table:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.error(key, "must be a %s" % kind.__name__, "fix its value")
+            raise self.error(key, "must be %s" % _KIND_WORDS.get(kind, kind.__name__),
+                             "fix its value")
         if isinstance(value, float) and value < 0:
             raise self.error(key, "cannot be negative", "give seconds, 0 or more")
         return value

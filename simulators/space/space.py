@@ -100,18 +100,15 @@ class SpaceSimulator:
         else:
             card = Card(kind, holder=holder)
         target.card = card
+        target.placed.set()  # an encoder waiting for a card takes it now
 
     def remove_card(self, encoder: bytes) -> None:
         self._encoder(encoder).card = None
 
     def set_encoder(self, encoder: bytes, **values: Any) -> None:
         target = self._encoder(encoder)
-        for name in values:
-            if name not in ("online", "busy", "card_after_s", "card_timeout_s"):
-                raise ValueError("encoder setting %r is not one of online, busy, "
-                                 "card_after_s, card_timeout_s" % name)
-        for name, value in values.items():
-            setattr(target, name, value)
+        _set("encoder", target, values, {"online": bool, "busy": bool, "card_after_s": float,
+                              "card_timeout_s": float})
 
     def card_on(self, encoder: bytes) -> Card | None:
         card: Card | None = self._encoder(encoder).card
@@ -127,11 +124,7 @@ class SpaceSimulator:
     def set_room(self, room: bytes, **values: Any) -> None:
         if room not in self.site.rooms:
             raise KeyError("no room named %r" % room.decode())
-        for name in values:
-            if name not in ("out_of_service", "elsewhere"):
-                raise ValueError("room setting %r is not out_of_service or elsewhere" % name)
-        for name, value in values.items():
-            setattr(self.site.rooms[room], name, value)
+        _set("room", self.site.rooms[room], values, {"out_of_service": bool, "elsewhere": bool})
 
     def open_door(self, door: bytes, serial: bytes = b"", staff: bytes = b"",
                   phone: bytes = b"") -> bytes:
@@ -152,6 +145,7 @@ class SpaceSimulator:
             "clock": self.clock.now().isoformat(timespec="minutes"),
             "faults": self.server.faults.as_dict(),
             "connections_refused": self.server.connections_refused,
+            "frames_rejected": list(self.server.rejected),
             "rooms": {text(r.name): {"checked_in": r.checked_in, "generation": r.generation,
                                      "keys": r.copies, "out_of_service": r.out_of_service}
                       for r in self.site.rooms.values()},
@@ -164,6 +158,21 @@ class SpaceSimulator:
             "doors": {text(d.name): [[text(f) for f in r] for r in d.trail]
                       for d in self.site.doors.values()},
         }
+
+
+def _set(what: str, target: object, values: dict[str, Any], kinds: dict[str, type]) -> None:
+    """Set attributes after checking every name and type; all or nothing."""
+    for name, value in values.items():
+        kind = kinds.get(name)
+        if kind is None:
+            raise ValueError("%s setting %r is not one of %s" % (what, name, ", ".join(kinds)))
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if (kind is bool and not isinstance(value, bool)) or (
+                kind is float and (not number or value < 0)):
+            raise ValueError("%s setting %r takes %s" % (
+                what, name, "true or false" if kind is bool else "seconds, 0 or more"))
+    for name, value in values.items():
+        setattr(target, name, value)
 
 
 def _card_state(card: Card | None) -> dict[str, object]:
