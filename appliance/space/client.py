@@ -7,7 +7,8 @@ protocol has no message ids, §3.1), so nothing ever interleaves on the link.
 - Connection per request (closed once idle) or persistent. A lost link is reopened
   for the next request, with exponential backoff and jitter between attempts;
   a request gives up after ``connect_budget_s`` without a link.
-- While a persistent link is idle, ENQ probes it every ``probe_interval_s``.
+- A persistent link is opened at start and kept open: while idle, ENQ probes
+  it every ``probe_interval_s``, and a lost one is reopened with backoff.
 - An encoder that answers OV (busy) cools down for ``busy_retry_s`` and its
   request is tried again up to ``busy_retries`` times; requests for other
   encoders go first meanwhile. One busy encoder never blocks the others.
@@ -73,6 +74,7 @@ class SpaceClient:
         self._driver: LinkDriver | None = None
         self._writer: object = None
         self._failures = 0
+        self._retry_at = 0.0  # loop time of the next idle reconnect attempt
         self._task: asyncio.Task[None] | None = None
         self._current: _Job | None = None
 
@@ -164,8 +166,11 @@ class SpaceClient:
                     await self._disconnect()
                     continue
                 waits.append(PER_REQUEST_LINGER_S - idle_s)
-            elif self._driver is not None and self.settings.probe_interval_s > 0:
-                waits.append(self.settings.probe_interval_s - idle_s)
+            elif self.settings.connection != PER_REQUEST and self.settings.probe_interval_s > 0:
+                # Persistent and idle: probe the link, or (re)open it when due.
+                due = (self._retry_at if self._driver is None
+                       else idle_since + self.settings.probe_interval_s)
+                waits.append(due - now)
                 if waits[-1] <= 0:
                     return None
             try:
@@ -248,21 +253,27 @@ class SpaceClient:
         give_up = loop.time() + self.settings.connect_budget_s
         while True:
             try:
-                reader, writer = await self.transport.open()
-            except (OSError, TimeoutError) as err:
-                reason = "cannot connect to %s: %s" % (self.transport.describe(),
-                                                       err or "timed out")
-                self._health(False, reason)
+                return await self._open()
+            except errors.SpaceUnavailable:
                 delay = self._backoff_s()
                 if loop.time() + delay > give_up or job.future.done():
-                    raise errors.SpaceUnavailable(reason, False) from err
+                    raise
                 await asyncio.sleep(delay)
-                continue
-            self._failures = 0
-            self._writer = writer
-            self._driver = LinkDriver(reader, writer, self._link())
-            self._health(True, "connected to %s" % self.transport.describe())
-            return self._driver
+
+    async def _open(self) -> LinkDriver:
+        """One connection attempt; SpaceUnavailable (never ran) if it fails."""
+        try:
+            reader, writer = await self.transport.open()
+        except (OSError, TimeoutError) as err:
+            reason = "cannot connect to %s: %s" % (self.transport.describe(),
+                                                   err or "timed out")
+            self._health(False, reason)
+            raise errors.SpaceUnavailable(reason, False) from err
+        self._failures = 0
+        self._writer = writer
+        self._driver = LinkDriver(reader, writer, self._link())
+        self._health(True, "connected to %s" % self.transport.describe())
+        return self._driver
 
     def _link(self) -> protocol.ClientLink:
         return protocol.ClientLink(ack_timeout_ms=int(self.settings.ack_timeout_s * 1000),
@@ -279,8 +290,14 @@ class SpaceClient:
         return low + jitter * (ceiling - low)
 
     async def _probe_idle(self) -> None:
+        """Keep a persistent link known to be up: reopen it, or ENQ it."""
         driver = self._driver
         if driver is None or driver.broken:
+            await self._disconnect()
+            try:
+                await self._open()
+            except errors.SpaceUnavailable:
+                self._retry_at = asyncio.get_running_loop().time() + self._backoff_s()
             return
         try:
             await driver.probe()
