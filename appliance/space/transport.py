@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import termios
 from typing import Protocol
 
 import serial
@@ -145,12 +146,19 @@ class SerialTransport:
 def open_serial(path: str, baud_rate: int) -> serial.Serial:
     """Open and configure a serial line; raises OSError naming the path."""
     try:
-        return serial.Serial(
+        port = serial.Serial(
             path, baud_rate, bytesize=serial.EIGHTBITS, parity=serial.PARITY_NONE,
             stopbits=serial.STOPBITS_ONE, timeout=0, exclusive=True,
         )
     except (serial.SerialException, ValueError) as err:
         raise OSError("cannot open serial line %s: %s" % (path, err)) from err
+    # pyserial leaves VMIN=0, where a read with no data returns b"" and looks
+    # like the end of the stream; VMIN=1 makes it EAGAIN until a byte comes.
+    attrs = termios.tcgetattr(port.fileno())
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    termios.tcsetattr(port.fileno(), termios.TCSANOW, attrs)
+    return port
 
 
 async def close_quietly(writer: Writer) -> None:
