@@ -1,0 +1,171 @@
+"""``keybridge space ...`` against ``python -m simulators.space`` started as the
+README shows: real processes, a real port, a real pseudo-terminal."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SITE = """
+[server]
+listen = "127.0.0.1:0"
+[clock]
+start = "2026-07-01T15:00"
+running = false
+[[rooms]]
+name = "Pitch 12"
+[[encoders]]
+name = "Online Encoder 1"
+card = "blank"
+[[encoders]]
+name = "Back Office"
+online = false
+[justin]
+phones = ["+31612345678"]
+"""
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory):
+    """The simulator process with its control channel; yields (server, control)."""
+    site = tmp_path_factory.mktemp("space") / "site.toml"
+    site.write_text(SITE)
+    with subprocess.Popen(
+            [sys.executable, "-m", "simulators.space", "--site", str(site),
+             "--control", "127.0.0.1:0"], cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            listening = proc.stdout.readline().split()[-1]
+            control = proc.stdout.readline().split()[-1]
+            yield listening, control
+        finally:
+            proc.terminate()
+
+
+def keybridge(*args, config="/nonexistent.toml"):
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", "space", *args, "--config", config],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def control(address, request):
+    done = subprocess.run([sys.executable, "-m", "simulators.space.control", address,
+                           json.dumps(request)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_ping(simulator):
+    done = keybridge("ping", "--server", simulator[0])
+    assert (done.returncode, done.stdout.strip()) == (0, "Space is ready")
+
+
+def test_encode_copy_read_checkout_audit(simulator):
+    server, ctl = simulator
+    stay = ["--room", "Pitch 12", "--from", "2026-07-01T14:00", "--until", "2026-07-04T11:00"]
+    done = keybridge("encode", "--server", server, "--encoder", "Online Encoder 1", *stay,
+                     "--count", "2", "--auth", "3")
+    assert done.returncode == 0, done.stderr
+    assert "count: 2" in done.stdout
+    done = keybridge("copy", "--server", server, "--encoder", "Online Encoder 1", *stay,
+                     "--json")
+    serial = json.loads(done.stdout)["result"]["serials"][0]
+    card = json.loads(keybridge("read", "--server", server, "--encoder", "Online Encoder 1",
+                                "--json").stdout)["result"]
+    assert (card["rooms"], card["valid"], card["copy"]) == (["Pitch 12"], True, "copy 2")
+    assert card["authorizations"] == [3]
+    assert keybridge("checkout", "--server", server, "--room", "Pitch 12").returncode == 0
+    assert control(ctl, {"op": "door", "door": "Pitch 12", "serial": serial}) == (
+        0, {"ok": True, "incident": "2"})
+    done = keybridge("audit", "--server", server, "--door", "Pitch 12")
+    assert done.returncode == 0
+    assert "01/07 15:00  invalid key" in done.stdout
+
+
+def test_mobile_key(simulator):
+    done = keybridge("mobile", "--server", simulator[0], "--phone", "+31612345678",
+                     "--room", "Pitch 12", "--message", "Welkom Doé")
+    assert (done.returncode, done.stdout.strip()) == (0, "phone: +31612345678")
+
+
+def test_vendor_error_exits_1_with_the_meaning_in_words(simulator):
+    done = keybridge("encode", "--server", simulator[0], "--encoder", "Back Office",
+                     "--room", "Pitch 12")
+    assert done.returncode == 1
+    assert "no communication with the encoder" in done.stderr
+    assert "(NC)" in done.stderr
+    done = keybridge("read", "--server", simulator[0], "--encoder", "Nope", "--json")
+    error = json.loads(done.stdout)["error"]
+    assert (done.returncode, error["code"]) == (1, "NC")
+    assert error["hint"].startswith("check that the encoder is switched on")
+
+
+def test_unknown_room_and_unregistered_phone(simulator):
+    done = keybridge("checkout", "--server", simulator[0], "--room", "Pitch 99")
+    assert done.returncode == 1 and "unknown room (TD)" in done.stderr
+    done = keybridge("mobile", "--server", simulator[0], "--phone", "+4915112345678",
+                     "--room", "Pitch 12")
+    assert done.returncode == 1 and "not registered with JustIN Mobile" in done.stderr
+
+
+def test_card_not_presented(simulator):
+    _, ctl = simulator
+    assert control(ctl, {"op": "card", "encoder": "Online Encoder 1", "remove": True})[0] == 0
+    assert control(ctl, {"op": "encoder", "encoder": "Online Encoder 1",
+                         "set": {"card_timeout_s": 0.1}})[0] == 0
+    try:
+        done = keybridge("read", "--server", simulator[0], "--encoder", "Online Encoder 1")
+    finally:
+        control(ctl, {"op": "card", "encoder": "Online Encoder 1", "kind": "blank"})
+    assert done.returncode == 1
+    assert "place the card and try again" in done.stderr
+
+
+def test_unreachable_server_exits_3():
+    done = keybridge("ping", "--server", "127.0.0.1:1")
+    assert done.returncode == 3
+    assert "cannot connect to tcp://127.0.0.1:1" in done.stderr
+
+
+def test_usage_errors_exit_2(tmp_path):
+    done = keybridge("ping")
+    assert done.returncode == 2 and "give --server" in done.stderr
+    done = keybridge("ping", "--server", "nowhere")
+    assert done.returncode == 2 and "HOST:PORT" in done.stderr
+    done = keybridge("encode", "--server", "127.0.0.1:1", "--encoder", "E", "--room",
+                     "Pitch 12", "--count", "11")
+    assert done.returncode == 2 and "count must be 1 to 10" in done.stderr
+    config = tmp_path / "keybridge.toml"
+    config.write_text('[space]\nserver = "127.0.0.1:8090"\ncard_wait = 30\n')
+    done = keybridge("ping", config=str(config))
+    assert done.returncode == 2
+    assert str(config) in done.stderr and "[space] card_wait: unknown key" in done.stderr
+
+
+def test_server_from_the_config_file(simulator, tmp_path):
+    config = tmp_path / "keybridge.toml"
+    config.write_text('[space]\nserver = "%s"\n' % simulator[0])
+    done = keybridge("ping", "--json", config=str(config))
+    assert json.loads(done.stdout) == {"ok": True, "result": True}
+
+
+def test_over_a_serial_pseudo_terminal(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text(SITE)
+    with subprocess.Popen([sys.executable, "-m", "simulators.space", "--site", str(site),
+                           "--serial-pty", "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            path = proc.stdout.readline().split()[-1]
+            assert path.startswith("/dev/pts/")
+            done = keybridge("encode", "--server", "serial:" + path, "--encoder",
+                             "Online Encoder 1", "--room", "Pitch 12")
+            assert done.returncode == 0, done.stderr
+            done = keybridge("read", "--server", "serial:" + path, "--encoder",
+                             "Online Encoder 1", "--json")
+            assert json.loads(done.stdout)["result"]["rooms"] == ["Pitch 12"]
+        finally:
+            proc.terminate()
