@@ -6,7 +6,7 @@ import pytest
 
 import protocol
 from protocol.driver import LinkDriver
-from simulators import protocol_demo
+from simulators import desk_demo
 from simulators.link_server import LinkServer
 
 ENC = b"Online Encoder 1"
@@ -46,10 +46,37 @@ async def test_malformed_request_is_answered_es() -> None:
     await server.close()
 
 
+async def test_enq_and_frames_are_naked_while_a_request_is_in_hand() -> None:
+    release = asyncio.Event()
+
+    async def handler(request: protocol.message.Message) -> protocol.message.Message:
+        await release.wait()  # a person who has not placed the card yet
+        return protocol.CardEncoded(b"CN", ENC)
+
+    server = LinkServer(handler)
+    host, port = await server.start()
+    reader, writer = await asyncio.open_connection(host, port)
+    frame = protocol.encode_frame(protocol.EncodeCard(b"CN", ENC, (b"101",)).fields())
+    for byte in frame:  # delivered one byte at a time
+        writer.write(bytes([byte]))
+        await writer.drain()
+    assert await reader.readexactly(1) == bytes([protocol.ACK])
+    writer.write(bytes([protocol.ENQ]) + frame)
+    assert await reader.readexactly(2) == bytes([protocol.NAK, protocol.NAK])
+    release.set()
+    reply = protocol.encode_frame([b"CN", ENC])
+    assert await reader.readexactly(len(reply)) == reply
+    writer.write(bytes([protocol.ENQ]))
+    assert await reader.readexactly(1) == bytes([protocol.ACK])  # ready again
+    assert server.rejected == [protocol.Rejected.BUSY]
+    writer.close()
+    await server.close()
+
+
 async def test_demo_walks_the_desk_day(capsys: pytest.CaptureFixture[str]) -> None:
-    assert await protocol_demo.main() == 0
+    assert await desk_demo.main() == 0
     out = capsys.readouterr().out
-    assert "PMS  -> Salto  |CN2|Online Encoder 1|E|101|" in out
-    assert "Salto says ED: timed out waiting for a card" in out
-    assert "status=b'CO'" in out  # the card read after check-out reads as checked out
-    assert "AuditEnd" in out
+    assert "PMS   -> Space  |CN2|Online Encoder 1|E|Pitch 12|" in out
+    assert "no card was presented in time" in out
+    assert "incident 4" in out  # a key used after its departure time
+    assert "WO|Pitch 12|" in out
