@@ -114,8 +114,12 @@ class LinkServer:
         return True
 
     async def _line(self, stream: FdStream) -> None:
+        # A serial line outlives its exchanges: after a simulated hang-up the
+        # next PMS byte starts afresh. At the line's real end (EIO, a USB
+        # adapter unplugged) serving stops, rather than spin on EOF.
         async with self._slot:
-            await _Connection(self, stream, stream).run()
+            while await _Connection(self, stream, stream).run():
+                pass
 
     def note(self, direction: str, fields: list[bytes]) -> None:
         if self.observe is not None:
@@ -148,7 +152,8 @@ class _Connection:
         self._job: asyncio.Task[None] | None = None
         self._hang_up = asyncio.Event()
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Serve until the peer leaves; True if we hung up on purpose (a fault)."""
         self.server._writers.add(self.writer)
         reading = asyncio.ensure_future(self._read_loop())
         hang_up = asyncio.ensure_future(self._hang_up.wait())
@@ -162,6 +167,7 @@ class _Connection:
             if self._job is not None:
                 await asyncio.gather(self._job, return_exceptions=True)
             self.server._writers.discard(self.writer)
+        return self._hang_up.is_set()
 
     async def _read_loop(self) -> None:
         with contextlib.suppress(ConnectionError):

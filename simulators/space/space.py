@@ -37,6 +37,7 @@ class SpaceSimulator:
         self.desk = Desk(self.encoders, random.Random(seed))  # noqa: S311 - test data
         self.server = LinkServer(self.handle, observe, site.second_connection, site.faults)
         self.requests: list[protocol.message.Message] = []  # every request, in order
+        self.pty_path = ""  # set by start_pty
         self._handlers: dict[type, Any] = {
             protocol.EncodeCard: self.encoders.encode,
             protocol.ReadCard: self.encoders.read,
@@ -75,7 +76,8 @@ class SpaceSimulator:
         tty.setraw(slave)  # no echo, no CR/LF translation: 0x0D is a valid LRC
         self._pty_slave: int | None = slave  # kept open: the master never reads EIO between clients
         self.server.serve_fd(master)
-        return os.ttyname(slave)
+        self.pty_path = os.ttyname(slave)
+        return self.pty_path
 
     async def close(self) -> None:
         await self.server.close()

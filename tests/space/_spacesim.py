@@ -36,6 +36,9 @@ def make_space(**site_changes):
 
 
 def address(simulator):
+    """Where the client finds the simulator: HOST:PORT, or serial:PATH for its pty."""
+    if simulator.pty_path:
+        return "serial:" + simulator.pty_path
     host, port = simulator.server._server.sockets[0].getsockname()[:2]
     return "%s:%d" % (host, port)
 

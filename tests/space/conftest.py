@@ -7,10 +7,14 @@ from appliance.space import SpaceClient, SpaceCommands
 from _spacesim import make_space, settings_for
 
 
-@pytest.fixture
-async def space():
+@pytest.fixture(params=["tcp", "pty"])
+async def space(request):
+    """The simulator, served on TCP and, in a second run, on a pseudo-terminal."""
     simulator = make_space()
-    await simulator.start_tcp("127.0.0.1", 0)
+    if request.param == "tcp":
+        await simulator.start_tcp("127.0.0.1", 0)
+    else:
+        simulator.start_pty()
     yield simulator
     await simulator.close()
 

@@ -12,9 +12,10 @@ import pytest
 
 import protocol
 from appliance.space import SpaceCommands, errors
+from appliance.space.transport import close_quietly
 from protocol.driver import LinkDriver
 
-from _spacesim import ARRIVAL, DEPARTURE, ENC1, ENC2, NOW, PHONE, address
+from _spacesim import ARRIVAL, DEPARTURE, ENC1, ENC2, NOW, PHONE, settings_for
 
 PITCH = b"Pitch 12"
 DAY = datetime.timedelta(days=1)
@@ -384,13 +385,11 @@ async def test_a_missing_database_fails_every_request(desk, space):
 
 async def raw_exchange(space, fields):
     """Send ``fields`` as one frame on a raw link; return the reply's fields."""
-    host, _, port = address(space).rpartition(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    reader, writer = await settings_for(space).transport().open()
     try:
         return await LinkDriver(reader, writer).request(fields, 2000)
     finally:
-        writer.close()
-        await writer.wait_closed()
+        await close_quietly(writer)
 
 
 @pytest.mark.parametrize("fields", [[b"XX", b"foo"], [b"LT", b""], [b"CN", b"Online Encoder 1"]])
