@@ -2,10 +2,15 @@
 
 Prints frames per second for encoding, decoding whole frames, and decoding
 the same stream one byte at a time (the worst case on a serial line), plus
-the client link's request/reply cycle. Figures only; nothing is asserted.
+the client link's request/reply cycle, and whole desk requests through the
+Space client and simulator over loopback TCP and a pseudo-terminal (with the
+card presented at once). Figures only; nothing is asserted.
 """
 
+import asyncio
+import datetime
 import time
+from pathlib import Path
 
 import protocol
 
@@ -58,6 +63,27 @@ def link_cycle(n: int) -> None:
         link.receive_data(ack + REPLY_FRAME, i)
 
 
+async def _space_requests(n: int, serial: bool) -> None:
+    from appliance.space import SpaceClient, SpaceCommands, SpaceSettings
+    from simulators.space import SpaceSimulator, load_site
+    from simulators.space.clock import SimClock
+
+    site = load_site(Path(__file__).resolve().parents[1] / "config" / "space-sim.toml")
+    site.encoders[b"Online Encoder 1"].card_after_s = 0.0
+    space = SpaceSimulator(site, clock=SimClock(datetime.datetime(2026, 7, 1, 15), False))
+    server = "serial:" + space.start_pty() if serial else "%s:%d" % await space.start_tcp()
+    async with SpaceClient(SpaceSettings(server=server, probe_interval_s=0)) as client:
+        desk = SpaceCommands(client)
+        await desk.encode("Online Encoder 1", ["Pitch 12"], None, None)
+        start = time.perf_counter()
+        for _ in range(n):
+            await desk.read("Online Encoder 1")
+        seconds = time.perf_counter() - start
+    await space.close()
+    label = "Space LT via client+simulator, %s" % ("pty" if serial else "TCP")
+    print("%-38s %10.0f /s  (%d in %.3f s)" % (label, n / seconds, n, seconds))
+
+
 def main() -> None:
     print("frame: %d bytes, %d fields" % (len(FRAME), len(FIELDS)))
     rate("encode (message -> frame)", 20000, lambda: encode(20000))
@@ -65,6 +91,8 @@ def main() -> None:
     rate("decode, one byte at a time", 500, lambda: decode_bytewise(500))
     rate("message decode + validate", 20000, lambda: message_round_trip(20000))
     rate("client link request/ACK/reply cycle", 20000, lambda: link_cycle(20000))
+    asyncio.run(_space_requests(500, serial=False))
+    asyncio.run(_space_requests(500, serial=True))
 
 
 if __name__ == "__main__":
