@@ -12,7 +12,7 @@ CPython and MicroPython both have them.
 """
 
 from . import aio
-from .errors import LinkClosed, LocalProtocolError
+from .errors import AckTimeout, LinkClosed, LocalProtocolError
 from .events import Failed, ProbeResult, Reply
 from .link import ClientLink
 from .linkstate import BROKEN, IDLE
@@ -95,7 +95,14 @@ class LinkDriver:
         if data:
             try:
                 self.writer.write(data)  # type: ignore[attr-defined]
-                await self.writer.drain()  # type: ignore[attr-defined]
+                # A line nobody reads (a stalled pty, a full socket) must not
+                # hold the request past its deadline: bound the write too.
+                await aio.wait_for_ms(self.writer.drain(),  # type: ignore[attr-defined]
+                                      self.link.ack_timeout_ms)
+            except aio.TimeoutError:
+                self._abandoned = True
+                raise AckTimeout("could not write the frame within %d ms"
+                                 % self.link.ack_timeout_ms)
             except OSError as err:
                 self._lost(err)
 

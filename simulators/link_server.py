@@ -17,11 +17,14 @@ Simulators supply the handler: ``async handler(request) -> reply``, both
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 import protocol
 from appliance.space.transport import FdStream, Reader, Writer, close_quietly
 from simulators.faults import Faults
+
+log = logging.getLogger("keybridge.simulators.space")
 
 Handler = Callable[[protocol.message.Message], Awaitable[protocol.message.Message]]
 Observer = Callable[[str, list[bytes]], None]
@@ -91,35 +94,41 @@ class LinkServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            if self.second_connection == REFUSE and not await self._slot_frees():
-                self.connections_refused += 1
-                return  # closed below: Space takes one PMS at a time (§3.3)
-            async with self._slot:
+            if self.second_connection == REFUSE:
+                if not await self._take_slot(REFUSE_GRACE_S):
+                    self.connections_refused += 1
+                    return  # closed below: Space takes one PMS at a time (§3.3)
+            else:
+                await self._slot.acquire()
+            try:
                 await _Connection(self, reader, writer).run()
+            finally:
+                self._slot.release()
         except asyncio.CancelledError:
             pass  # close() hangs up; asyncio's accept callback must not see a cancelled task
         finally:
             self._tasks.discard(task)
             await close_quietly(writer)
 
-    async def _slot_frees(self) -> bool:
-        if not self._slot.locked():
-            return True
+    async def _take_slot(self, grace_s: float) -> bool:
+        """Acquire the one-PMS slot within ``grace_s``; False if still taken."""
         try:
-            async with asyncio.timeout(REFUSE_GRACE_S):
+            async with asyncio.timeout(grace_s):
                 await self._slot.acquire()
         except TimeoutError:
             return False
-        self._slot.release()  # taken for real just after, with no await between
         return True
 
     async def _line(self, stream: FdStream) -> None:
         # A serial line outlives its exchanges: after a simulated hang-up the
         # next PMS byte starts afresh. At the line's real end (EIO, a USB
         # adapter unplugged) serving stops, rather than spin on EOF.
-        async with self._slot:
-            while await _Connection(self, stream, stream).run():
-                pass
+        try:
+            async with self._slot:
+                while await _Connection(self, stream, stream).run():
+                    pass
+        finally:
+            stream.close()
 
     def note(self, direction: str, fields: list[bytes]) -> None:
         if self.observe is not None:
@@ -189,7 +198,12 @@ class _Connection:
             self._job = asyncio.ensure_future(self._respond(request.fields))
 
     async def _respond(self, fields: list[bytes]) -> None:
-        reply = await self.server.answer(fields)
+        try:
+            reply = await self.server.answer(fields)
+        except Exception as err:  # a handler bug: answer, or the link stays BUSY forever
+            log.exception("simulated Space failed on %r", fields)
+            reply = protocol.ErrorReply(b"EG", detail=b"simulator error: "
+                                        + type(err).__name__.encode()).fields()
         if self.faults.reply_delay_s:
             await asyncio.sleep(self.faults.reply_delay_s)
         async with self._write_lock:

@@ -46,6 +46,7 @@ class _Job:
     busy_retries: int
     reply_timeout_s: float | None = None
     not_before: float = 0.0  # loop time; after OV the encoder cools down
+    sent: bool = False  # the frame (or ENQ) went out: Space may have acted on it
 
 
 class SpaceClient:
@@ -91,14 +92,16 @@ class SpaceClient:
 
     async def close(self) -> None:
         """Stop; queued requests fail with SpaceUnavailable (they never ran)."""
+        current = self._current  # the dispatcher forgets it as it is cancelled
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._current is not None:
-            self._settle(self._current, error=errors.SpaceUnavailable(
-                "the Space client was closed during the request; Space may have carried "
-                "it out", True))
+        if current is not None:
+            sent = current.sent
+            self._settle(current, error=errors.SpaceUnavailable(
+                "the Space client was closed during the request"
+                + ("; Space may have carried it out" if sent else ""), sent))
         for job in self._queue:
             if not job.future.done():
                 job.future.set_exception(errors.SpaceUnavailable(
@@ -128,7 +131,7 @@ class SpaceClient:
 
     async def _submit(self, message: object, encoder: bytes | None,
                       reply_timeout_s: float | None) -> object:
-        if self._task is None:
+        if self._task is None or self._task.done():
             raise errors.SpaceUnavailable("the Space client is not started", False)
         future = asyncio.get_running_loop().create_future()
         self._queue.append(_Job(message, encoder, future, self.settings.busy_retries,
@@ -140,12 +143,22 @@ class SpaceClient:
 
     async def _dispatch(self) -> None:
         while True:
-            job = await self._next_job()
-            if job is None:
-                await self._probe_idle()
-            elif not job.future.done():  # a caller that gave up is skipped
-                self._current = job
+            try:
+                await self._dispatch_one()
+            except Exception:  # a bug must not leave every later request hanging
+                log.exception("Space dispatcher failed; going on")
+                await self._disconnect()
+                await asyncio.sleep(self._backoff_s())
+
+    async def _dispatch_one(self) -> None:
+        job = await self._next_job()
+        if job is None:
+            await self._probe_idle()
+        elif not job.future.done():  # a caller that gave up is skipped
+            self._current = job
+            try:
                 await self._run(job)
+            finally:
                 self._current = None
 
     async def _next_job(self) -> _Job | None:
@@ -155,10 +168,16 @@ class SpaceClient:
         while True:
             self._wakeup.clear()
             now = loop.time()
+            cooling: set[bytes | None] = set()
             for job in self._queue:
-                if job.not_before <= now:
-                    self._queue.remove(job)
-                    return job
+                # After OV the encoder cools down: its later jobs wait too, so
+                # cards come off it in the order they were asked for.
+                if job.not_before > now or job.encoder in cooling:
+                    if job.encoder is not None:
+                        cooling.add(job.encoder)
+                    continue
+                self._queue.remove(job)
+                return job
             waits = [job.not_before - now for job in self._queue]
             idle_s = now - idle_since
             if self._driver is not None and self.settings.connection == PER_REQUEST:
@@ -193,7 +212,7 @@ class SpaceClient:
             log.exception("Space request failed unexpectedly")
             await self._link_lost("unexpected failure: %r" % error)
             self._settle(job, error=errors.SpaceUnavailable(
-                "unexpected failure: %r" % error, request_may_have_run=True))
+                "unexpected failure: %r" % error, request_may_have_run=job.sent))
         else:
             self._settle(job, result=result)
 
@@ -218,6 +237,7 @@ class SpaceClient:
         fields = None if message is PROBE else _fields(message)
         driver = await self._connect(job)
         where = self.transport.describe()
+        job.sent = True
         try:
             if fields is None:
                 return await driver.probe()
@@ -246,7 +266,7 @@ class SpaceClient:
     # -- the connection ------------------------------------------------------------
 
     async def _connect(self, job: _Job) -> LinkDriver:
-        if self._driver is not None and not self._driver.broken:
+        if self._driver is not None and not self._driver.broken and not self._at_eof():
             return self._driver
         await self._disconnect()
         loop = asyncio.get_running_loop()
@@ -259,6 +279,12 @@ class SpaceClient:
                 if loop.time() + delay > give_up or job.future.done():
                     raise
                 await asyncio.sleep(delay)
+
+    def _at_eof(self) -> bool:
+        """Space hung up while we were idle (not read): reopen, and send nothing into it."""
+        reader = self._driver.reader if self._driver is not None else None
+        at_eof = getattr(reader, "at_eof", None)
+        return bool(at_eof()) if callable(at_eof) else False
 
     async def _open(self) -> LinkDriver:
         """One connection attempt; SpaceUnavailable (never ran) if it fails."""
@@ -322,7 +348,10 @@ class SpaceClient:
         self.since = datetime.datetime.now(datetime.UTC)
         (log.info if up else log.warning)("Space link %s: %s", "up" if up else "down", reason)
         if self.on_health is not None:
-            self.on_health(up, reason)
+            try:
+                self.on_health(up, reason)
+            except Exception:  # the observer's bug is not the link's
+                log.exception("Space health callback failed")
 
 
 def _fields(message: object) -> list[bytes]:

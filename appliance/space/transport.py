@@ -154,17 +154,21 @@ def open_serial(path: str, baud_rate: int) -> serial.Serial:
         raise OSError("cannot open serial line %s: %s" % (path, err)) from err
     # pyserial leaves VMIN=0, where a read with no data returns b"" and looks
     # like the end of the stream; VMIN=1 makes it EAGAIN until a byte comes.
-    attrs = termios.tcgetattr(port.fileno())
-    attrs[6][termios.VMIN] = 1
-    attrs[6][termios.VTIME] = 0
-    termios.tcsetattr(port.fileno(), termios.TCSANOW, attrs)
+    try:
+        attrs = termios.tcgetattr(port.fileno())
+        attrs[6][termios.VMIN] = 1
+        attrs[6][termios.VTIME] = 0
+        termios.tcsetattr(port.fileno(), termios.TCSANOW, attrs)
+    except termios.error as err:
+        port.close()
+        raise OSError("cannot configure serial line %s: %s" % (path, err)) from err
     return port
 
 
 async def close_quietly(writer: Writer) -> None:
     """Close a stream and wait for it, ignoring a peer that is already gone."""
-    writer.close()
-    wait_closed = getattr(writer, "wait_closed", None)
-    if wait_closed is not None:
-        with contextlib.suppress(ConnectionError, OSError):
+    with contextlib.suppress(ConnectionError, OSError):
+        writer.close()
+        wait_closed = getattr(writer, "wait_closed", None)
+        if wait_closed is not None:
             await wait_closed()

@@ -80,3 +80,23 @@ async def test_demo_walks_the_desk_day(capsys: pytest.CaptureFixture[str]) -> No
     assert "no card was presented in time" in out
     assert "incident 4" in out  # a key used after its departure time
     assert "WO|Pitch 12|" in out
+
+
+async def test_a_failing_handler_answers_eg_and_the_link_goes_on() -> None:
+    calls = []
+
+    async def handler(request: protocol.message.Message) -> protocol.message.Message:
+        calls.append(request)
+        if len(calls) == 1:
+            raise RuntimeError("simulator bug")
+        return protocol.CheckedOut(b"101")
+
+    server = LinkServer(handler)
+    host, port = await server.start()
+    reader, writer = await asyncio.open_connection(host, port)
+    driver = LinkDriver(reader, writer)
+    first = await driver.request(protocol.CheckOut(b"101").fields())
+    assert first[:1] == [b"EG"] and b"RuntimeError" in first[2]
+    assert await driver.request(protocol.CheckOut(b"101").fields()) == [b"CO", b"0", b"101"]
+    writer.close()
+    await server.close()

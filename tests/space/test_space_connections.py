@@ -184,3 +184,65 @@ async def test_simulator_killed_mid_request_then_a_clean_reconnect(tmp_path):
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+
+
+async def test_space_restarting_while_idle_is_not_mistaken_for_a_lost_request():
+    space = make_space()
+    host, port = await space.start_tcp()
+    async with SpaceClient(settings_for(space)) as client:
+        desk = SpaceCommands(client)
+        assert await desk.ping() is True
+        await space.close()  # Space restarts while the desk is idle
+        space = make_space()
+        await space.start_tcp(host, port)
+        try:
+            await desk.check_out("Pitch 12")  # reopened first; nothing sent into the dead link
+        finally:
+            await space.close()
+
+
+async def test_a_failing_health_observer_does_not_stop_the_link(space):
+    def broken(up, why):
+        raise RuntimeError("observer bug")
+
+    async with SpaceClient(settings_for(space), on_health=broken) as client:
+        assert await client.ping() is True
+        assert await client.ping() is True
+
+
+async def test_closing_while_still_connecting_says_it_never_ran():
+    port = free_port()
+    transport = CountingTransport("127.0.0.1", port, 1.0)
+    settings = SpaceSettings(server="127.0.0.1:%d" % port, **{**FAST, "connect_budget_s": 30.0})
+    client = SpaceClient(settings, transport=transport)
+    client.start()
+    ping = asyncio.ensure_future(client.ping())
+    while transport.attempts < 2:
+        await asyncio.sleep(0.005)
+    await client.close()
+    with pytest.raises(errors.SpaceUnavailable) as info:
+        await ping
+    assert info.value.request_may_have_run is False
+
+
+async def test_refuse_mode_refuses_the_third_pms_instead_of_queueing_it():
+    space = make_space()
+    await space.start_tcp()
+    try:
+        first = SpaceClient(settings_for(space))
+        first.start()
+        assert await first.ping() is True
+        others = [SpaceClient(settings_for(space)) for _ in range(2)]
+        for other in others:
+            other.start()
+        pings = [asyncio.ensure_future(other.ping()) for other in others]
+        while len(space.server._slot._waiters or ()) < 2:  # both are at the door
+            await asyncio.sleep(0.005)
+        await first.close()
+        results = await asyncio.gather(*pings, return_exceptions=True)
+        assert sorted(type(r).__name__ for r in results) == ["SpaceUnavailable", "bool"]
+        assert space.server.connections_refused == 1
+        for other in others:
+            await other.close()
+    finally:
+        await space.close()

@@ -176,3 +176,19 @@ async def test_requests_before_start_are_refused(space):
     client = SpaceClient(settings_for(space))
     with pytest.raises(errors.SpaceUnavailable, match="not started"):
         await client.ping()
+
+
+async def test_a_busy_encoder_keeps_its_cards_in_order(space):
+    space.set_encoder(b"Online Encoder 1", busy=True)
+    async with SpaceClient(settings_for(space, busy_retries=100, busy_retry_s=0.02)) as client:
+        desk = SpaceCommands(client)
+        first = asyncio.ensure_future(desk.encode(ENC1, ["Pitch 12"], ARRIVAL, DEPARTURE))
+        while not space.requests:  # the first has met OV and cools down
+            await asyncio.sleep(0.005)
+        later = asyncio.ensure_future(desk.encode(ENC1, ["Pitch 14"], ARRIVAL, DEPARTURE))
+        await desk.encode("Online Encoder 2", ["Chalet 3"], ARRIVAL, DEPARTURE)
+        space.set_encoder(b"Online Encoder 1", busy=False)
+        await asyncio.gather(first, later)
+    cut = [r.rooms[0] for r in space.requests if r.rooms[0] != b"Chalet 3"]
+    assert cut[-2:] == [b"Pitch 12", b"Pitch 14"]  # the first asked is the first cut
+    assert set(cut[:-2]) == {b"Pitch 12"}  # only the first met OV; the later one waited
