@@ -13,6 +13,7 @@ from simulators.space.encoders import (
     Refused,
     as_tuple,
     copy_code,
+    granted,
     key_authorizations,
 )
 from simulators.space.site import Card, Door
@@ -56,7 +57,7 @@ class Desk:
             moved = self.encoders.room(request.new_room)
             if moved.checked_in:
                 raise Refused(b"EG", request.new_room, b"room is occupied")
-            self.encoders.check_in(moved, room)
+            self.encoders.check_in(moved, room.start, room.expiry, room.granted)
             room.checked_in = False
             room = moved
         if request.expiry is not None:
@@ -78,7 +79,8 @@ class Desk:
         new = request.command.startswith(b"CN")
         (index,) = self.encoders.make_keys(main, 1, new, request.phone)
         if new:
-            self.encoders.check_in(main, request)
+            self.encoders.check_in(main, request.start, request.expiry,
+                                   granted(request.granted, request.denied))
         main.copies += 1
         card = Card("guest", b"", request.rooms, main.generation, copy_code(index),
                     key_authorizations(request, main), request.start or main.start,

@@ -124,14 +124,15 @@ class Encoders:
                           % self.site.options.max_copies)
         return range(made, made + count)
 
-    def check_in(self, main: Room, request: object) -> None:
+    def check_in(self, main: Room, start: tuple[int, ...] | None,
+                 expiry: tuple[int, ...] | None, allowed: tuple[int, ...]) -> None:
         """A new key generation for the room: its older keys stop working."""
         main.generation += 1
         main.checked_in = True
         main.copies = 0
-        main.start = request.start  # type: ignore[attr-defined]
-        main.expiry = request.expiry  # type: ignore[attr-defined]
-        main.granted = granted(request.granted, request.denied)  # type: ignore[attr-defined]
+        main.start = start
+        main.expiry = expiry
+        main.granted = allowed
 
     # -- commands ----------------------------------------------------------
 
@@ -148,7 +149,8 @@ class Encoders:
             if card.kind == "foreign":
                 raise Refused(b"EF", request.encoder)
             if request.command == b"CN":
-                self.check_in(main, request)
+                self.check_in(main, request.start, request.expiry,
+                              granted(request.granted, request.denied))
             main.copies += 0 if one_shot else count
             serials = [self._write(encoder, request, main, ONE_SHOT if one_shot
                                    else copy_code(i)) for i in copies]

@@ -487,6 +487,15 @@ async def test_modifying_a_checked_out_room_is_refused(desk):
         await desk.modify("Pitch 12", valid_until=DEPARTURE + DAY)
 
 
+async def test_moving_a_check_in_to_another_room(desk, space):
+    await cut(desk)
+    await desk.modify("Pitch 12", new_room="Pitch 14")
+    rooms = space.state()["rooms"]
+    assert rooms["Pitch 12"]["checked_in"] is False
+    assert rooms["Pitch 14"]["checked_in"] is True
+    assert space.site.rooms[b"Pitch 14"].expiry == space.site.rooms[b"Pitch 12"].expiry
+
+
 # -- tracks ------------------------------------------------------------------------------------
 
 
