@@ -1,8 +1,7 @@
 """The ``keybridge`` command line.
 
-For now it carries the technician's frame tools and Space commands; the
-service commands (init, run, status, ...) arrive with the appliance core.
-
+    keybridge config check /etc/keybridge/keybridge.toml
+    keybridge init | run | status | keys | audit | reconcile | test-connection | rotate-key
     keybridge protocol encode '|CN|Online Encoder 1|R|Room 1|'
     keybridge protocol decode '02 b3 43 4e ... 03 8b'
     keybridge space ping --server 192.168.1.20:8090
@@ -14,7 +13,8 @@ import sys
 from collections.abc import Sequence
 
 import protocol
-from appliance import __version__, space_cli
+from appliance import __version__, service_cli, space_cli
+from appliance.errors import KeybridgeError
 
 
 def parse_readable(text: str) -> list[bytes]:
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="decode frames as requests to Salto or replies from it")
     dec.add_argument("--json", action="store_true", help="machine-readable output")
     dec.set_defaults(func=cmd_decode)
+    service_cli.add_parsers(commands)
     space_cli.add_parser(commands)
     return parser
 
@@ -103,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
+    except KeybridgeError as err:
+        return service_cli.report_error(err)
     except (ValueError, protocol.ProtocolError) as err:
         print("keybridge: %s" % err, file=sys.stderr)
         return 2

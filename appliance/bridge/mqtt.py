@@ -1,0 +1,171 @@
+"""The broker connection: paho-mqtt 2.x in its own network thread, handed to asyncio.
+
+- A persistent session (clean session off, MQTT 5 session expiry), so commands published
+  while the appliance is down wait at the broker.
+- Manual acknowledgement: a command's PUBACK goes to the broker only after the engine has
+  committed it (``ack``), so a power cut before the commit means the broker redelivers.
+- On every CONNACK: subscribe again and run ``on_connected`` (republish status, restart the
+  outbox), because a broker restarted without persistence forgets both.
+- The last will publishes the retained ``{"state": "offline"}``.
+
+paho reconnects by itself with its backoff (``reconnect_delay_set``); callbacks run on the
+network thread and only ever hand over to the event loop with ``call_soon_threadsafe``.
+"""
+
+import asyncio
+import dataclasses
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from appliance.config import Mqtt
+
+log = logging.getLogger("keybridge.mqtt")
+OFFLINE = b'{"state": "offline"}'
+QOS = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    retain: bool
+    mid: int
+    response_topic: str
+    correlation: bytes
+
+
+class MqttLink:
+    def __init__(self, settings: Mqtt, root: str, *,
+                 on_message: Callable[[Incoming], None],
+                 on_connected: Callable[[], None], on_disconnected: Callable[[], None],
+                 on_published: Callable[[int], None]) -> None:
+        self.settings = settings
+        self.root = root
+        self.status_topic = root + "/status"
+        self._loop = asyncio.get_running_loop()
+        self._handlers = (on_message, on_connected, on_disconnected, on_published)
+        self.connected = asyncio.Event()
+        self.last_error = ""
+        self.client = self._client()
+
+    @property
+    def v5(self) -> bool:
+        return self.settings.protocol == "5"
+
+    def _client(self) -> paho.Client:
+        settings = self.settings
+        if self.v5:
+            client = paho.Client(CallbackAPIVersion.VERSION2, settings.client_id,
+                                 protocol=paho.MQTTv5, manual_ack=True)
+        else:
+            client = paho.Client(CallbackAPIVersion.VERSION2, settings.client_id,
+                                 clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
+        client.enable_logger(logging.getLogger("keybridge.paho"))
+        client.will_set(self.status_topic, OFFLINE, qos=QOS, retain=True)
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            client.tls_set(ca_certs=settings.ca_file or None,
+                           certfile=settings.cert_file or None,
+                           keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(max(1, int(settings.reconnect_min_s)),
+                                   max(1, int(settings.reconnect_max_s)))
+        client.max_inflight_messages_set(settings.inflight_window)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def start(self) -> None:
+        settings = self.settings
+        if self.v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = settings.session_expiry_s
+            self.client.connect_async(settings.host, settings.port, settings.keepalive_s,
+                                      clean_start=False, properties=properties)
+        else:
+            self.client.connect_async(settings.host, settings.port, settings.keepalive_s)
+        self.client.loop_start()
+
+    def alive(self) -> bool:
+        """The network thread is running (the watchdog asks)."""
+        thread = getattr(self.client, "_thread", None)
+        return thread is not None and thread.is_alive()
+
+    def stop(self) -> None:
+        """Publish offline ourselves (an orderly stop does not fire the will) and leave."""
+        if self.connected.is_set():
+            self.client.publish(self.status_topic, OFFLINE, qos=QOS, retain=True)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, mid: int) -> None:
+        self.client.ack(mid, QOS)
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False,
+                correlation: bytes = b"") -> int | None:
+        """Queue a QoS 1 publish; its message id, or None if not connected."""
+        properties = None
+        if correlation and self.v5:
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = correlation
+        info = self.client.publish(topic, payload, qos=QOS, retain=retain, properties=properties)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        return int(info.mid)
+
+    # paho's callbacks, on the network thread.
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any,
+                    reason: ReasonCode, properties: Any) -> None:
+        if reason.is_failure:
+            self.last_error = "broker refused the connection: %s" % reason
+            log.error("%s", self.last_error, extra={"ctx": {"broker": self._where()}})
+            return
+        client.subscribe(self.root + "/cmd/+", qos=QOS)
+        self._loop.call_soon_threadsafe(self._connected)
+
+    def _connected(self) -> None:
+        log.info("connected to the broker", extra={"ctx": {"broker": self._where()}})
+        self.last_error = ""
+        self.connected.set()
+        self._handlers[1]()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
+                       reason: ReasonCode, properties: Any) -> None:
+        self._loop.call_soon_threadsafe(self._disconnected, str(reason))
+
+    def _disconnected(self, reason: str) -> None:
+        if self.connected.is_set():
+            log.warning("lost the broker (%s); reconnecting", reason,
+                        extra={"ctx": {"broker": self._where()}})
+        self.last_error = "disconnected: %s" % reason
+        self.connected.clear()
+        self._handlers[2]()
+
+    def _on_message(self, client: paho.Client, userdata: Any,
+                    message: paho.MQTTMessage) -> None:
+        properties = getattr(message, "properties", None)
+        incoming = Incoming(message.topic, bytes(message.payload), bool(message.retain),
+                            message.mid, getattr(properties, "ResponseTopic", "") or "",
+                            bytes(getattr(properties, "CorrelationData", b"") or b""))
+        self._loop.call_soon_threadsafe(self._handlers[0], incoming)
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
+                    reason: ReasonCode, properties: Any) -> None:
+        if reason.is_failure:
+            # MQTT 5 brokers say why (e.g. the ACL); retrying would fail the same way.
+            log.error("the broker refused publish %d: %s", mid, reason)
+        self._loop.call_soon_threadsafe(self._handlers[3], mid)
+
+    def _where(self) -> str:
+        return "%s:%d" % (self.settings.host, self.settings.port)

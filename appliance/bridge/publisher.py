@@ -1,0 +1,98 @@
+"""The outbox publisher: replies and events to the broker, at least once, in order.
+
+A row leaves the outbox only when the broker's PUBACK for it has arrived, so a restart of
+either side republishes what was not confirmed (events carry ``event_id`` for the PMS to
+drop a duplicate). At most ``window`` publishes are unconfirmed at a time, which bounds the
+memory paho holds and keeps order sensible after a reconnect.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from appliance.bridge.mqtt import MqttLink
+from appliance.store.db import Store
+from appliance.store.records import outbox_depth, outbox_pending, outbox_published
+
+log = logging.getLogger("keybridge.outbox")
+POLL_S = 5.0
+"""Also look every few seconds: another process (keybridge reconcile) may add rows."""
+
+
+class Publisher:
+    def __init__(self, store: Store, link: MqttLink, window: int) -> None:
+        self.store = store
+        self.link = link
+        self.window = window
+        self.in_flight: dict[int, int] = {}  # paho message id -> outbox row id
+        self._after = 0  # highest row id handed to paho in this connection
+        self._acked: list[int] = []
+        self._wakeup = asyncio.Event()
+        self._progress = asyncio.Event()  # a PUBACK arrived
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+
+    def depth(self) -> int:
+        return outbox_depth(self.store)
+
+    def connected(self) -> None:
+        """A new connection: everything unconfirmed goes again, from the oldest row."""
+        self.in_flight.clear()
+        self._after = 0
+        self._wakeup.set()
+
+    def disconnected(self) -> None:
+        self.in_flight.clear()
+        self._after = 0
+
+    def published(self, mid: int) -> None:
+        row = self.in_flight.pop(mid, None)
+        if row is not None:
+            self._acked.append(row)
+            self._wakeup.set()
+            self._progress.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            self._confirm()
+            if self.link.connected.is_set():
+                self._send()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_S):
+                    await self._wakeup.wait()
+        self._confirm()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until nothing is in flight (on stop); False if the broker never confirmed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self.in_flight or (self.link.connected.is_set() and self.depth()):
+                    self._progress.clear()
+                    self._wakeup.set()
+                    await self._progress.wait()
+                return True
+        return False
+
+    def _confirm(self) -> None:
+        if self._acked:
+            acked, self._acked = self._acked, []
+            outbox_published(self.store, acked)
+
+    def _send(self) -> None:
+        room = self.window - len(self.in_flight)
+        if room <= 0:
+            return
+        for row in outbox_pending(self.store, self._after, room):
+            correlation = bytes.fromhex(row.properties.get("correlation_hex", ""))
+            mid = self.link.publish(row.topic, row.payload, correlation=correlation)
+            if mid is None:
+                return  # the connection just went; connected() starts over
+            self.in_flight[mid] = row.id
+            self._after = row.id

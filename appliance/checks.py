@@ -1,0 +1,91 @@
+"""``keybridge test-connection``: each part checked on its own, with a reason to act on.
+
+Each check returns (name, ok, detail). The broker check connects with the configured client
+identity under a suffixed client id, so it never takes over the running service's session.
+"""
+
+import asyncio
+import ssl
+import threading
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from appliance.config import Config
+from appliance.errors import KeybridgeError
+from appliance.space import SpaceClient, SpaceCommands
+from appliance.space.errors import SpaceError
+from appliance.store.db import Store
+from appliance.store.secrets import Keyring
+
+Result = tuple[str, bool, str]
+BROKER_TIMEOUT_S = 10.0
+
+
+async def run_checks(config: Config, backend: str = "all") -> list[Result]:
+    results = [_store(config), await asyncio.to_thread(_broker, config)]
+    if backend in ("all", "space"):
+        results.append(await _space(config))
+    if backend == "ks":
+        results.append(("ks", False, "Salto KS is not configured on this appliance"))
+    return results
+
+
+def _store(config: Config) -> Result:
+    try:
+        with Store(config.store.path, Keyring(config.store.key_file)) as store:
+            store.decrypt(store.encrypt(b"check"))
+    except KeybridgeError as err:
+        return ("store", False, str(err))
+    return ("store", True, config.store.path)
+
+
+def _broker(config: Config) -> Result:
+    settings = config.mqtt
+    where = "%s:%d" % (settings.host, settings.port)
+    done = threading.Event()
+    outcome: list[str] = []
+    client = paho.Client(CallbackAPIVersion.VERSION2, settings.client_id + "-check",
+                         protocol=paho.MQTTv5 if settings.protocol == "5" else paho.MQTTv311)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(ca_certs=settings.ca_file or None, certfile=settings.cert_file or None,
+                       keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+
+    def on_connect(client: paho.Client, userdata: object, flags: object, reason: object,
+                   properties: object) -> None:
+        outcome.append(str(reason))
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(settings.host, settings.port, settings.keepalive_s)
+    except (OSError, ssl.SSLError) as err:
+        return ("broker", False, "cannot reach %s: %s" % (where, err))
+    client.loop_start()
+    try:
+        if not done.wait(BROKER_TIMEOUT_S):
+            return ("broker", False, "%s accepted TCP but never answered CONNECT" % where)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if outcome[0] != "Success":
+        return ("broker", False, "%s refused: %s (check username, password_file, certificates)"
+                % (where, outcome[0]))
+    return ("broker", True, where)
+
+
+async def _space(config: Config) -> Result:
+    if config.space is None:
+        return ("space", False, "no [space] section: ProAccess Space is not configured")
+    settings = config.space.replace(connection="per_request",
+                                    connect_budget_s=config.space.connect_timeout_s)
+    try:
+        async with SpaceClient(settings) as client:
+            ready = await SpaceCommands(client).ping()
+    except SpaceError as err:
+        return ("space", False, "%s: %s (is the running service holding the link? Space "
+                "takes one PMS connection)" % (config.space.server, err))
+    return ("space", True, "%s answered %s" % (config.space.server,
+                                              "ready" if ready else "busy"))

@@ -1,0 +1,290 @@
+"""The appliance's configuration: one TOML file, validated completely before anything starts.
+
+Every key is documented in ``config/keybridge.example.toml``. Secrets never sit in the TOML:
+keys ending in ``_file`` name a file; a bare name (no ``/``) is looked up first in the systemd
+credentials directory (``$CREDENTIALS_DIRECTORY``, from ``LoadCredential=``), then beside the
+configuration file.
+"""
+
+import dataclasses
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+from appliance.config.schema import (
+    Key,
+    Problems,
+    between,
+    non_empty,
+    one_of,
+    positive,
+    read_table,
+    strings,
+    topic_word,
+)
+from appliance.errors import ConfigError
+from appliance.space.errors import SpaceConfigError
+from appliance.space.settings import SpaceSettings, from_table
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    timezone: str
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mqtt:
+    host: str
+    port: int
+    protocol: str
+    client_id: str
+    prefix: str
+    keepalive_s: int
+    session_expiry_s: int
+    username: str
+    password: str | None
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    reconnect_min_s: float
+    reconnect_max_s: float
+    inflight_window: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Store:
+    path: str
+    key_file: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    log_level: str
+    status_interval_s: float
+    job_retry_min_s: float
+    job_retry_max_s: float
+    job_lease_s: float
+    drain_timeout_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoder:
+    id: str
+    name: str
+    location: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    source: str
+    site: Site
+    mqtt: Mqtt
+    store: Store
+    service: Service
+    space: SpaceSettings | None
+    encoders: tuple[Encoder, ...]
+    units: dict[str, str]
+
+    @property
+    def root(self) -> str:
+        """The MQTT topic root, ``{prefix}/{site}``."""
+        return "%s/%s" % (self.mqtt.prefix, self.site.id)
+
+    def backends(self) -> list[str]:
+        return ["space"] if self.space is not None else []
+
+    def encoder(self, name: str) -> Encoder | None:
+        """The encoder the PMS calls ``name``: its external id, or its Space name."""
+        for encoder in self.encoders:
+            if name in (encoder.id, encoder.name):
+                return encoder
+        return None
+
+
+def _zone(value: Any) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "must be an IANA time zone such as \"Europe/Amsterdam\""
+    return None
+
+
+SITE = {
+    "id": Key(str, required=True, check=topic_word, example='"camping-de-vliet"'),
+    "name": Key(str, "", example='"Camping De Vliet"'),
+    "timezone": Key(str, required=True, check=_zone, example='"Europe/Amsterdam"'),
+}
+MQTT = {
+    "host": Key(str, "127.0.0.1", check=non_empty, example='"broker.lan"'),
+    "port": Key(int, 1883, check=between(1, 65535), example="8883"),
+    "protocol": Key(str, "5", check=one_of("5", "3.1.1"), example='"5"'),
+    "client_id": Key(str, "", example='"keybridge-office"'),
+    "prefix": Key(str, "keybridge", check=topic_word, example='"keybridge"'),
+    "keepalive_s": Key(int, 30, check=between(5, 3600), example="30"),
+    "session_expiry_s": Key(int, 7 * 86400, check=between(0, 2**32 - 1), example="604800"),
+    "username": Key(str, "", example='"keybridge"'),
+    "password_file": Key(str, "", secret_file=True, example='"mqtt-password"'),
+    "tls": Key(bool, False, example="true"),
+    "ca_file": Key(str, "", example='"/etc/keybridge/ca.crt"'),
+    "cert_file": Key(str, "", example='"/etc/keybridge/client.crt"'),
+    "key_file": Key(str, "", example='"mqtt-client.key"'),
+    "reconnect_min_s": Key(float, 1.0, check=positive, example="1"),
+    "reconnect_max_s": Key(float, 60.0, check=positive, example="60"),
+    "inflight_window": Key(int, 20, check=between(1, 1000), example="20"),
+}
+STORE = {
+    "path": Key(str, "/var/lib/keybridge/keybridge.db", check=non_empty,
+                example='"/var/lib/keybridge/keybridge.db"'),
+    "key_file": Key(str, "/var/lib/keybridge/secret.keys", check=non_empty,
+                    example='"/var/lib/keybridge/secret.keys"'),
+}
+SERVICE = {
+    "log_level": Key(str, "info", check=one_of("debug", "info", "warning", "error"),
+                     example='"info"'),
+    "status_interval_s": Key(float, 30.0, check=positive, example="30"),
+    "job_retry_min_s": Key(float, 5.0, check=positive, example="5"),
+    "job_retry_max_s": Key(float, 900.0, check=positive, example="900"),
+    "job_lease_s": Key(float, 120.0, check=positive, example="120"),
+    "drain_timeout_s": Key(float, 20.0, check=positive, example="20"),
+}
+ENCODER = {
+    "id": Key(str, required=True, check=non_empty, example='"desk-1"'),
+    "name": Key(str, required=True, check=non_empty, example='"Online Encoder 1"'),
+    "location": Key(str, "", example='"reception"'),
+}
+SECTIONS = ("site", "mqtt", "store", "service", "space", "encoders", "units")
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """The configuration in ``path``; raises ConfigError listing every problem."""
+    source = str(path)
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError as err:
+        raise ConfigError(["%s: no such file; create it from config/keybridge.example.toml "
+                           "or run keybridge init" % source]) from err
+    except OSError as err:
+        raise ConfigError(["%s: cannot read it (%s)" % (source, err.strerror)]) from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(["%s: not valid TOML: %s" % (source, err)]) from err
+    return parse(data, source)
+
+
+def parse(data: dict[str, Any], source: str) -> Config:
+    problems = Problems(source)
+    for name in data:
+        if name not in SECTIONS:
+            problems.add("[%s]" % name, "unknown section; the sections are %s"
+                         % ", ".join(SECTIONS))
+    site = read_table(data.get("site", {}), SITE, "[site]", problems)
+    mqtt = read_table(data.get("mqtt", {}), MQTT, "[mqtt]", problems,
+                      inline_secrets=("password",))
+    store = read_table(data.get("store", {}), STORE, "[store]", problems)
+    service = read_table(data.get("service", {}), SERVICE, "[service]", problems)
+    base = Path(source).parent
+    mqtt["password"] = _secret(mqtt.pop("password_file"), base, "[mqtt] password_file", problems)
+    mqtt["key_file"] = _path(mqtt["key_file"], base)
+    _check_mqtt(mqtt, problems)
+    if not mqtt["client_id"] and site["id"]:
+        mqtt["client_id"] = "keybridge-%s" % site["id"]
+    config = Config(
+        source=source, site=Site(**site), mqtt=Mqtt(**mqtt),
+        store=Store(**store), service=Service(**service),
+        space=_space(data.get("space"), source, problems),
+        encoders=_encoders(data.get("encoders", []), problems),
+        units=_units(data.get("units", {}), problems))
+    if problems.items:
+        raise ConfigError(problems.items)
+    return config
+
+
+def _check_mqtt(mqtt: dict[str, Any], problems: Problems) -> None:
+    if mqtt["reconnect_max_s"] < mqtt["reconnect_min_s"]:
+        problems.add("[mqtt] reconnect_max_s", "must be at least reconnect_min_s")
+    if bool(mqtt["cert_file"]) != bool(mqtt["key_file"]):
+        problems.add("[mqtt] cert_file", "a client certificate needs both cert_file and key_file")
+    if (mqtt["ca_file"] or mqtt["cert_file"]) and not mqtt["tls"]:
+        problems.add("[mqtt] tls", "ca_file or cert_file is set but tls = false; set tls = true")
+    if mqtt["password"] is not None and not mqtt["username"]:
+        problems.add("[mqtt] username", "password_file is set but username is empty")
+    for key in ("ca_file", "cert_file"):
+        if mqtt[key] and not os.path.isfile(mqtt[key]):
+            problems.add("[mqtt] %s" % key, "no such file: %s" % mqtt[key])
+
+
+def _path(value: str, base: Path) -> str:
+    """A secret file's path: the credentials directory first for a bare name."""
+    if not value:
+        return value
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if "/" not in value and credentials and os.path.exists(os.path.join(credentials, value)):
+        return os.path.join(credentials, value)
+    return str(base / value)
+
+
+def _secret(value: str, base: Path, where: str, problems: Problems) -> str | None:
+    if not value:
+        return None
+    path = _path(value, base)
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    except OSError as err:
+        problems.add(where, "cannot read %s (%s); create it, readable only by keybridge"
+                     % (path, err.strerror))
+        return None
+
+
+def _space(table: Any, source: str, problems: Problems) -> SpaceSettings | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        problems.add("[space]", "must be a table")
+        return None
+    try:
+        return from_table(table, source)
+    except SpaceConfigError as err:
+        problems.items.append(str(err))
+        return None
+
+
+def _encoders(tables: Any, problems: Problems) -> tuple[Encoder, ...]:
+    if not isinstance(tables, list):
+        problems.add("[[encoders]]", "write each encoder as its own [[encoders]] table")
+        return ()
+    encoders = []
+    for index, table in enumerate(tables):
+        values = read_table(table, ENCODER, "[[encoders]] #%d" % (index + 1), problems)
+        encoders.append(Encoder(**values))
+    seen: set[str] = set()
+    for encoder in encoders:
+        for name in {encoder.id, encoder.name}:
+            if name and name in seen:
+                problems.add("[[encoders]]", "%r names two encoders; names and ids must be "
+                             "unique" % name)
+            seen.add(name)
+    return tuple(encoders)
+
+
+def _units(table: Any, problems: Problems) -> dict[str, str]:
+    if not isinstance(table, dict):
+        problems.add("[units]", "must be a table of PMS unit id = \"Salto room\"")
+        return {}
+    units = {}
+    for unit, room in table.items():
+        if not isinstance(room, str) or strings([room]) is not None:
+            problems.add("[units] %s" % unit, "must be the Salto room name in quotes, "
+                         "e.g. \"%s\" = \"Pitch 12\"" % unit)
+            continue
+        units[unit] = room
+    return units

@@ -1,0 +1,115 @@
+"""The seam where the Salto backends plug into the engine.
+
+A backend says which keys a booking or owner key should have (``plan``) and carries out jobs
+(``run``). The engine owns everything durable around it: the job rows, retries, the outbox,
+the audit log. A backend reports failure with ``BackendFailure``, saying whether a retry can
+help and whether the external effect may already have happened.
+"""
+
+import dataclasses
+import datetime
+from typing import Any, Protocol
+
+from appliance.store.records import Job
+
+# Job kinds every backend understands. ISSUE/UPDATE/REVOKE converge keys on desired state;
+# the others are desk requests a person is waiting for, so they are never retried.
+ISSUE = "issue_key"
+UPDATE = "update_key"
+REVOKE = "revoke_key"
+ENCODE = "encode_card"
+READ = "read_card"
+MOBILE = "send_mobile_key"
+TEST = "test_connection"
+RECONCILE = "reconcile"
+DESK_KINDS = (ENCODE, READ, MOBILE, TEST)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedKey:
+    """A key that should exist: its units and validity, for one backend."""
+
+    backend: str
+    units: tuple[str, ...]
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRow:
+    """A key as the store knows it."""
+
+    id: str
+    backend: str
+    booking_id: str | None
+    owner_key_id: str | None
+    units: tuple[str, ...]
+    valid_from: str
+    valid_until: str
+    state: str
+    external_ids: dict[str, Any]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a finished job changes, committed together with the job's end.
+
+    ``data``: the desk reply's data; ``events``: (type, fields) to publish;
+    ``key_state`` / ``external_ids``: the key's new state; ``audit``: (action, external id,
+    detail) rows; ``secret``: a PIN or card data to store encrypted.
+    """
+
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    key_state: str | None = None
+    external_ids: dict[str, Any] | None = None
+    audit: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    secret: bytes | None = None
+
+
+class BackendFailure(Exception):
+    """A job did not succeed.
+
+    ``code``: the contract's or the vendor's code; ``hint``: what a person can do;
+    ``retry``: trying again later can help; ``may_have_run``: the external effect may have
+    happened although we have no answer.
+    """
+
+    def __init__(self, code: str, message: str, *, hint: str = "", retry: bool = False,
+                 may_have_run: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.retry = retry
+        self.may_have_run = may_have_run
+
+
+@dataclasses.dataclass(frozen=True)
+class Health:
+    up: bool
+    since: str
+    last_error: str | None
+
+
+class Backend(Protocol):
+    name: str
+
+    def plan(self, units: tuple[str, ...], valid_from: datetime.datetime,
+             valid_until: datetime.datetime) -> list[PlannedKey]:
+        """The keys a holder of ``units`` for this period should have here."""
+
+    def check_encoder(self, encoder: str) -> str | None:
+        """The problem with addressing ``encoder``, or None."""
+
+    def idempotent(self, kind: str) -> bool:
+        """Whether a ``kind`` job may be repeated after a crash left its outcome unknown."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def health(self) -> Health: ...
+
+    async def run(self, job: Job, key: KeyRow | None) -> Outcome:
+        """Carry out ``job``; raises BackendFailure."""

@@ -1,0 +1,242 @@
+"""Commands in, durable state and work out: the engine's intake side.
+
+``submit`` takes one MQTT command and, in ONE transaction, records it in the inbox by its
+request_id, applies it (booking state, keys to converge, jobs) and queues its reply. Only then
+does the bridge acknowledge the MQTT message, so a crash at any point either loses nothing
+(the broker redelivers) or repeats nothing (the inbox knows the request_id).
+"""
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from appliance.bridge import contract
+from appliance.config import Config
+from appliance.engine import keys as keyset
+from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend
+from appliance.errors import CommandError
+from appliance.store.db import Store, now_iso
+from appliance.store.records import dumps, event, inbox_add, inbox_reply, job_add, outbox_add
+
+log = logging.getLogger("keybridge.engine")
+APPLIANCE = "appliance"
+"""The pseudo-backend whose worker runs cross-backend jobs (test_connection, reconcile)."""
+
+
+class ReplyTo:
+    """Where a reply goes: ``reply/{command}``, or an MQTT 5 response topic."""
+
+    def __init__(self, response_topic: str = "", correlation: bytes = b"") -> None:
+        self.response_topic = response_topic
+        self.correlation = correlation
+
+    def properties(self) -> dict[str, str]:
+        return {"correlation_hex": self.correlation.hex()} if self.correlation else {}
+
+
+def reply_body(request_id: str | None, command: str, status: str,
+               data: dict[str, Any] | None = None,
+               error: CommandError | None = None) -> dict[str, Any]:
+    return {"request_id": request_id, "command": command, "status": status,
+            "error": None if error is None else error.as_reply(), "data": data,
+            "replied_at": now_iso()}
+
+
+class Engine:
+    def __init__(self, config: Config, store: Store, backends: Mapping[str, Backend],
+                 wake: Callable[[], None] = lambda: None) -> None:
+        self.config = config
+        self.store = store
+        self.backends = backends
+        self.wake = wake  # nudges the workers and the outbox publisher after a commit
+        self.root = config.root
+
+    def submit(self, command: str, raw: bytes, retained: bool, reply_to: ReplyTo) -> None:
+        """Handle one command message; never raises for anything the PMS sent."""
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return self._answer(None, command, reply_to, error=CommandError(
+                "bad_json", "the payload is not JSON in UTF-8"))
+        try:
+            request_id = contract.request_id(payload)
+        except CommandError as err:
+            return self._answer(None, command, reply_to, error=err)
+        ctx = {"request_id": request_id, "command": command}
+        if retained:
+            log.warning("retained command refused", extra={"ctx": ctx})
+            return self._reject(command, request_id, "retained commands are never carried "
+                                "out: publish commands with retain = false")
+        previous = inbox_reply(self.store, request_id)
+        if previous is not None:
+            log.info("repeated request_id: same reply, no second effect", extra={"ctx": ctx})
+            return self._resend(command, previous, reply_to)
+        self._accept(command, request_id, payload, reply_to, ctx)
+
+    def _accept(self, command: str, request_id: str, payload: dict[str, Any],
+                reply_to: ReplyTo, ctx: dict[str, Any]) -> None:
+        try:
+            with self.store.transaction() as db:
+                status, data = self._apply(db, command, request_id, payload,
+                                           self._route(command, reply_to))
+                reply = reply_body(request_id, command, status, data)
+                inbox_add(db, request_id, command, payload, reply)
+                self._queue_reply(db, command, reply, reply_to)
+        except CommandError as err:
+            log.warning("command refused: %s", err.message, extra={"ctx": ctx | {
+                "code": err.code, "field": err.field}})
+            reply = reply_body(request_id, command, "error", error=err)
+            with self.store.transaction() as db:
+                inbox_add(db, request_id, command, payload, reply)
+                self._queue_reply(db, command, reply, reply_to)
+        else:
+            log.info("command %s", status, extra={"ctx": ctx})
+        self.wake()
+
+    def _apply(self, db: sqlite3.Connection, command: str, request_id: str,
+               payload: dict[str, Any], route: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if command == "booking":
+            return self._booking(db, contract.booking(payload), request_id)
+        if command == "owner_key":
+            return self._owner_key(db, contract.owner_key(payload), request_id)
+        if command == "delete_keys":
+            return self._delete(db, contract.delete_keys(payload), request_id)
+        if command in contract.DESK_COMMANDS:
+            args = contract.DESK_COMMANDS[command](payload)
+            return self._desk(db, command, args | {"reply": route}, request_id)
+        raise CommandError("unknown_command", "%r is not a command; the commands are %s"
+                           % (command, ", ".join(contract.COMMANDS)))
+
+    def _booking(self, db: sqlite3.Connection, booking: contract.Booking,
+                 request_id: str) -> tuple[str, dict[str, Any]]:
+        row = db.execute("SELECT revision FROM bookings WHERE id = ?", (booking.id,)).fetchone()
+        data: dict[str, Any] = {"booking_id": booking.id, "revision": booking.revision}
+        if row is not None and booking.revision <= row[0]:
+            return "ok", data | {"stale": True, "current_revision": row[0]}
+        db.execute("INSERT INTO bookings (id, revision, status, arrival, departure, data, "
+                   "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                   "revision = excluded.revision, status = excluded.status, arrival = "
+                   "excluded.arrival, departure = excluded.departure, data = excluded.data, "
+                   "updated_at = excluded.updated_at",
+                   (booking.id, booking.revision, booking.status, booking.arrival.isoformat(),
+                    booking.departure.isoformat(), _booking_json(booking), now_iso()))
+        active = booking.status in contract.ACTIVE_STATUSES
+        jobs = keyset.converge(db, self.backends, request_id, booking_id=booking.id,
+                               units=booking.units, reason=booking.status.lower(),
+                               valid=(booking.arrival, booking.departure) if active else None)
+        return "accepted", data | {"stale": False, "jobs": jobs}
+
+    def _owner_key(self, db: sqlite3.Connection, owner: contract.OwnerKey,
+                   request_id: str) -> tuple[str, dict[str, Any]]:
+        db.execute("INSERT INTO owner_keys (id, data, deleted, updated_at) VALUES (?, ?, 0, ?) "
+                   "ON CONFLICT (id) DO UPDATE SET data = excluded.data, deleted = 0, "
+                   "updated_at = excluded.updated_at",
+                   (owner.id, dumps({"key_type": owner.key_type, "units": list(owner.units),
+                                     "valid_from": owner.valid_from.isoformat(),
+                                     "valid_until": owner.valid_until.isoformat(),
+                                     "print_info": list(owner.print_info),
+                                     "holder": owner.holder}), now_iso()))
+        jobs = keyset.converge(db, self.backends, request_id, owner_key_id=owner.id,
+                               units=owner.units, valid=(owner.valid_from, owner.valid_until))
+        return "accepted", {"owner_key_id": owner.id, "jobs": jobs}
+
+    def _delete(self, db: sqlite3.Connection, target: dict[str, Any],
+                request_id: str) -> tuple[str, dict[str, Any]]:
+        booking_id, owner_key_id = target["booking_id"], target["owner_key_id"]
+        self._holder_exists(db, booking_id, owner_key_id)
+        if owner_key_id is not None:
+            db.execute("UPDATE owner_keys SET deleted = 1 WHERE id = ?", (owner_key_id,))
+        jobs = 0
+        for key in keyset.holder_keys(db, booking_id, owner_key_id):
+            if key.state in keyset.LIVE:
+                jobs += keyset.revoke(db, key, request_id, "delete_keys")
+        return "accepted", {"booking_id": booking_id, "owner_key_id": owner_key_id,
+                            "keys": jobs}
+
+    def _holder_exists(self, db: sqlite3.Connection, booking_id: str | None,
+                       owner_key_id: str | None) -> None:
+        if booking_id is not None:
+            if db.execute("SELECT 1 FROM bookings WHERE id = ?", (booking_id,)).fetchone():
+                return
+            raise CommandError("unknown_booking", "no booking %r has been received"
+                               % booking_id, "booking_id")
+        if db.execute("SELECT 1 FROM owner_keys WHERE id = ?", (owner_key_id,)).fetchone():
+            return
+        raise CommandError("unknown_owner_key", "no owner key %r has been received"
+                           % owner_key_id, "owner_key_id")
+
+    def _desk(self, db: sqlite3.Connection, command: str, args: dict[str, Any],
+              request_id: str) -> tuple[str, dict[str, Any]]:
+        if command in (TEST, RECONCILE):
+            if command == TEST and args["backend"] != "all":
+                self._backend(args["backend"])
+            job_add(db, APPLIANCE, command, args, request_id=request_id)
+            return "accepted", {}
+        space = self._backend("space")
+        if "encoder" in args:
+            problem = space.check_encoder(args["encoder"])
+            if problem is not None:
+                raise CommandError("unknown_encoder", problem, "encoder")
+        key_id = None
+        if command != "read_card":
+            key_id = self._desk_key(db, args.get("booking_id"), args.get("owner_key_id"))
+        job_add(db, "space", command, args, key_id=key_id, request_id=request_id)
+        assert command in DESK_KINDS
+        return "accepted", {}
+
+    def _desk_key(self, db: sqlite3.Connection, booking_id: str | None,
+                  owner_key_id: str | None) -> str:
+        self._holder_exists(db, booking_id, owner_key_id)
+        key = keyset.live_key(db, "space", booking_id, owner_key_id)
+        if key is None:
+            raise CommandError("no_key", "%s has no Space key: it is not confirmed, has ended, "
+                               "or none of its units is in [units]"
+                               % (booking_id or owner_key_id),
+                               "booking_id" if booking_id else "owner_key_id")
+        return key.id
+
+    def _backend(self, name: str) -> Backend:
+        if name not in self.backends:
+            raise CommandError("backend_not_configured", "the %s backend is not configured on "
+                               "this appliance" % name, "backend")
+        return self.backends[name]
+
+    def _answer(self, request_id: str | None, command: str, reply_to: ReplyTo,
+                error: CommandError) -> None:
+        log.warning("command refused: %s", error.message, extra={"ctx": {"command": command}})
+        with self.store.transaction() as db:
+            self._queue_reply(db, command, reply_body(request_id, command, "error",
+                                                      error=error), reply_to)
+        self.wake()
+
+    def _reject(self, command: str, request_id: str, reason: str) -> None:
+        with self.store.transaction() as db:
+            event(self.store, db, self.root, "command_rejected", {
+                "topic": "%s/cmd/%s" % (self.root, command), "reason": reason,
+                "request_id": request_id})
+        self.wake()
+
+    def _resend(self, command: str, reply: dict[str, Any], reply_to: ReplyTo) -> None:
+        with self.store.transaction() as db:
+            self._queue_reply(db, command, reply, reply_to)
+        self.wake()
+
+    def _route(self, command: str, reply_to: ReplyTo) -> dict[str, Any]:
+        """Where this command's replies go; kept with a desk job for its final reply."""
+        return {"topic": reply_to.response_topic or "%s/reply/%s" % (self.root, command),
+                "properties": reply_to.properties()}
+
+    def _queue_reply(self, db: sqlite3.Connection, command: str, reply: dict[str, Any],
+                     reply_to: ReplyTo) -> None:
+        route = self._route(command, reply_to)
+        outbox_add(self.store, db, route["topic"], reply, route["properties"])
+
+
+def _booking_json(booking: contract.Booking) -> str:
+    return dumps({"units": list(booking.units), "labels": list(booking.labels),
+                  "type": booking.type, "extras": list(booking.extras),
+                  "guest": {"name": booking.guest.name, "phone": booking.guest.phone,
+                            "email": booking.guest.email},
+                  "license_plate": booking.license_plate})

@@ -1,0 +1,265 @@
+"""Jobs out, results in: the engine's work side.
+
+``JobRunner.execute`` runs one leased job on its backend and commits the outcome (key state,
+audit rows, events, the desk's final reply) together with the job's end. A failure is retried
+with backoff when that can help and the job converges a key; a desk request a person waits for
+gets an error reply at once. After a crash, ``recover`` puts interrupted jobs back, except
+those whose effect may have happened and must not be repeated blindly (a card cut twice is
+two cards): those end with ``outcome_unknown`` and a hint.
+"""
+
+import datetime
+import json
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from appliance.engine import keys as keyset
+from appliance.engine.backend import (
+    DESK_KINDS,
+    ISSUE,
+    READ,
+    RECONCILE,
+    TEST,
+    UPDATE,
+    Backend,
+    BackendFailure,
+    KeyRow,
+    Outcome,
+)
+from appliance.engine.engine import APPLIANCE, reply_body
+from appliance.errors import CommandError
+from appliance.store.db import Store, now_iso
+from appliance.store.records import (
+    Job,
+    audit,
+    dumps,
+    event,
+    inbox_set_reply,
+    integration,
+    job_done,
+    job_failed,
+    job_retry,
+    jobs_interrupted,
+    outbox_add,
+)
+
+log = logging.getLogger("keybridge.jobs")
+REPLIED_KINDS = (*DESK_KINDS, RECONCILE)
+"""Jobs that end with a second reply to the command that asked for them."""
+
+
+class JobRunner:
+    def __init__(self, store: Store, root: str, backends: Mapping[str, Backend], *,
+                 retry_min_s: float, retry_max_s: float,
+                 rng: random.Random | None = None, clock: Callable[[], float] = time.time,
+                 wake: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.root = root
+        self.backends = backends
+        self.retry_min_s = retry_min_s
+        self.retry_max_s = retry_max_s
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self.clock = clock
+        self.wake = wake
+
+    async def execute(self, job: Job) -> None:
+        key = keyset.load_key(self.store.db, job.key_id)
+        ctx = _ctx(job, key)
+        if job.kind in (ISSUE, UPDATE) and (key is None or key.state not in keyset.LIVE):
+            log.info("%s skipped: the key was revoked meanwhile", job.kind, extra={"ctx": ctx})
+            with self.store.transaction() as db:
+                job_done(db, job)
+            return
+        log.info("%s started (attempt %d)", job.kind, job.attempts, extra={"ctx": ctx})
+        try:
+            outcome = await self._run(job, key)
+        except BackendFailure as failure:
+            self.failed(job, key, failure)
+        except Exception as err:
+            log.exception("%s crashed", job.kind, extra={"ctx": ctx})
+            self.failed(job, key, BackendFailure("internal_error", "%s: %s" % (
+                type(err).__name__, err), retry=True))
+        else:
+            self.succeeded(job, key, outcome)
+            log.info("%s done", job.kind, extra={"ctx": ctx})
+        self.wake()
+
+    async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
+        if job.backend == APPLIANCE:
+            return await self._appliance(job)
+        return await self.backends[job.backend].run(job, key)
+
+    def succeeded(self, job: Job, key: KeyRow | None, outcome: Outcome) -> None:
+        trigger = job.request_id or str(job.payload.get("trigger", "engine"))
+        if job.kind == READ:
+            self._read_back(outcome)
+        with self.store.transaction() as db:
+            if key is not None:
+                self._update_key(db, key, outcome)
+                for action, external_id, detail in outcome.audit:
+                    audit(db, action, key.backend, trigger, key_id=key.id,
+                          external_id=external_id, booking_id=key.booking_id,
+                          owner_key_id=key.owner_key_id, detail=detail)
+            for kind, fields in outcome.events:
+                event(self.store, db, self.root, kind, fields)
+            if job.kind in REPLIED_KINDS:
+                self._final_reply(db, job, reply_body(job.request_id, job.kind, "ok",
+                                                      outcome.data))
+            job_done(db, job)
+
+    def failed(self, job: Job, key: KeyRow | None, failure: BackendFailure) -> None:
+        desk = job.kind in REPLIED_KINDS
+        retry = failure.retry and not desk and not failure.may_have_run
+        ctx = _ctx(job, key) | {"code": failure.code, "will_retry": retry}
+        log.warning("%s failed: %s", job.kind, failure.message, extra={"ctx": ctx})
+        with self.store.transaction() as db:
+            integration(db, job.backend, "failure", failure.message, key_id=job.key_id,
+                        detail={"job": job.kind, "code": failure.code, "attempt": job.attempts})
+            if desk:
+                self._final_reply(db, job, _error_reply(job, failure))
+            elif key is not None and (job.attempts == 1 or not retry):
+                event(self.store, db, self.root, "key_failed", _holder(key) | {
+                    "key_id": key.id, "backend": key.backend, "code": failure.code,
+                    "message": failure.message, "hint": failure.hint, "will_retry": retry})
+            if retry:
+                job_retry(db, job, self.clock() + self._backoff_s(job.attempts), failure.message)
+            else:
+                job_failed(db, job, failure.message)
+
+    def _backoff_s(self, attempts: int) -> float:
+        """Exponential with full jitter, so a fleet of jobs does not retry in step."""
+        ceiling = min(self.retry_max_s, self.retry_min_s * 2 ** min(attempts - 1, 30))
+        return max(self.retry_min_s, self.rng.uniform(0, ceiling))
+
+    def recover(self) -> int:
+        """Settle jobs a previous run died holding; returns how many."""
+        interrupted = jobs_interrupted(self.store)
+        for job in interrupted:
+            backend = self.backends.get(job.backend)
+            repeatable = not job.started or backend is None or backend.idempotent(job.kind)
+            if repeatable:
+                with self.store.transaction() as db:
+                    job_retry(db, job, self.clock(), "interrupted by a restart")
+                continue
+            key = keyset.load_key(self.store.db, job.key_id)
+            self.failed(job, key, BackendFailure(
+                "outcome_unknown", "keybridge restarted while %s was under way; it may or may "
+                "not have happened" % job.kind, hint="read the card on the encoder to see "
+                "whether it was encoded, then ask again if needed"))
+        return len(interrupted)
+
+    def _update_key(self, db: sqlite3.Connection, key: KeyRow, outcome: Outcome) -> None:
+        state = outcome.key_state or key.state
+        if key.state == keyset.REVOKING and state == keyset.ACTIVE:
+            state = keyset.REVOKING  # a revocation is on its way; do not resurrect the key
+        ids = key.external_ids if outcome.external_ids is None else outcome.external_ids
+        db.execute("UPDATE keys SET state = ?, external_ids = ?, updated_at = ? WHERE id = ?",
+                   (state, dumps(ids), now_iso(), key.id))
+        if outcome.secret is not None:
+            db.execute("UPDATE keys SET secret = ? WHERE id = ?",
+                       (self.store.encrypt(outcome.secret), key.id))
+
+    def _final_reply(self, db: sqlite3.Connection, job: Job, reply: dict[str, Any]) -> None:
+        route = job.payload.get("reply") or {
+            "topic": "%s/reply/%s" % (self.root, job.kind), "properties": {}}
+        if job.request_id is not None:
+            inbox_set_reply(db, job.request_id, reply)
+        outbox_add(self.store, db, route["topic"], reply, route["properties"])
+
+    def _read_back(self, outcome: Outcome) -> None:
+        """Name the booking or owner key a card read at the desk belongs to."""
+        room = outcome.data.get("room")
+        holder: dict[str, Any] = {"booking_id": None}
+        # Newest first, revoked ones too: a card handed back at check-out names its stay.
+        for row in self.store.query("SELECT * FROM keys WHERE backend = 'space' "
+                                    "ORDER BY updated_at DESC, created_at DESC"):
+            key = keyset.key_from_row(row)
+            if room is not None and room in key.external_ids.get("rooms", ()):
+                holder = _holder(key)
+                break
+        outcome.data.update(holder)
+        for _kind, fields in outcome.events:
+            fields.update(holder)
+
+    async def _appliance(self, job: Job) -> Outcome:
+        if job.kind == TEST:
+            return await self._test_connection(job)
+        if job.kind == RECONCILE:
+            return self.reconcile(bool(job.payload.get("repair")), job.request_id or "cmd")
+        raise BackendFailure("internal_error", "no %s job for the appliance" % job.kind)
+
+    async def _test_connection(self, job: Job) -> Outcome:
+        wanted = job.payload.get("backend", "all")
+        results: dict[str, Any] = {}
+        for name, backend in self.backends.items():
+            if wanted not in ("all", name):
+                continue
+            try:
+                outcome = await backend.run(job, None)
+                results[name] = {"ok": True, "detail": outcome.data}
+            except BackendFailure as failure:
+                results[name] = {"ok": False, "code": failure.code, "message": failure.message,
+                                 "hint": failure.hint}
+        if not results:
+            raise BackendFailure("backend_not_configured", "no backend is configured")
+        return Outcome(data={"backends": results,
+                             "ok": all(result["ok"] for result in results.values())})
+
+    def reconcile(self, repair: bool, trigger: str) -> Outcome:
+        """Compare the keys the store holds live with the bookings behind them."""
+        started = now_iso()
+        now = datetime.datetime.now(datetime.UTC)
+        found: dict[str, list[dict[str, Any]]] = {name: [] for name in self.backends}
+        with self.store.transaction() as db:
+            for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", keyset.LIVE):
+                key = keyset.key_from_row(row)
+                if datetime.datetime.fromisoformat(key.valid_until) >= now:
+                    continue
+                found.setdefault(key.backend, []).append({
+                    "kind": "expired_but_live", "key_id": key.id, **_holder(key),
+                    "valid_until": key.valid_until})
+                integration(db, key.backend, "discrepancy", "key past its validity still "
+                            "live", key_id=key.id)
+                if repair:
+                    keyset.revoke(db, key, trigger, "expired")
+            events = [("reconcile_report", {
+                "backend": name, "started_at": started, "finished_at": now_iso(),
+                "discrepancies": items, "repaired": repair and bool(items)})
+                for name, items in found.items()]
+            for kind, fields in events:
+                event(self.store, db, self.root, kind, fields)
+            self.store.set_meta(db, "last_reconciliation", json.dumps(
+                {"at": now_iso(), "discrepancies": sum(map(len, found.values())),
+                 "repaired": repair}))
+        self.wake()
+        return Outcome(data={"discrepancies": sum(map(len, found.values())), "repaired": repair})
+
+
+def _holder(key: KeyRow) -> dict[str, Any]:
+    if key.booking_id is not None:
+        return {"booking_id": key.booking_id}
+    return {"owner_key_id": key.owner_key_id}
+
+
+def _ctx(job: Job, key: KeyRow | None) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"job": job.id, "backend": job.backend}
+    if job.request_id:
+        ctx["request_id"] = job.request_id
+    if key is not None:
+        ctx.update(_holder(key), key_id=key.id)
+    return ctx
+
+
+def _error_reply(job: Job, failure: BackendFailure) -> dict[str, Any]:
+    code = failure.code
+    data: dict[str, Any] = {"hint": failure.hint}
+    if code not in ("backend_unavailable", "backend_not_configured", "outcome_unknown",
+                    "internal_error"):
+        data["vendor_code"] = code
+        code = "backend_refused"
+    return reply_body(job.request_id, job.kind, "error", data,
+                      CommandError(code, failure.message))

@@ -1,0 +1,110 @@
+"""Desired keys versus known keys: the convergence step every state change goes through.
+
+A holder (a booking or an owner key) that should have access gets, per backend, one live key
+with its units and validity; one that should not has its live keys revoked. The difference is
+written as jobs in the caller's transaction, so the state change and its work commit together.
+"""
+
+import datetime
+import json
+import sqlite3
+import uuid
+from collections.abc import Mapping
+
+from appliance.engine.backend import ISSUE, REVOKE, UPDATE, Backend, KeyRow, PlannedKey
+from appliance.store.db import now_iso
+from appliance.store.records import dumps, job_add
+
+# Key states: ISSUING until the backend confirms, then ACTIVE; REVOKING until it confirms.
+ISSUING = "issuing"
+ACTIVE = "active"
+REVOKING = "revoking"
+REVOKED = "revoked"
+LIVE = (ISSUING, ACTIVE)
+
+
+def key_from_row(row: sqlite3.Row) -> KeyRow:
+    return KeyRow(row["id"], row["backend"], row["booking_id"], row["owner_key_id"],
+                  tuple(json.loads(row["units"])), row["valid_from"], row["valid_until"],
+                  row["state"], json.loads(row["external_ids"]))
+
+
+def load_key(db: sqlite3.Connection, key_id: str | None) -> KeyRow | None:
+    if key_id is None:
+        return None
+    row = db.execute("SELECT * FROM keys WHERE id = ?", (key_id,)).fetchone()
+    return None if row is None else key_from_row(row)
+
+
+def holder_keys(db: sqlite3.Connection, booking_id: str | None,
+                owner_key_id: str | None) -> list[KeyRow]:
+    if booking_id is not None:
+        rows = db.execute("SELECT * FROM keys WHERE booking_id = ? ORDER BY created_at",
+                          (booking_id,))
+    else:
+        rows = db.execute("SELECT * FROM keys WHERE owner_key_id = ? ORDER BY created_at",
+                          (owner_key_id,))
+    return [key_from_row(row) for row in rows]
+
+
+def live_key(db: sqlite3.Connection, backend: str, booking_id: str | None,
+             owner_key_id: str | None) -> KeyRow | None:
+    for key in holder_keys(db, booking_id, owner_key_id):
+        if key.backend == backend and key.state in LIVE:
+            return key
+    return None
+
+
+def converge(db: sqlite3.Connection, backends: Mapping[str, Backend], trigger: str, *,
+             booking_id: str | None = None, owner_key_id: str | None = None,
+             units: tuple[str, ...] = (), valid: tuple[datetime.datetime, datetime.datetime]
+             | None = None, reason: str = "") -> int:
+    """Write the jobs that bring the holder's keys to what they should be; returns how many."""
+    planned: dict[str, PlannedKey] = {}
+    if valid is not None:
+        for backend in backends.values():
+            for key in backend.plan(units, valid[0], valid[1]):
+                planned[key.backend] = key
+    jobs = 0
+    live = [key for key in holder_keys(db, booking_id, owner_key_id) if key.state in LIVE]
+    for known in live:
+        wanted = planned.pop(known.backend, None)
+        if wanted is None:
+            jobs += revoke(db, known, trigger, reason)
+        elif _differs(known, wanted):
+            _update(db, known, wanted, trigger)
+            jobs += 1
+    for wanted in planned.values():
+        _insert(db, wanted, trigger, booking_id, owner_key_id)
+        jobs += 1
+    return jobs
+
+
+def revoke(db: sqlite3.Connection, key: KeyRow, trigger: str, reason: str) -> int:
+    db.execute("UPDATE keys SET state = ?, updated_at = ? WHERE id = ?",
+               (REVOKING, now_iso(), key.id))
+    job_add(db, key.backend, REVOKE, {"reason": reason, "trigger": trigger}, key_id=key.id)
+    return 1
+
+
+def _differs(key: KeyRow, want: PlannedKey) -> bool:
+    return (key.units != want.units or key.valid_from != want.valid_from.isoformat()
+            or key.valid_until != want.valid_until.isoformat())
+
+
+def _update(db: sqlite3.Connection, key: KeyRow, want: PlannedKey, trigger: str) -> None:
+    db.execute("UPDATE keys SET units = ?, valid_from = ?, valid_until = ?, updated_at = ? "
+               "WHERE id = ?", (dumps(list(want.units)), want.valid_from.isoformat(),
+                                want.valid_until.isoformat(), now_iso(), key.id))
+    job_add(db, key.backend, UPDATE, {"trigger": trigger}, key_id=key.id)
+
+
+def _insert(db: sqlite3.Connection, want: PlannedKey, trigger: str, booking_id: str | None,
+            owner_key_id: str | None) -> None:
+    key_id = str(uuid.uuid4())
+    db.execute("INSERT INTO keys (id, backend, booking_id, owner_key_id, units, valid_from, "
+               "valid_until, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (key_id, want.backend, booking_id, owner_key_id, dumps(list(want.units)),
+                want.valid_from.isoformat(), want.valid_until.isoformat(), ISSUING, now_iso(),
+                now_iso()))
+    job_add(db, want.backend, ISSUE, {"trigger": trigger}, key_id=key_id)

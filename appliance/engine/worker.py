@@ -1,0 +1,62 @@
+"""One worker per backend: take the next due job, run it, repeat; sleep until there is work.
+
+A backend's jobs run one at a time (Space has one link with one request in flight anyway),
+so a desk request waits its turn behind a check-out rather than interleaving with it. The
+worker wakes when the engine commits new work, when a retry falls due, and every
+``POLL_S`` in case another process (``keybridge reconcile``) wrote jobs.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from appliance.engine.jobs import JobRunner
+from appliance.store.records import PENDING, job_claim
+
+POLL_S = 5.0
+
+
+class Worker:
+    def __init__(self, runner: JobRunner, backend: str, lease_s: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.runner = runner
+        self.backend = backend
+        self.lease_s = lease_s
+        self.clock = clock
+        self.busy = False
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Finish the job in hand, then return from ``run``."""
+        self._stopping = True
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()  # before looking, so a commit meanwhile is not missed
+            job = job_claim(self.runner.store, self.backend, self.clock(), self.lease_s)
+            if job is None:
+                await self._idle()
+                continue
+            self.busy = True
+            try:
+                await self.runner.execute(job)
+            finally:
+                self.busy = False
+
+    async def _idle(self) -> None:
+        delay = min(POLL_S, max(0.0, self._next_due() - self.clock()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wakeup.wait()
+
+    def _next_due(self) -> float:
+        row = self.runner.store.db.execute(
+            "SELECT min(next_attempt_at) FROM jobs WHERE backend = ? AND state = ?",
+            (self.backend, PENDING)).fetchone()
+        return self.clock() + POLL_S if row[0] is None else float(row[0])

@@ -1,0 +1,52 @@
+"""The appliance's exception root, split by who is at fault and what fixes it.
+
+::
+
+    KeybridgeError
+    ├── ConfigError          the technician: the TOML file or a secret file is wrong;
+    │                        the message names the file, the key and the fix
+    ├── StoreError           the Pi: the SQLite file or the key file is damaged or unreadable
+    │   └── SecretKeyError   the Fernet key file is missing, unreadable or does not fit the data
+    └── CommandError         the PMS: a command is malformed; carries ``code`` and ``field``
+                             for the error reply
+
+Backend errors stay in their packages (``appliance.space.errors.SpaceError``); the engine
+translates them into ``key_failed`` events and error replies at its boundary.
+"""
+
+
+class KeybridgeError(Exception):
+    """Root of the appliance's own errors."""
+
+
+class ConfigError(KeybridgeError):
+    """The configuration cannot be used; ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class StoreError(KeybridgeError):
+    """The store cannot be opened, migrated or trusted."""
+
+
+class SecretKeyError(StoreError):
+    """The Fernet key file is missing or cannot decrypt what the store holds."""
+
+
+class CommandError(KeybridgeError):
+    """A PMS command cannot be carried out as sent.
+
+    ``code`` is the contract's error code (``bad_request``, ``unknown_booking``...);
+    ``field`` the JSON path of the offending field, or None.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def as_reply(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}

@@ -1,0 +1,68 @@
+"""Logs for journald: one line per event, a priority prefix, context as key=value fields.
+
+``<6>command accepted request_id=r-17 command=booking booking_id=B42``
+
+journald reads the ``<N>`` prefix (sd-daemon levels) as the line's PRIORITY, so
+``journalctl -u keybridge -p warning`` shows only what needs a technician. Context comes from
+``extra={"ctx": {...}}``. Secrets never reach a log call: payloads are never logged, and the
+context filter drops any field whose name says it is secret, as a second line of defence.
+"""
+
+import logging
+import sys
+from typing import Any
+
+PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+            logging.CRITICAL: 2}
+SECRET_WORDS = ("pin", "secret", "password", "card_data", "key_hex", "token")
+
+
+def priority(level: int) -> int:
+    for threshold in (logging.CRITICAL, logging.ERROR, logging.WARNING, logging.INFO):
+        if level >= threshold:
+            return PRIORITY[threshold]
+    return PRIORITY[logging.DEBUG]
+
+
+def _field(value: Any) -> str:
+    text = str(value)
+    if not text or any(char in text for char in ' "=\n'):
+        text = '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return text
+
+
+def context_text(ctx: dict[str, Any]) -> str:
+    return " ".join("%s=%s" % (name, _field(value)) for name, value in ctx.items()
+                    if value is not None and not any(word in name for word in SECRET_WORDS))
+
+
+class JournalFormatter(logging.Formatter):
+    """``<priority>message key=value...``, plus a traceback on following lines."""
+
+    def __init__(self, prefix: bool = True) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        ctx = getattr(record, "ctx", None)
+        if ctx:
+            text = "%s %s" % (text, context_text(ctx))
+        if record.exc_info:
+            text = "%s\n%s" % (text, self.formatException(record.exc_info))
+        if self.prefix:
+            level = priority(record.levelno)
+            text = "\n".join("<%d>%s" % (level, line) for line in text.splitlines())
+        return text
+
+
+def setup(level: str = "info", stream: Any = None) -> None:
+    """Log to stderr (journald under systemd) at ``level``; paho only from warnings."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JournalFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("keybridge.paho").setLevel(logging.WARNING)

@@ -1,0 +1,207 @@
+"""``keybridge run``: the appliance as one asyncio program under systemd.
+
+Start-up: configuration (already validated), the store (integrity check, migrations, the key
+file), interrupted jobs settled, backends started, the broker connected — then READY=1.
+Running: a TaskGroup of the command consumer, one worker per backend, the outbox publisher,
+the status publisher and the watchdog. The watchdog pings only while every one of those tasks
+and paho's network thread are alive, so a wedged appliance is restarted by systemd.
+Stopping (SIGTERM/SIGINT): STOPPING=1, no new commands taken (the broker keeps them for the
+persistent session), jobs in hand finished within ``drain_timeout_s``, the outbox flushed,
+the retained status set offline.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from typing import Any
+
+from appliance import __version__, sdnotify
+from appliance.bridge.mqtt import Incoming, MqttLink
+from appliance.bridge.publisher import Publisher
+from appliance.config import Config
+from appliance.engine.backend import Backend
+from appliance.engine.engine import APPLIANCE, Engine, ReplyTo
+from appliance.engine.jobs import JobRunner
+from appliance.engine.worker import Worker
+from appliance.store.db import Store, now_iso
+from appliance.store.records import job_depths
+from appliance.store.secrets import Keyring
+
+log = logging.getLogger("keybridge.service")
+
+
+def build_backends(config: Config) -> dict[str, Backend]:
+    backends: dict[str, Backend] = {}
+    if config.space is not None:
+        from appliance.space.backend import SpaceBackend
+        backends["space"] = SpaceBackend(config)
+    return backends
+
+
+def open_store(config: Config) -> Store:
+    return Store(config.store.path, Keyring(config.store.key_file))
+
+
+class Service:
+    def __init__(self, config: Config, backends: dict[str, Backend] | None = None) -> None:
+        self.config = config
+        self.backends = build_backends(config) if backends is None else backends
+        self.stop_requested = asyncio.Event()
+        self.started_at = now_iso()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._commands: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._accepting = True
+        self._last_status = b""
+
+    async def run(self) -> None:
+        config = self.config
+        self.store = open_store(config)
+        try:
+            await self._run()
+        finally:
+            self.store.close()
+
+    async def _run(self) -> None:
+        config = self.config
+        self.runner = JobRunner(self.store, config.root, self.backends,
+                                retry_min_s=config.service.job_retry_min_s,
+                                retry_max_s=config.service.job_retry_max_s, wake=self.wake)
+        self.engine = Engine(config, self.store, self.backends, wake=self.wake)
+        self.workers = {name: Worker(self.runner, name, config.service.job_lease_s)
+                        for name in [*self.backends, APPLIANCE]}
+        recovered = self.runner.recover()
+        if recovered:
+            log.warning("%d job(s) were interrupted by the last stop and are settled",
+                        recovered)
+        self.link = MqttLink(config.mqtt, config.root, on_message=self._commands.put_nowait,
+                             on_connected=self._connected, on_disconnected=self._disconnected,
+                             on_published=self._published)
+        self.publisher = Publisher(self.store, self.link, config.mqtt.inflight_window)
+        for backend in self.backends.values():
+            await backend.start()
+        self._signals()
+        self.link.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._spawn(group)
+        finally:
+            for backend in self.backends.values():
+                await backend.close()
+            log.info("stopped")
+
+    def _spawn(self, group: asyncio.TaskGroup) -> None:
+        self.tasks = {"commands": group.create_task(self._consume()),
+                      "outbox": group.create_task(self.publisher.run()),
+                      "status": group.create_task(self._status_loop())}
+        for name, worker in self.workers.items():
+            self.tasks["worker:" + name] = group.create_task(worker.run())
+        group.create_task(self._ready_and_watch())
+        group.create_task(self._stop_when_asked())
+
+    def _signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop_requested.set)
+
+    def wake(self) -> None:
+        for worker in getattr(self, "workers", {}).values():
+            worker.wake()
+        publisher = getattr(self, "publisher", None)
+        if publisher is not None:
+            publisher.wake()
+
+    # MQTT callbacks, on the event loop.
+
+    def _connected(self) -> None:
+        self.publisher.connected()
+        self._publish_status(force=True)
+
+    def _disconnected(self) -> None:
+        self.publisher.disconnected()
+
+    def _published(self, mid: int) -> None:
+        self.publisher.published(mid)
+
+    async def _consume(self) -> None:
+        prefix = self.config.root + "/cmd/"
+        while True:
+            incoming = await self._commands.get()
+            if not self._accepting:
+                continue  # not acknowledged: the broker redelivers after the restart
+            if incoming.topic.startswith(prefix):
+                self.engine.submit(incoming.topic[len(prefix):], incoming.payload,
+                                   incoming.retain,
+                                   ReplyTo(incoming.response_topic, incoming.correlation))
+            self.link.ack(incoming.mid)
+
+    # Status and watchdog.
+
+    def status(self) -> dict[str, Any]:
+        depths = job_depths(self.store)
+        backends = {}
+        for name, backend in self.backends.items():
+            health = backend.health()
+            backends[name] = {"up": health.up, "since": health.since,
+                              "last_error": health.last_error, "queue": depths.get(name, 0)}
+        last = self.store.get_meta("last_reconciliation")
+        return {"state": "online", "version": __version__, "site": self.config.site.id,
+                "since": self.started_at, "backends": backends,
+                "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
+                "last_reconciliation": None if last is None else json.loads(last)}
+
+    def _publish_status(self, force: bool = False) -> None:
+        payload = json.dumps(self.status(), sort_keys=True).encode()
+        if payload == self._last_status and not force:
+            return
+        with self.store.transaction() as db:
+            self.store.set_meta(db, "status", payload.decode())
+        if self.link.connected.is_set():
+            self.link.publish(self.link.status_topic, payload, retain=True)
+            self._last_status = payload
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.service.status_interval_s)
+            self._publish_status()
+
+    async def _ready_and_watch(self) -> None:
+        await self.link.connected.wait()
+        sdnotify.ready("connected to %s:%d" % (self.config.mqtt.host, self.config.mqtt.port))
+        log.info("ready", extra={"ctx": {"site": self.config.site.id,
+                                         "backends": ",".join(self.backends) or "none"}})
+        interval = sdnotify.watchdog_interval_s()
+        while interval is not None:
+            if self._healthy():
+                sdnotify.watchdog_ping()
+            else:
+                log.error("a critical task has stopped; withholding the watchdog ping")
+            await asyncio.sleep(interval)
+
+    def _healthy(self) -> bool:
+        return self.link.alive() and not any(task.done() for task in self.tasks.values())
+
+    async def _stop_when_asked(self) -> None:
+        await self.stop_requested.wait()
+        sdnotify.stopping()
+        log.info("stopping: finishing the jobs in hand")
+        self._accepting = False
+        deadline = time.monotonic() + self.config.service.drain_timeout_s
+        for worker in self.workers.values():
+            worker.stop()
+        workers = [task for name, task in self.tasks.items() if name.startswith("worker:")]
+        if workers:
+            await asyncio.wait(workers, timeout=max(0.0, deadline - time.monotonic()))
+        self._publish_status(force=True)
+        if not await self.publisher.drain(max(0.1, deadline - time.monotonic())):
+            log.warning("stopping with unconfirmed messages; they go out at the next start")
+        for task in self.tasks.values():
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self.link.stop()
+
+
+async def serve(config: Config) -> None:
+    await Service(config).run()

@@ -1,0 +1,219 @@
+"""The technician's service commands: init, run, config check, status, keys, audit,
+reconcile, test-connection, rotate-key.
+
+Exit codes: 0 fine, 1 something to look at (a failed check), 2 configuration or usage.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from appliance import config as configuration
+from appliance import logs
+from appliance.config import Config
+from appliance.errors import ConfigError, KeybridgeError
+from appliance.store.db import Store
+from appliance.store.records import reencrypt
+from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
+
+DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
+
+
+def _load(path: str) -> Config:
+    return configuration.load(path)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load(args.file)
+    print("%s: OK — site %s (%s), broker %s:%d (MQTT %s%s), backends: %s" % (
+        args.file, config.site.id, config.site.timezone, config.mqtt.host, config.mqtt.port,
+        config.mqtt.protocol, ", TLS" if config.mqtt.tls else "",
+        ", ".join(config.backends()) or "none"))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    created = create_key_file(config.store.key_file)
+    print("%s %s (mode 0600)" % ("created" if created else "kept the existing key file",
+                                 config.store.key_file))
+    with Store(config.store.path, Keyring(config.store.key_file)):
+        pass
+    print("store ready: %s" % config.store.path)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    logs.setup(config.service.log_level)
+    from appliance.service import serve
+    asyncio.run(serve(config))
+    return 0
+
+
+def _store(config: Config) -> Store:
+    return Store(config.store.path, Keyring(config.store.key_file))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    with _store(config) as store:
+        report = _status(store)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    snapshot = report["service"] or {}
+    print("site %s — service last reported %s (since %s)" % (
+        config.site.id, snapshot.get("state", "never"), snapshot.get("since", "-")))
+    for name, backend in (snapshot.get("backends") or {}).items():
+        print("  %-6s %s since %s%s" % (name, "up" if backend["up"] else "DOWN",
+                                       backend["since"],
+                                       "  last error: %s" % backend["last_error"]
+                                       if backend["last_error"] else ""))
+    print("  jobs waiting: %s   outbox: %d" % (report["jobs"] or "none", report["outbox"]))
+    for backend, error in report["last_errors"].items():
+        print("  last job error (%s): %s" % (backend, error))
+    print("  last reconciliation: %s" % (report["last_reconciliation"] or "never"))
+    return 0
+
+
+def _status(store: Store) -> dict[str, Any]:
+    from appliance.store.records import job_depths, job_last_errors, outbox_depth
+    service = store.get_meta("status")
+    last = store.get_meta("last_reconciliation")
+    return {"service": None if service is None else json.loads(service),
+            "jobs": job_depths(store), "outbox": outbox_depth(store),
+            "last_errors": job_last_errors(store),
+            "last_reconciliation": None if last is None else json.loads(last)}
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    with _store(config) as store:
+        sql = "SELECT * FROM keys WHERE (? IS NULL OR booking_id = ?)"
+        if not args.all:
+            sql += " AND state IN ('issuing', 'active', 'revoking')"
+        rows = store.query(sql + " ORDER BY created_at", args.booking, args.booking)
+        keys = [_key(store, row, args.reveal) for row in rows]
+    if args.json:
+        print(json.dumps(keys, indent=2))
+    for key in [] if args.json else keys:
+        print("%(id)s %(backend)-6s %(state)-9s %(holder)-14s %(units)s %(valid_from)s → "
+              "%(valid_until)s  secret: %(secret)s" % key)
+    return 0
+
+
+def _key(store: Store, row: Any, reveal: bool) -> dict[str, Any]:
+    secret = None
+    if row["secret"] is not None:
+        secret = store.decrypt(row["secret"]).decode() if reveal else "(hidden; --reveal)"
+    return {"id": row["id"], "backend": row["backend"], "state": row["state"],
+            "holder": row["booking_id"] or "owner:%s" % row["owner_key_id"],
+            "units": ",".join(json.loads(row["units"])), "valid_from": row["valid_from"],
+            "valid_until": row["valid_until"], "external_ids": json.loads(row["external_ids"]),
+            "secret": secret or "-"}
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    with _store(config) as store:
+        rows = store.query("SELECT * FROM audit WHERE (? IS NULL OR booking_id = ?) "
+                           "ORDER BY id DESC LIMIT ?", args.booking, args.booking, args.limit)
+    entries = [dict(row) for row in reversed(rows)]
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for entry in entries:
+        print("%(at)s %(action)-13s %(backend)-6s key=%(key_id)s external=%(external_id)s "
+              "booking=%(booking_id)s trigger=%(trigger)s %(detail)s" % entry)
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    from appliance.engine.jobs import JobRunner
+    from appliance.service import build_backends
+    with _store(config) as store:
+        runner = JobRunner(store, config.root, build_backends(config),
+                           retry_min_s=config.service.job_retry_min_s,
+                           retry_max_s=config.service.job_retry_max_s)
+        outcome = runner.reconcile(args.repair, "keybridge reconcile")
+    print("reconciliation: %(discrepancies)d discrepancies%(how)s" % (
+        outcome.data | {"how": ", repair queued" if args.repair else ""}))
+    return 1 if outcome.data["discrepancies"] and not args.repair else 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    rotate_key_file(config.store.key_file)
+    keyring = Keyring(config.store.key_file)
+    with Store(config.store.path, keyring) as store:
+        count = reencrypt(store)
+    print("new key in %s; %d secrets re-encrypted" % (config.store.key_file, count))
+    return 0
+
+
+def cmd_test_connection(args: argparse.Namespace) -> int:
+    from appliance.checks import run_checks
+    config = _load(args.config)
+    results = asyncio.run(run_checks(config, args.backend))
+    for name, ok, detail in results:
+        print("%-7s %s  %s" % (name, "OK  " if ok else "FAIL", detail))
+    return 0 if all(ok for _name, ok, _detail in results) else 1
+
+
+def add_parsers(commands: Any) -> None:
+    def config_arg(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--config", default=DEFAULT_CONFIG,
+                            help="the configuration file (default %s)" % DEFAULT_CONFIG)
+
+    init = commands.add_parser("init", help="create the key file (0600) and the store")
+    config_arg(init)
+    init.set_defaults(func=cmd_init)
+    run = commands.add_parser("run", help="run the appliance (systemd starts this)")
+    config_arg(run)
+    run.set_defaults(func=cmd_run)
+    conf = commands.add_parser("config", help="configuration tools")
+    conf_tools = conf.add_subparsers(dest="tool", required=True)
+    check = conf_tools.add_parser("check", help="validate a configuration file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_config_check)
+    status = commands.add_parser("status", help="backends, queues, errors, reconciliation")
+    config_arg(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    keys = commands.add_parser("keys", help="the keys the appliance knows")
+    config_arg(keys)
+    keys.add_argument("--booking", help="only this booking's keys")
+    keys.add_argument("--all", action="store_true", help="include revoked keys")
+    keys.add_argument("--reveal", action="store_true", help="show PINs and card data")
+    keys.add_argument("--json", action="store_true")
+    keys.set_defaults(func=cmd_keys)
+    audit = commands.add_parser("audit", help="keys minted and revoked, newest last")
+    config_arg(audit)
+    audit.add_argument("--booking")
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)
+    rec = commands.add_parser("reconcile", help="compare known keys with what should exist")
+    config_arg(rec)
+    rec.add_argument("--repair", action="store_true", help="queue the fixes")
+    rec.set_defaults(func=cmd_reconcile)
+    test = commands.add_parser("test-connection", help="check broker, store and backends")
+    config_arg(test)
+    test.add_argument("--backend", choices=("space", "ks", "all"), default="all")
+    test.set_defaults(func=cmd_test_connection)
+    rotate = commands.add_parser("rotate-key", help="new encryption key, secrets re-encrypted")
+    config_arg(rotate)
+    rotate.set_defaults(func=cmd_rotate_key)
+
+
+def report_error(err: KeybridgeError) -> int:
+    if isinstance(err, ConfigError):
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print("keybridge: %s" % err, file=sys.stderr)
+    return 1

@@ -1,0 +1,132 @@
+"""The SQLite file: opened for power cuts, checked, migrated, and written in transactions.
+
+WAL with ``synchronous=FULL``: every commit is on the card before the call returns, which is
+what lets the MQTT bridge acknowledge a command only after it is stored. Writes are small and
+rare (a campsite, not a stock exchange), so they run on the event loop's thread; the MQTT
+network thread never touches the database.
+"""
+
+import contextlib
+import datetime
+import os
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from appliance.errors import StoreError
+from appliance.store.schema import MIGRATIONS
+from appliance.store.secrets import Keyring
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a writer waits for another (the CLI during a run) before giving up."""
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """One open store: ``with store.transaction() as db:`` for every change."""
+
+    def __init__(self, path: str, keyring: Keyring | None, *, check: bool = True) -> None:
+        self.path = path
+        self.keyring = keyring
+        self.db = _connect(path)
+        try:
+            if check:
+                _integrity(self.db, path)
+            _migrate(self.db, path)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise StoreError("%s is locked by another writer: %s" % (self.path, err)) from err
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return list(self.db.execute(sql, args))
+
+    def encrypt(self, data: bytes) -> bytes:
+        if self.keyring is None:
+            raise StoreError("this store was opened without its key file")
+        return self.keyring.encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        if self.keyring is None:
+            raise StoreError("this store was opened without its key file")
+        return self.keyring.decrypt(token)
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                   "DO UPDATE SET value = excluded.value", (key, value))
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StoreError("the store's folder %s does not exist; create it (the systemd unit's "
+                         "StateDirectory does) or set [store] path" % folder)
+    # Owner-only from the first byte: the -wal and -shm files SQLite adds take the same mode.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never implicit.
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as err:
+        raise StoreError("cannot open the store %s: %s" % (path, err)) from err
+    if mode != "wal":
+        db.close()
+        raise StoreError("%s cannot use write-ahead logging (journal_mode=%s); put the store "
+                         "on a local file system" % (path, mode))
+    return db
+
+
+def _integrity(db: sqlite3.Connection, path: str) -> None:
+    try:
+        result = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as err:
+        db.close()
+        raise StoreError("%s is damaged: %s; restore it from a backup" % (path, err)) from err
+    if result != "ok":
+        db.close()
+        raise StoreError("%s failed its integrity check (%s); restore it from a backup"
+                         % (path, result))
+
+
+def _migrate(db: sqlite3.Connection, path: str) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StoreError("%s was written by a newer keybridge (schema %d, this one knows %d); "
+                         "upgrade keybridge" % (path, version, len(MIGRATIONS)))
+    for number in range(version, len(MIGRATIONS)):
+        # executescript commits first; the migration and its version bump are one transaction.
+        db.executescript("BEGIN IMMEDIATE;\n%s\nPRAGMA user_version = %d;\nCOMMIT;"
+                         % (MIGRATIONS[number], number + 1))

@@ -1,0 +1,114 @@
+"""The store's schema as numbered migrations; ``PRAGMA user_version`` says which have run.
+
+Never edit a migration that has shipped: add the next one. Times are ISO 8601 text with an
+offset, except the job scheduler's ``*_at`` columns, which are epoch seconds (REAL) because
+they are compared, not shown.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the appliance core.
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- Every command accepted from the PMS, by its idempotency key, with the last reply sent.
+    CREATE TABLE inbox (
+        request_id TEXT PRIMARY KEY,
+        command TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        reply TEXT NOT NULL
+    );
+    -- The booking as the PMS last described it; stale revisions never overwrite it.
+    CREATE TABLE bookings (
+        id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        arrival TEXT NOT NULL,
+        departure TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE owner_keys (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    -- Every key the appliance knows of, per backend; secret is a Fernet token (PIN, card data).
+    CREATE TABLE keys (
+        id TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        booking_id TEXT,
+        owner_key_id TEXT,
+        units TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        state TEXT NOT NULL,
+        external_ids TEXT NOT NULL DEFAULT '{}',
+        secret BLOB,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX keys_booking ON keys (booking_id);
+    CREATE INDEX keys_owner ON keys (owner_key_id);
+    -- Durable work for the backends. started = 1: the external call of the current attempt
+    -- may have happened, so a crash must not repeat it blindly.
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        backend TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key_id TEXT,
+        request_id TEXT,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        lease_until REAL,
+        started INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs (backend, state, next_attempt_at);
+    -- Replies and events waiting for the broker's PUBACK; payload is a Fernet token because
+    -- key_issued carries the guest's PIN.
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        properties TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        published_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (published_at, id);
+    -- Append-only: every key minted or revoked, with the backend's id and its trigger.
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        key_id TEXT,
+        external_id TEXT,
+        booking_id TEXT,
+        owner_key_id TEXT,
+        trigger TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    -- What went wrong between us and a backend: failures and reconciliation discrepancies.
+    CREATE TABLE integration_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key_id TEXT,
+        message TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+)
