@@ -16,7 +16,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 .PHONY: run test lint typecheck pytest micropython bench clean system-deps
 
 run: $(VENV)/.installed
-	$(PY) -m simulators.desk_demo
+	$(PY) -m simulators.demo
 
 test: $(VENV)/.installed $(MICROPYTHON_STAMP) system-deps lint typecheck pytest micropython
 

@@ -24,10 +24,18 @@ def priority(level: int) -> int:
     return PRIORITY[logging.DEBUG]
 
 
+BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+"""What str.splitlines() breaks at: escaped in values, so one event stays one line."""
+
+
 def _field(value: Any) -> str:
     text = str(value)
-    if not text or any(char in text for char in ' "=\n'):
-        text = '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if not text or any(char in text for char in ' "=' + BREAKS):
+        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        for char in BREAKS[1:]:
+            text = text.replace(char, "\\x%02x" % ord(char) if ord(char) < 256
+                                else "\\u%04x" % ord(char))
+        text = '"%s"' % text
     return text
 
 

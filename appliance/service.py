@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from appliance import __version__, sdnotify
@@ -33,11 +34,12 @@ from appliance.store.secrets import Keyring
 log = logging.getLogger("keybridge.service")
 
 
-def build_backends(config: Config) -> dict[str, Backend]:
+def build_backends(config: Config,
+                   on_change: Callable[[], None] = lambda: None) -> dict[str, Backend]:
     backends: dict[str, Backend] = {}
     if config.space is not None:
         from appliance.space.backend import SpaceBackend
-        backends["space"] = SpaceBackend(config)
+        backends["space"] = SpaceBackend(config, on_change=on_change)
     return backends
 
 
@@ -48,7 +50,8 @@ def open_store(config: Config) -> Store:
 class Service:
     def __init__(self, config: Config, backends: dict[str, Backend] | None = None) -> None:
         self.config = config
-        self.backends = build_backends(config) if backends is None else backends
+        self.backends = (build_backends(config, self._health_changed) if backends is None
+                         else backends)
         self.stop_requested = asyncio.Event()
         self.started_at = now_iso()
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -150,7 +153,11 @@ class Service:
         return {"state": "online", "version": __version__, "site": self.config.site.id,
                 "since": self.started_at, "backends": backends,
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
-                "last_reconciliation": None if last is None else json.loads(last)}
+                "last_reconciliation": None if last is None else json.loads(last)["at"]}
+
+    def _health_changed(self) -> None:
+        if getattr(self, "publisher", None) is not None:
+            self._publish_status()
 
     def _publish_status(self, force: bool = False) -> None:
         payload = json.dumps(self.status(), sort_keys=True).encode()

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from appliance.config import Mqtt
 
@@ -53,6 +54,7 @@ class MqttLink:
         self._loop = asyncio.get_running_loop()
         self._handlers = (on_message, on_connected, on_disconnected, on_published)
         self.connected = asyncio.Event()
+        self.stopping = False
         self.last_error = ""
         self.client = self._client()
 
@@ -103,6 +105,9 @@ class MqttLink:
 
     def stop(self) -> None:
         """Publish offline ourselves (an orderly stop does not fire the will) and leave."""
+        self.stopping = True
+        # paho logs the network thread's exit as an error; on a stop we asked for, it is not.
+        self.client.disable_logger()
         if self.connected.is_set():
             self.client.publish(self.status_topic, OFFLINE, qos=QOS, retain=True)
         self.client.disconnect()
@@ -131,7 +136,14 @@ class MqttLink:
             self.last_error = "broker refused the connection: %s" % reason
             log.error("%s", self.last_error, extra={"ctx": {"broker": self._where()}})
             return
-        client.subscribe(self.root + "/cmd/+", qos=QOS)
+        if self.v5:
+            # Retain-as-published: otherwise the broker clears the flag on live delivery and a
+            # retained command could not be told apart (and refused). 3.1.1 has no such
+            # option; there only the replay at (re)subscription shows the flag.
+            client.subscribe(self.root + "/cmd/+", options=SubscribeOptions(
+                qos=QOS, retainAsPublished=True))
+        else:
+            client.subscribe(self.root + "/cmd/+", qos=QOS)
         self._loop.call_soon_threadsafe(self._connected)
 
     def _connected(self) -> None:
@@ -145,7 +157,7 @@ class MqttLink:
         self._loop.call_soon_threadsafe(self._disconnected, str(reason))
 
     def _disconnected(self, reason: str) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self.stopping:
             log.warning("lost the broker (%s); reconnecting", reason,
                         extra={"ctx": {"broker": self._where()}})
         self.last_error = "disconnected: %s" % reason

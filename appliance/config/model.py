@@ -193,7 +193,8 @@ def parse(data: dict[str, Any], source: str) -> Config:
     service = read_table(data.get("service", {}), SERVICE, "[service]", problems)
     base = Path(source).parent
     mqtt["password"] = _secret(mqtt.pop("password_file"), base, "[mqtt] password_file", problems)
-    mqtt["key_file"] = _path(mqtt["key_file"], base)
+    for key in ("ca_file", "cert_file", "key_file"):  # beside the config, not the cwd
+        mqtt[key] = _path(mqtt[key], base)
     _check_mqtt(mqtt, problems)
     if not mqtt["client_id"] and site["id"]:
         mqtt["client_id"] = "keybridge-%s" % site["id"]

@@ -57,9 +57,15 @@ class Engine:
         """Handle one command message; never raises for anything the PMS sent."""
         try:
             payload = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            # Refused here rather than crash when stored: a lone surrogate ("\ud800") parses
+            # but is no UTF-8, and deep nesting would overflow the stack in json.dumps.
+            if _too_deep(payload):
+                raise ValueError("nested too deeply")
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # UnicodeError is a ValueError
             return self._answer(None, command, reply_to, error=CommandError(
-                "bad_json", "the payload is not JSON in UTF-8"))
+                "bad_json", "the payload is not JSON in UTF-8 (nested at most %d deep)"
+                % MAX_DEPTH))
         try:
             request_id = contract.request_id(payload)
         except CommandError as err:
@@ -70,6 +76,11 @@ class Engine:
             return self._reject(command, request_id, "retained commands are never carried "
                                 "out: publish commands with retain = false")
         previous = inbox_reply(self.store, request_id)
+        if previous is not None and previous["command"] != command:
+            return self._answer(request_id, command, reply_to, error=CommandError(
+                "request_id_conflict", "request_id %r was already used for a %s command; "
+                "use a new request_id for each command" % (request_id, previous["command"]),
+                "request_id"))
         if previous is not None:
             log.info("repeated request_id: same reply, no second effect", extra={"ctx": ctx})
             return self._resend(command, previous, reply_to)
@@ -232,6 +243,22 @@ class Engine:
                      reply_to: ReplyTo) -> None:
         route = self._route(command, reply_to)
         outbox_add(self.store, db, route["topic"], reply, route["properties"])
+
+
+MAX_DEPTH = 32
+"""Lists and objects nested deeper than this are refused; a command needs three levels."""
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level > MAX_DEPTH:
+                return True
+            stack.extend((child, level + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _booking_json(booking: contract.Booking) -> str:

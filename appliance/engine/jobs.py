@@ -41,8 +41,10 @@ from appliance.store.records import (
     inbox_set_reply,
     integration,
     job_done,
+    job_event_id,
     job_failed,
     job_retry,
+    job_started,
     jobs_interrupted,
     outbox_add,
 )
@@ -75,6 +77,7 @@ class JobRunner:
                 job_done(db, job)
             return
         log.info("%s started (attempt %d)", job.kind, job.attempts, extra={"ctx": ctx})
+        job_started(self.store, job)
         try:
             outcome = await self._run(job, key)
         except BackendFailure as failure:
@@ -105,7 +108,7 @@ class JobRunner:
                           external_id=external_id, booking_id=key.booking_id,
                           owner_key_id=key.owner_key_id, detail=detail)
             for kind, fields in outcome.events:
-                event(self.store, db, self.root, kind, fields)
+                event(self.store, db, self.root, kind, fields, job_event_id(job.id, kind))
             if job.kind in REPLIED_KINDS:
                 self._final_reply(db, job, reply_body(job.request_id, job.kind, "ok",
                                                       outcome.data))
@@ -124,7 +127,8 @@ class JobRunner:
             elif key is not None and (job.attempts == 1 or not retry):
                 event(self.store, db, self.root, "key_failed", _holder(key) | {
                     "key_id": key.id, "backend": key.backend, "code": failure.code,
-                    "message": failure.message, "hint": failure.hint, "will_retry": retry})
+                    "message": failure.message, "hint": failure.hint, "will_retry": retry},
+                    job_event_id(job.id, "key_failed", job.attempts))
             if retry:
                 job_retry(db, job, self.clock() + self._backoff_s(job.attempts), failure.message)
             else:

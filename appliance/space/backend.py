@@ -7,6 +7,7 @@ products and administrations plug in here later; this is the one-administration 
 """
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from appliance.config import Config
@@ -36,8 +37,10 @@ NAME = "space"
 class SpaceBackend:
     name = NAME
 
-    def __init__(self, config: Config, client: SpaceClient | None = None) -> None:
+    def __init__(self, config: Config, client: SpaceClient | None = None,
+                 on_change: Callable[[], None] = lambda: None) -> None:
         assert config.space is not None
+        self.on_change = on_change  # the retained status follows the link at once
         self.config = config
         self.zone = config.site.zone
         self.client = client or SpaceClient(config.space, on_health=self._on_health)
@@ -74,6 +77,7 @@ class SpaceBackend:
 
     def _on_health(self, up: bool, reason: str) -> None:
         self._health = Health(up, now_iso(), None if up else reason)
+        self.on_change()
 
     async def run(self, job: Job, key: KeyRow | None) -> Outcome:
         try:
@@ -158,7 +162,8 @@ class SpaceBackend:
         fields: dict[str, Any] = {
             "encoder": encoder.id, "kind": card.kind,
             "room": card.rooms[0] if card.rooms else None, "rooms": list(card.rooms),
-            "valid": card.valid, "copy": card.copy or None,
+            "valid": card.valid, "copy": card.copy not in ("", "original"),
+            "copy_label": card.copy or None,
             "valid_from": _aware(card.valid_from, self.zone),
             "valid_until": _aware(card.valid_until, self.zone)}
         return Outcome(data=fields, events=[("card_read", fields)])

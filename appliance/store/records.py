@@ -61,12 +61,21 @@ def outbox_add(store: Store, db: sqlite3.Connection, topic: str, payload: dict[s
 
 
 def event(store: Store, db: sqlite3.Connection, root: str, kind: str,
-          fields: dict[str, Any]) -> str:
-    """Queue ``event/{kind}``; returns its event_id."""
-    event_id = str(uuid.uuid4())
+          fields: dict[str, Any], event_id: str | None = None) -> str:
+    """Queue ``event/{kind}``; returns its event_id (a new one unless given)."""
+    event_id = event_id or str(uuid.uuid4())
     payload = {"event_id": event_id, "type": kind, "occurred_at": now_iso(), **fields}
     outbox_add(store, db, "%s/event/%s" % (root, kind), payload)
     return event_id
+
+
+def job_event_id(job_id: int, kind: str, attempt: int = 0) -> str:
+    """The same id every time the same job reports the same thing: a job repeated after a
+    crash (it may have run, its end was not committed) publishes what the PMS already has."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, "job/%d/%s/%d" % (job_id, kind, attempt)))
+
+
+EVENT_NAMESPACE = uuid.UUID("6f1d8a52-0b0e-4c59-9a57-4d3c2b8e7a10")
 
 
 def outbox_pending(store: Store, after_id: int, limit: int) -> list[Outgoing]:

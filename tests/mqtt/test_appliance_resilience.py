@@ -1,0 +1,172 @@
+"""Outages while commands flow: the broker restarted or killed, the appliance killed with
+SIGKILL at chosen moments. After recovery nothing accepted is lost, nothing runs twice, and
+every event reaches the PMS (de-duplicated by event_id)."""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from _appliance import Appliance, SpaceProcess
+
+from test_appliance_contract import booking, event, reply, send
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def space(tmp_path):
+    process = SpaceProcess(tmp_path).start()
+    yield process
+    process.close()
+
+
+def eventually(predicate, timeout=20.0, what="the condition"):
+    """For state only a file shows (the appliance's database): look, bounded."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s did not come true within %ss" % (what, timeout))
+        time.sleep(0.05)
+
+
+def pending_outbox(appliance):
+    with sqlite3.connect(appliance.db_file) as db:
+        return db.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+
+
+def test_broker_restart_resubscribes_republishes_status_and_loses_nothing(
+        tmp_path, broker, space, peer_factory):
+    appliance = Appliance(tmp_path / "a", broker, space).start()
+    try:
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        send(pms, appliance, "booking", booking("before"))
+        reply(pms, "before")
+        space.control({"op": "faults", "set": {"reply_delay_s": 1.5}})
+        send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
+                                             "encoder": "desk-1"})
+        reply(pms, "cut", "accepted")
+        broker.stop()  # the card is cut while the broker is away
+        eventually(lambda: pending_outbox(appliance) >= 2, what="the result in the outbox")
+        broker.start()
+        pms.connect()
+        assert reply(pms, "cut", "ok", timeout=20)["data"]["count"] == 1
+        event(pms, "card_encoded", booking_id="B1")
+        send(pms, appliance, "booking", booking("after", "B2", units=("C3",)))
+        assert reply(pms, "after", timeout=20)["status"] == "accepted"  # resubscribed
+        online = [m for m in pms.messages if m.topic.endswith("/status")
+                  and m.json()["state"] == "online"]
+        assert len(online) >= 2  # published again on the new connection
+    finally:
+        appliance.close()
+
+
+def test_broker_killed_loses_its_state_and_the_appliance_restores_it(
+        tmp_path, broker, space, peer_factory):
+    appliance = Appliance(tmp_path / "a", broker, space).start()
+    try:
+        broker.kill()  # no persistence written: retained status and sessions are gone
+        broker.start()
+        late = peer_factory(broker)
+        late.subscribe(appliance.topic("#"))
+        late.wait_for(lambda m: m.topic.endswith("/status"), 20)  # the appliance is back
+        later = peer_factory(broker)
+        later.subscribe(appliance.topic("status"))
+        assert later.wait_for(lambda m: m.retain).json()["state"] == "online"
+        send(late, appliance, "booking", booking("fresh"))
+        assert reply(late, "fresh", timeout=20)["status"] == "accepted"
+    finally:
+        appliance.close()
+
+
+class Recorder:
+    """The PMS's bookkeeping: the replies and events seen, events by event_id."""
+
+    def __init__(self, pms):
+        self.pms = pms
+
+    def replies(self, request_id):
+        return [m.json() for m in self.pms.messages
+                if "/reply/" in m.topic and m.json()["request_id"] == request_id]
+
+    def events(self, kind):
+        unique = {}
+        for message in self.pms.messages:
+            if message.topic.endswith("/event/" + kind):
+                unique[message.json()["event_id"]] = message.json()
+        return list(unique.values())
+
+
+def day_of_commands():
+    """Bookings confirmed, cards cut, stays completed: 8 guests, 24 commands."""
+    commands = []
+    for n in range(8):
+        unit = ("P12", "C3", "P14")[n % 3]
+        guest = "G%d" % n
+        commands.append(("booking", booking("%s-confirm" % guest, guest, 1, units=(unit,))))
+        commands.append(("encode_card", {"request_id": "%s-cut" % guest, "booking_id": guest,
+                                         "encoder": "desk-1"}))
+        commands.append(("booking", booking("%s-done" % guest, guest, 2, "COMPLETED",
+                                            units=(unit,))))
+    return commands
+
+
+def test_kill_9_while_commands_flow_loses_nothing_and_repeats_nothing(
+        tmp_path, broker, space, peer_factory):
+    space.control({"op": "faults", "set": {"reply_delay_s": 0.3}})
+    appliance = Appliance(tmp_path / "a", broker, space).start()
+    try:
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        record = Recorder(pms)
+        commands = day_of_commands()
+        sender = threading.Thread(target=_send_all, args=(pms, appliance, commands))
+        sender.start()
+        # Kill points chosen by what is happening, not by the clock: mid-stream after a
+        # reply, while a card is being cut (Space has the CN, no answer yet), after a revoke.
+        for moment in (lambda: record.replies("G1-confirm"),
+                       lambda: len(space.requests("CN")) >= 4,
+                       lambda: record.events("key_revoked")):
+            eventually(moment, 60, "the kill point")
+            appliance.kill()
+            appliance.start()
+        sender.join(60)
+        send(pms, appliance, "test_connection", {"request_id": "fence"})
+        reply(pms, "fence", "ok", timeout=60)
+        _check_day(record, commands, space, appliance)
+    finally:
+        appliance.close()
+
+
+def _send_all(pms, appliance, commands):
+    for command, payload in commands:
+        send(pms, appliance, command, payload)
+
+
+def _check_day(record, commands, space, appliance):
+    unknown = 0
+    for command, payload in commands:
+        replies = record.replies(payload["request_id"])
+        assert replies, "no reply to %s" % payload["request_id"]
+        if command == "encode_card":
+            final = [r for r in replies if r["status"] != "accepted"]
+            eventually(lambda payload=payload: [r for r in record.replies(payload["request_id"])
+                                                if r["status"] != "accepted"], 60, "a result")
+            final = [r for r in record.replies(payload["request_id"])
+                     if r["status"] != "accepted"]
+            codes = {r["error"]["code"] for r in final if r["error"]}
+            assert codes <= {"outcome_unknown"}, final
+            unknown += bool(codes)
+    cards = len(space.requests("CN"))
+    encoded = record.events("card_encoded")
+    assert len({e["booking_id"] for e in encoded}) == len(encoded)  # one card per guest
+    assert len(encoded) <= cards <= len(encoded) + unknown
+    eventually(lambda: len(record.events("key_revoked")) == 8, 60, "eight revocations")
+    assert len({e["booking_id"] for e in record.events("key_revoked")}) == 8
+    with sqlite3.connect(appliance.db_file) as db:
+        states = dict(db.execute("SELECT id, status FROM bookings"))
+        inbox = {row[0] for row in db.execute("SELECT request_id FROM inbox")}
+    assert states == {"G%d" % n: "COMPLETED" for n in range(8)}
+    assert {payload["request_id"] for _command, payload in commands} <= inbox
