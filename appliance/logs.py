@@ -14,7 +14,9 @@ from typing import Any
 
 PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
             logging.CRITICAL: 2}
-SECRET_WORDS = ("pin", "secret", "password", "card_data", "key_hex", "token")
+SECRET_WORDS = frozenset(("pin", "secret", "password", "token", "hex", "data"))
+"""A context field is dropped when one of the words of its name (split at _) is one of these:
+``pin`` and ``guest_pin`` go, ``ping_ms`` and ``mapping`` stay."""
 
 
 def priority(level: int) -> int:
@@ -41,7 +43,7 @@ def _field(value: Any) -> str:
 
 def context_text(ctx: dict[str, Any]) -> str:
     return " ".join("%s=%s" % (name, _field(value)) for name, value in ctx.items()
-                    if value is not None and not any(word in name for word in SECRET_WORDS))
+                    if value is not None and not SECRET_WORDS & set(name.lower().split("_")))
 
 
 class JournalFormatter(logging.Formatter):

@@ -101,7 +101,7 @@ class Service:
                       "status": group.create_task(self._status_loop())}
         for name, worker in self.workers.items():
             self.tasks["worker:" + name] = group.create_task(worker.run())
-        group.create_task(self._ready_and_watch())
+        self.watcher = group.create_task(self._ready_and_watch())
         group.create_task(self._stop_when_asked())
 
     def _signals(self) -> None:
@@ -204,7 +204,7 @@ class Service:
         self._publish_status(force=True)
         if not await self.publisher.drain(max(0.1, deadline - time.monotonic())):
             log.warning("stopping with unconfirmed messages; they go out at the next start")
-        for task in self.tasks.values():
+        for task in [*self.tasks.values(), self.watcher]:
             task.cancel()
         with contextlib.suppress(Exception):
             self.link.stop()

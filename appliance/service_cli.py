@@ -72,10 +72,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                                        backend["since"],
                                        "  last error: %s" % backend["last_error"]
                                        if backend["last_error"] else ""))
-    print("  jobs waiting: %s   outbox: %d" % (report["jobs"] or "none", report["outbox"]))
+    jobs = ", ".join("%s %d" % item for item in sorted(report["jobs"].items())) or "none"
+    print("  jobs waiting: %s   outbox: %d" % (jobs, report["outbox"]))
     for backend, error in report["last_errors"].items():
         print("  last job error (%s): %s" % (backend, error))
-    print("  last reconciliation: %s" % (report["last_reconciliation"] or "never"))
+    last = report["last_reconciliation"]
+    print("  last reconciliation: %s" % ("never" if last is None else "%s, %d discrepancies%s" % (
+        last["at"], last["discrepancies"], ", repaired" if last["repaired"] else "")))
     return 0
 
 
@@ -140,8 +143,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                            retry_min_s=config.service.job_retry_min_s,
                            retry_max_s=config.service.job_retry_max_s)
         outcome = runner.reconcile(args.repair, "keybridge reconcile")
-    print("reconciliation: %(discrepancies)d discrepancies%(how)s" % (
-        outcome.data | {"how": ", repair queued" if args.repair else ""}))
+    found = outcome.data["discrepancies"]
+    print("reconciliation: %d discrepanc%s%s" % (found, "y" if found == 1 else "ies",
+                                                ", repair queued" if args.repair else ""))
     return 1 if outcome.data["discrepancies"] and not args.repair else 0
 
 

@@ -7,10 +7,9 @@ import threading
 import time
 
 import pytest
+from test_appliance_contract import booking, event, reply, send
 
 from _appliance import Appliance, SpaceProcess
-
-from test_appliance_contract import booking, event, reply, send
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -1,0 +1,226 @@
+"""The technician's ``keybridge`` commands against a real store: init, status, keys, audit,
+reconcile. Exit codes: 0 fine, 1 something to look at, 2 configuration."""
+
+import datetime
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.cli import main
+from appliance.config import Config, load
+from appliance.engine.engine import Engine, ReplyTo
+from appliance.space.backend import SpaceBackend
+from appliance.store import records
+from appliance.store.db import Store
+from appliance.store.schema import MIGRATIONS
+from appliance.store.secrets import Keyring
+
+PIN = "PIN 482913"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> str:
+    path = tmp_path / "keybridge.toml"
+    path.write_text(
+        '[site]\nid = "vliet"\ntimezone = "Europe/Amsterdam"\n'
+        '[store]\npath = "%s"\nkey_file = "%s"\n'
+        '[space]\nserver = "127.0.0.1:9"\n'
+        '[[encoders]]\nid = "desk-1"\nname = "Online Encoder 1"\n'
+        '[units]\nP12 = "Pitch 12"\n'
+        % (tmp_path / "state" / "keybridge.db", tmp_path / "state" / "secret.keys"))
+    (tmp_path / "state").mkdir()
+    return str(path)
+
+
+@pytest.fixture
+def initialised(config_path: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["init", "--config", config_path]) == 0
+    capsys.readouterr()
+    return config_path
+
+
+class Appliance:
+    """The store as the running service leaves it, written through the engine."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = Store(config.store.path, Keyring(config.store.key_file))
+        self.engine = Engine(config, self.store, {"space": SpaceBackend(config)})
+
+    def book(self, booking_id: str, arrival: str = "", departure: str = "") -> dict[str, Any]:
+        """A confirmed booking; by default a stay starting a month from now."""
+        soon = datetime.date.today() + datetime.timedelta(days=30)
+        arrival = arrival or "%sT14:00:00+02:00" % soon
+        departure = departure or "%sT10:00:00+02:00" % (soon + datetime.timedelta(days=4))
+        self.engine.submit("booking", json.dumps({"request_id": "r-" + booking_id, "booking": {
+            "id": booking_id, "revision": 1, "status": "CONFIRMED", "arrival": arrival,
+            "departure": departure, "units": ["P12"]}}).encode(), False, ReplyTo())
+        [row] = self.store.query("SELECT * FROM keys WHERE booking_id = ?", booking_id)
+        return dict(row)
+
+    def give_pin(self, key_id: str, pin: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("UPDATE keys SET secret = ?, state = 'active' WHERE id = ?",
+                       (self.store.encrypt(pin.encode()), key_id))
+
+
+@pytest.fixture
+def appliance(initialised: str) -> Iterator[Appliance]:
+    site = Appliance(load(initialised))
+    yield site
+    site.store.close()
+
+
+def test_init_creates_a_private_key_file_and_the_store(
+        config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    config = load(config_path)
+    assert main(["init", "--config", config_path]) == 0
+    out = capsys.readouterr().out
+    assert "created %s (mode 0600)" % config.store.key_file in out
+    assert "store ready: %s" % config.store.path in out
+    assert stat.S_IMODE(os.stat(config.store.key_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(config.store.path).st_mode) == 0o600
+    with Store(config.store.path, Keyring(config.store.key_file)) as store:
+        assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+
+
+def test_init_twice_keeps_the_key_and_the_data(
+        initialised: str, capsys: pytest.CaptureFixture[str]) -> None:
+    config = load(initialised)
+    key = Path(config.store.key_file).read_bytes()
+    with Store(config.store.path, Keyring(config.store.key_file)) as store, \
+            store.transaction() as db:
+        records.outbox_add(store, db, "t", {"pin": PIN})
+    assert main(["init", "--config", initialised]) == 0
+    assert "kept the existing key file" in capsys.readouterr().out
+    assert Path(config.store.key_file).read_bytes() == key
+    with Store(config.store.path, Keyring(config.store.key_file)) as store:
+        assert PIN in records.outbox_pending(store, 0, 10)[0].payload.decode()
+
+
+def test_init_with_a_broken_config_exits_2_and_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "keybridge.toml"
+    path.write_text('[site]\nid = "x"\n[store]\nkey_file = "%s"\n' % (tmp_path / "k"))
+    assert main(["init", "--config", str(path)]) == 2
+    assert "[site] timezone" in capsys.readouterr().err
+    assert not (tmp_path / "k").exists()
+
+
+def test_status_json_on_a_fresh_store(initialised: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--json", "--config", initialised]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"service": None, "jobs": {}, "outbox": 0, "last_errors": {},
+                      "last_reconciliation": None}
+
+
+def test_status_shows_queues_and_the_last_reconciliation(
+        appliance: Appliance, capsys: pytest.CaptureFixture[str]) -> None:
+    appliance.book("B1")
+    assert main(["reconcile", "--config", appliance.config.source]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json", "--config", appliance.config.source]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["jobs"] == {"space": 1} and report["outbox"] == 2  # reply + report
+    assert report["last_reconciliation"]["discrepancies"] == 0
+    assert main(["status", "--config", appliance.config.source]) == 0
+    out = capsys.readouterr().out
+    assert "site vliet" in out and "service last reported never" in out
+    assert "jobs waiting: space 1" in out and "outbox: 2" in out
+    assert "0 discrepancies" in out
+
+
+def test_status_without_init_names_the_key_file(
+        config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--config", config_path]) == 1
+    err = capsys.readouterr().err
+    assert "secret.keys" in err and "keybridge init" in err
+
+
+def test_keys_hides_pins_unless_revealed(appliance: Appliance,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    key = appliance.book("B1")
+    appliance.give_pin(key["id"], PIN)
+    source = appliance.config.source
+    assert main(["keys", "--config", source]) == 0
+    out = capsys.readouterr().out
+    assert key["id"] in out and "B1" in out and "P12" in out and "active" in out
+    assert "482913" not in out and "(hidden; --reveal)" in out
+    assert main(["keys", "--json", "--config", source]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["secret"] == "(hidden; --reveal)" and listed["holder"] == "B1"
+    assert main(["keys", "--reveal", "--config", source]) == 0
+    assert "secret: %s" % PIN in capsys.readouterr().out
+
+
+def test_keys_lists_revoked_keys_only_with_all(appliance: Appliance,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    key = appliance.book("B1")
+    appliance.book("B2")
+    with appliance.store.transaction() as db:
+        db.execute("UPDATE keys SET state = 'revoked' WHERE id = ?", (key["id"],))
+    source = appliance.config.source
+    assert main(["keys", "--json", "--config", source]) == 0
+    assert [k["holder"] for k in json.loads(capsys.readouterr().out)] == ["B2"]
+    assert main(["keys", "--json", "--all", "--config", source]) == 0
+    assert {k["holder"] for k in json.loads(capsys.readouterr().out)} == {"B1", "B2"}
+    assert main(["keys", "--json", "--all", "--booking", "B1", "--config", source]) == 0
+    assert [k["state"] for k in json.loads(capsys.readouterr().out)] == ["revoked"]
+
+
+def test_audit_lists_rows_oldest_first(appliance: Appliance,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with appliance.store.transaction() as db:
+        for number, action in enumerate(["card_encoded", "card_copied", "revoked"]):
+            records.audit(db, action, "space", "r-%d" % number, key_id="k1",
+                          external_id="Pitch 12", booking_id="B1")
+        records.audit(db, "issued", "space", "r-9", booking_id="B2")
+    source = appliance.config.source
+    assert main(["audit", "--config", source]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == ["card_encoded", "card_copied", "revoked",
+                                                   "issued"]
+    assert "booking=B1" in lines[0] and "trigger=r-0" in lines[0]
+    # --limit keeps the newest, still printed oldest first.
+    assert main(["audit", "--limit", "2", "--json", "--config", source]) == 0
+    assert [row["action"] for row in json.loads(capsys.readouterr().out)] == [
+        "revoked", "issued"]
+    assert main(["audit", "--booking", "B2", "--json", "--config", source]) == 0
+    assert [row["booking_id"] for row in json.loads(capsys.readouterr().out)] == ["B2"]
+
+
+def test_reconcile_exit_codes(appliance: Appliance,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    source = appliance.config.source
+    assert main(["reconcile", "--config", source]) == 0
+    assert "0 discrepancies" in capsys.readouterr().out
+    key = appliance.book("OLD", "2020-07-01T14:00:00+02:00", "2020-07-05T10:00:00+02:00")
+    # Found and not repaired: something for the technician to look at.
+    assert main(["reconcile", "--config", source]) == 1
+    assert "1 discrepancy" in capsys.readouterr().out
+    assert appliance.store.query("SELECT state FROM keys WHERE id = ?", key["id"])[0][0] == (
+        "issuing")
+    assert main(["reconcile", "--repair", "--config", source]) == 0
+    assert "1 discrepancy, repair queued" in capsys.readouterr().out
+    assert appliance.store.query("SELECT state FROM keys WHERE id = ?", key["id"])[0][0] == (
+        "revoking")
+    assert main(["reconcile", "--config", source]) == 0
+    assert "0 discrepancies" in capsys.readouterr().out
+
+
+def test_rotate_key_then_keys_reveal_still_shows_the_pin(
+        appliance: Appliance, capsys: pytest.CaptureFixture[str]) -> None:
+    key = appliance.book("B1")
+    appliance.give_pin(key["id"], PIN)
+    source = appliance.config.source
+    assert main(["rotate-key", "--config", source]) == 0
+    # The PIN and the booking reply still waiting in the outbox.
+    assert "2 secrets re-encrypted" in capsys.readouterr().out
+    assert main(["keys", "--reveal", "--config", source]) == 0
+    assert PIN in capsys.readouterr().out
