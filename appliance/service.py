@@ -28,10 +28,11 @@ from appliance.engine.engine import APPLIANCE, Engine, ReplyTo
 from appliance.engine.jobs import JobRunner
 from appliance.engine.worker import Worker
 from appliance.store.db import Store, now_iso
-from appliance.store.records import job_depths
+from appliance.store.records import job_depths, outbox_prune
 from appliance.store.secrets import Keyring
 
 log = logging.getLogger("keybridge.service")
+PRUNE_EVERY_S = 3600.0
 
 
 def build_backends(config: Config,
@@ -170,7 +171,11 @@ class Service:
             self._last_status = payload
 
     async def _status_loop(self) -> None:
+        pruned = 0.0
         while True:
+            if time.monotonic() - pruned > PRUNE_EVERY_S:
+                outbox_prune(self.store)
+                pruned = time.monotonic()
             await asyncio.sleep(self.config.service.status_interval_s)
             self._publish_status()
 

@@ -5,6 +5,7 @@ what commits together; that is how a state change, its jobs and its events land 
 """
 
 import dataclasses
+import datetime
 import json
 import sqlite3
 import time
@@ -89,6 +90,14 @@ def outbox_published(store: Store, ids: list[int]) -> None:
     with store.transaction() as db:
         db.executemany("UPDATE outbox SET published_at = ? WHERE id = ?",
                        [(now_iso(), outgoing_id) for outgoing_id in ids])
+
+
+def outbox_prune(store: Store, keep_s: float = 7 * 86400) -> int:
+    """Forget what the broker confirmed long ago: a published PIN need not stay on disk."""
+    cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=keep_s)
+    with store.transaction() as db:
+        return db.execute("DELETE FROM outbox WHERE published_at IS NOT NULL AND "
+                          "published_at < ?", (cutoff.isoformat(timespec="seconds"),)).rowcount
 
 
 def outbox_depth(store: Store) -> int:
