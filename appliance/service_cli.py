@@ -7,13 +7,14 @@ Exit codes: 0 fine, 1 something to look at (a failed check), 2 configuration or 
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
 from appliance import config as configuration
 from appliance import logs
 from appliance.config import Config
-from appliance.errors import ConfigError, KeybridgeError
+from appliance.errors import ConfigError, KeybridgeError, StoreError
 from appliance.store.db import Store
 from appliance.store.records import reencrypt
 from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
@@ -36,6 +37,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    for path in (config.store.key_file, config.store.path):
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        except OSError as err:
+            raise StoreError("cannot create %s (%s); create it for the keybridge user, or set "
+                             "[store] in %s" % (folder, err.strerror, args.config)) from err
     created = create_key_file(config.store.key_file)
     print("%s %s (mode 0600)" % ("created" if created else "kept the existing key file",
                                  config.store.key_file))
@@ -162,6 +170,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
 def cmd_test_connection(args: argparse.Namespace) -> int:
     from appliance.checks import run_checks
     config = _load(args.config)
+    logs.setup("error")  # the checks' own lines say it all; the link's log would repeat it
     results = asyncio.run(run_checks(config, args.backend))
     for name, ok, detail in results:
         print("%-7s %s  %s" % (name, "OK  " if ok else "FAIL", detail))

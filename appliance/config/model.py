@@ -255,7 +255,7 @@ def _space(table: Any, source: str, problems: Problems) -> SpaceSettings | None:
     try:
         return from_table(table, source)
     except SpaceConfigError as err:
-        problems.items.append(str(err))
+        problems.items.extend(str(err).splitlines())
         return None
 
 

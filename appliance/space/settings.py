@@ -75,17 +75,27 @@ def split_host_port(text: str) -> tuple[str, int]:
 
 
 def from_table(table: dict[str, Any], source: str, section: str = "space") -> SpaceSettings:
-    """Settings from a parsed TOML table; unknown keys and bad values are errors."""
+    """Settings from a parsed TOML table; unknown keys and bad values are errors.
+
+    Raises SpaceConfigError listing every problem, one per line.
+    """
     defaults = SpaceSettings()
     fields = {f.name: f for f in dataclasses.fields(SpaceSettings)}
     values: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in table.items():
         where = "%s: [%s] %s" % (source, section, key)
         if key not in fields:
-            raise SpaceConfigError("%s: unknown key; the keys are %s" % (where, ", ".join(fields)))
-        values[key] = _check(where, value, getattr(defaults, key))
+            problems.append("%s: unknown key; the keys are %s" % (where, ", ".join(fields)))
+            continue
+        try:
+            values[key] = _check(where, value, getattr(defaults, key))
+        except SpaceConfigError as err:
+            problems.append(str(err))
     settings = defaults.replace(**values)
-    _check_choices(settings, source, section)
+    problems += _check_choices(settings, source, section)
+    if problems:
+        raise SpaceConfigError("\n".join(problems))
     return settings
 
 
@@ -104,21 +114,24 @@ _KIND_WORDS = {str: "a string in quotes", int: "a whole number", float: "a numbe
                bool: "true or false"}
 
 
-def _check_choices(settings: SpaceSettings, source: str, section: str) -> None:
+def _check_choices(settings: SpaceSettings, source: str, section: str) -> list[str]:
+    """Every problem of values that are each of the right type but wrong together."""
     where = "%s: [%s] " % (source, section)
+    problems = []
     if settings.connection not in (PERSISTENT, PER_REQUEST):
-        raise SpaceConfigError(where + "connection: write \"persistent\" or \"per_request\"")
+        problems.append(where + "connection: write \"persistent\" or \"per_request\"")
     if not settings.server.startswith("serial:"):
         try:
             split_host_port(settings.server)
         except ValueError as err:
-            raise SpaceConfigError(where + "server: %s" % err) from err
+            problems.append(where + "server: %s" % err)
     elif len(settings.server) == len("serial:"):
-        raise SpaceConfigError(where + "server: name the line, e.g. serial:/dev/ttyUSB0")
+        problems.append(where + "server: name the line, e.g. serial:/dev/ttyUSB0")
     if settings.baud_rate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
-        raise SpaceConfigError(where + "baud_rate: use a standard rate such as 9600")
+        problems.append(where + "baud_rate: use a standard rate such as 9600")
     if settings.reconnect_min_s <= 0 or settings.reconnect_max_s < settings.reconnect_min_s:
-        raise SpaceConfigError(where + "reconnect_min_s/reconnect_max_s: need "
-                               "0 < reconnect_min_s <= reconnect_max_s")
+        problems.append(where + "reconnect_min_s/reconnect_max_s: need "
+                        "0 < reconnect_min_s <= reconnect_max_s")
     if settings.ack_timeout_s <= 0 or settings.connect_timeout_s <= 0:
-        raise SpaceConfigError(where + "ack_timeout_s and connect_timeout_s must be above 0")
+        problems.append(where + "ack_timeout_s and connect_timeout_s must be above 0")
+    return problems

@@ -204,8 +204,6 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
         assert any(problem.startswith("%s: %s: " % (path, where)) for problem in problems), where
 
 
-@pytest.mark.xfail(strict=True, reason="appliance/space/settings.py from_table raises on the "
-                   "first [space] problem, so a second one only shows up on the next run")
 def test_every_problem_of_the_space_table_is_reported_at_once(tmp_path: Path) -> None:
     path = write(tmp_path, SITE + '[space]\nserver = "no-port-here"\nbaud_rate = 1234\n')
     problems = problems_of(path)
