@@ -255,7 +255,7 @@ def _space(table: Any, source: str, problems: Problems) -> SpaceSettings | None:
     try:
         return from_table(table, source)
     except SpaceConfigError as err:
-        problems.items.extend(str(err).splitlines())
+        problems.items.extend(err.problems or [str(err)])
         return None
 
 

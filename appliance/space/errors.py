@@ -27,7 +27,12 @@ class SpaceError(Exception):
 
 
 class SpaceConfigError(SpaceError):
-    """The Space settings are invalid; the message says where and how to fix it."""
+    """The Space settings are invalid; the message says where and how to fix it.
+
+    ``problems`` lists each one when there are several.
+    """
+
+    problems: list[str] = []
 
 
 class SpaceRequestError(SpaceError):

@@ -95,7 +95,9 @@ def from_table(table: dict[str, Any], source: str, section: str = "space") -> Sp
     settings = defaults.replace(**values)
     problems += _check_choices(settings, source, section)
     if problems:
-        raise SpaceConfigError("\n".join(problems))
+        error = SpaceConfigError("\n".join(problems))
+        error.problems = problems
+        raise error
     return settings
 
 
