@@ -12,6 +12,7 @@ the retained status set offline.
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -29,6 +30,7 @@ from appliance.engine.jobs import JobRunner
 from appliance.engine.worker import Worker
 from appliance.store.db import Store, now_iso
 from appliance.store.records import job_depths, outbox_prune
+from appliance.store.retry import persist
 from appliance.store.secrets import Keyring
 
 log = logging.getLogger("keybridge.service")
@@ -136,10 +138,12 @@ class Service:
             if not self._accepting:
                 continue  # not acknowledged: the broker redelivers after the restart
             if incoming.topic.startswith(prefix):
-                self.engine.submit(incoming.topic[len(prefix):], incoming.payload,
-                                   incoming.retain,
-                                   ReplyTo(incoming.response_topic, incoming.correlation))
-            self.link.ack(incoming.mid)
+                submit = functools.partial(
+                    self.engine.submit, incoming.topic[len(prefix):], incoming.payload,
+                    incoming.retain, ReplyTo(incoming.response_topic, incoming.correlation))
+                await persist(submit, "storing a command")
+            if incoming.qos > 0:  # a QoS 0 message has no PUBACK; sending one is an error
+                self.link.ack(incoming.mid)
 
     # Status and watchdog.
 
@@ -170,14 +174,20 @@ class Service:
             self.link.publish(self.link.status_topic, payload, retain=True)
             self._last_status = payload
 
+    def _record_offline(self) -> None:
+        """What ``keybridge status`` shows after an orderly stop: not the last online view."""
+        with self.store.transaction() as db:
+            self.store.set_meta(db, "status", json.dumps(
+                {"state": "offline", "since": now_iso(), "backends": {}}))
+
     async def _status_loop(self) -> None:
         pruned = 0.0
         while True:
             if time.monotonic() - pruned > PRUNE_EVERY_S:
-                outbox_prune(self.store)
+                await persist(lambda: outbox_prune(self.store), "pruning the outbox")
                 pruned = time.monotonic()
             await asyncio.sleep(self.config.service.status_interval_s)
-            self._publish_status()
+            await persist(self._publish_status, "recording the status")
 
     async def _ready_and_watch(self) -> None:
         await self.link.connected.wait()
@@ -206,7 +216,8 @@ class Service:
         workers = [task for name, task in self.tasks.items() if name.startswith("worker:")]
         if workers:
             await asyncio.wait(workers, timeout=max(0.0, deadline - time.monotonic()))
-        self._publish_status(force=True)
+        with contextlib.suppress(Exception):
+            self._record_offline()
         if not await self.publisher.drain(max(0.1, deadline - time.monotonic())):
             log.warning("stopping with unconfirmed messages; they go out at the next start")
         for task in [*self.tasks.values(), self.watcher]:

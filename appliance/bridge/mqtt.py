@@ -39,6 +39,7 @@ class Incoming:
     payload: bytes
     retain: bool
     mid: int
+    qos: int
     response_topic: str
     correlation: bytes
 
@@ -168,7 +169,8 @@ class MqttLink:
                     message: paho.MQTTMessage) -> None:
         properties = getattr(message, "properties", None)
         incoming = Incoming(message.topic, bytes(message.payload), bool(message.retain),
-                            message.mid, getattr(properties, "ResponseTopic", "") or "",
+                            message.mid, message.qos,
+                            getattr(properties, "ResponseTopic", "") or "",
                             bytes(getattr(properties, "CorrelationData", b"") or b""))
         self._loop.call_soon_threadsafe(self._handlers[0], incoming)
 

@@ -13,6 +13,7 @@ import logging
 from appliance.bridge.mqtt import MqttLink
 from appliance.store.db import Store
 from appliance.store.records import outbox_depth, outbox_pending, outbox_published
+from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.outbox")
 POLL_S = 5.0
@@ -61,9 +62,9 @@ class Publisher:
     async def run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
-            self._confirm()
+            await persist(self._confirm, "recording published messages")
             if self.link.connected.is_set():
-                self._send()
+                await persist(self._send, "reading the outbox")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_S):
                     await self._wakeup.wait()
@@ -91,7 +92,12 @@ class Publisher:
             return
         for row in outbox_pending(self.store, self._after, room):
             correlation = bytes.fromhex(row.properties.get("correlation_hex", ""))
-            mid = self.link.publish(row.topic, row.payload, correlation=correlation)
+            try:
+                mid = self.link.publish(row.topic, row.payload, correlation=correlation)
+            except ValueError as err:  # a topic paho refuses: never publishable, set aside
+                log.error("outbox row %d can never be published (%s); dropped", row.id, err)
+                self._acked.append(row.id)
+                continue
             if mid is None:
                 return  # the connection just went; connected() starts over
             self.in_flight[mid] = row.id

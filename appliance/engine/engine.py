@@ -29,7 +29,10 @@ class ReplyTo:
     """Where a reply goes: ``reply/{command}``, or an MQTT 5 response topic."""
 
     def __init__(self, response_topic: str = "", correlation: bytes = b"") -> None:
-        self.response_topic = response_topic
+        # A topic one cannot publish to (wildcards, NUL, too long) falls back to reply/...
+        usable = (not any(char in response_topic for char in "+#\x00")
+                  and len(response_topic.encode("utf-8", "replace")) < 65536)
+        self.response_topic = response_topic if usable else ""
         self.correlation = correlation
 
     def properties(self) -> dict[str, str]:

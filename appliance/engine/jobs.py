@@ -9,6 +9,7 @@ two cards): those end with ``outcome_unknown`` and a hint.
 """
 
 import datetime
+import functools
 import json
 import logging
 import random
@@ -20,7 +21,9 @@ from typing import Any
 from appliance.engine import keys as keyset
 from appliance.engine.backend import (
     DESK_KINDS,
+    ENCODE,
     ISSUE,
+    MOBILE,
     READ,
     RECONCILE,
     TEST,
@@ -34,6 +37,8 @@ from appliance.engine.engine import APPLIANCE, reply_body
 from appliance.errors import CommandError
 from appliance.store.db import Store, now_iso
 from appliance.store.records import (
+    PENDING,
+    RUNNING,
     Job,
     audit,
     dumps,
@@ -48,9 +53,13 @@ from appliance.store.records import (
     jobs_interrupted,
     outbox_add,
 )
+from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.jobs")
 REPLIED_KINDS = (*DESK_KINDS, RECONCILE)
+STRANDED_REVOCATIONS = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs "
+                        "WHERE jobs.key_id = keys.id AND jobs.kind = 'revoke_key' AND "
+                        "jobs.state IN (?, ?))")
 """Jobs that end with a second reply to the command that asked for them."""
 
 
@@ -76,18 +85,28 @@ class JobRunner:
             with self.store.transaction() as db:
                 job_done(db, job)
             return
+        if job.kind in (ENCODE, MOBILE) and (key is None or key.state not in keyset.LIVE):
+            # delete_keys or a check-out arrived after this request was accepted.
+            self.failed(job, key, BackendFailure(
+                "no_key", "the key was revoked before the card could be made",
+                hint="the booking was checked out or its keys deleted; confirm it again"))
+            return
         log.info("%s started (attempt %d)", job.kind, job.attempts, extra={"ctx": ctx})
         job_started(self.store, job)
         try:
             outcome = await self._run(job, key)
         except BackendFailure as failure:
-            self.failed(job, key, failure)
+            await persist(functools.partial(self.failed, job, key, failure),
+                          "recording a failure")
         except Exception as err:
             log.exception("%s crashed", job.kind, extra={"ctx": ctx})
-            self.failed(job, key, BackendFailure("internal_error", "%s: %s" % (
-                type(err).__name__, err), retry=True))
+            crash = BackendFailure("internal_error", "%s: %s" % (type(err).__name__, err),
+                                   retry=True)
+            await persist(functools.partial(self.failed, job, key, crash), "recording a failure")
         else:
-            self.succeeded(job, key, outcome)
+            # The effect happened: its record must land, however long the store is busy.
+            await persist(functools.partial(self.succeeded, job, key, outcome),
+                          "recording a result")
             log.info("%s done", job.kind, extra={"ctx": ctx})
         self.wake()
 
@@ -116,7 +135,10 @@ class JobRunner:
 
     def failed(self, job: Job, key: KeyRow | None, failure: BackendFailure) -> None:
         desk = job.kind in REPLIED_KINDS
-        retry = failure.retry and not desk and not failure.may_have_run
+        backend = self.backends.get(job.backend)
+        repeatable = not failure.may_have_run or (backend is not None
+                                                  and backend.idempotent(job.kind))
+        retry = failure.retry and not desk and repeatable
         ctx = _ctx(job, key) | {"code": failure.code, "will_retry": retry}
         log.warning("%s failed: %s", job.kind, failure.message, extra={"ctx": ctx})
         with self.store.transaction() as db:
@@ -157,8 +179,10 @@ class JobRunner:
         return len(interrupted)
 
     def _update_key(self, db: sqlite3.Connection, key: KeyRow, outcome: Outcome) -> None:
+        current = keyset.load_key(db, key.id)  # not the copy read when the job began
+        key = current or key
         state = outcome.key_state or key.state
-        if key.state == keyset.REVOKING and state == keyset.ACTIVE:
+        if key.state in (keyset.REVOKING, keyset.REVOKED) and state == keyset.ACTIVE:
             state = keyset.REVOKING  # a revocation is on its way; do not resurrect the key
         ids = key.external_ids if outcome.external_ids is None else outcome.external_ids
         db.execute("UPDATE keys SET state = ?, external_ids = ?, updated_at = ? WHERE id = ?",
@@ -219,6 +243,14 @@ class JobRunner:
         now = datetime.datetime.now(datetime.UTC)
         found: dict[str, list[dict[str, Any]]] = {name: [] for name in self.backends}
         with self.store.transaction() as db:
+            for row in db.execute(STRANDED_REVOCATIONS, (keyset.REVOKING, PENDING, RUNNING)):
+                key = keyset.key_from_row(row)
+                found.setdefault(key.backend, []).append({
+                    "kind": "revocation_failed", "key_id": key.id, **_holder(key)})
+                integration(db, key.backend, "discrepancy", "revocation gave up; the key may "
+                            "still open doors", key_id=key.id)
+                if repair:
+                    keyset.revoke(db, key, trigger, "reconcile")
             for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", keyset.LIVE):
                 key = keyset.key_from_row(row)
                 if datetime.datetime.fromisoformat(key.valid_until) >= now:
@@ -262,7 +294,7 @@ def _error_reply(job: Job, failure: BackendFailure) -> dict[str, Any]:
     code = failure.code
     data: dict[str, Any] = {"hint": failure.hint}
     if code not in ("backend_unavailable", "backend_not_configured", "outcome_unknown",
-                    "internal_error"):
+                    "internal_error", "no_key"):
         data["vendor_code"] = code
         code = "backend_refused"
     return reply_body(job.request_id, job.kind, "error", data,

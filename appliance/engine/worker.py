@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from appliance.engine.jobs import JobRunner
 from appliance.store.records import PENDING, job_claim
+from appliance.store.retry import persist
 
 POLL_S = 5.0
 
@@ -39,7 +40,8 @@ class Worker:
     async def run(self) -> None:
         while not self._stopping:
             self._wakeup.clear()  # before looking, so a commit meanwhile is not missed
-            job = job_claim(self.runner.store, self.backend, self.clock(), self.lease_s)
+            job = await persist(lambda: job_claim(self.runner.store, self.backend, self.clock(),
+                                                  self.lease_s), "taking the next job")
             if job is None:
                 await self._idle()
                 continue

@@ -111,4 +111,20 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: outbox ids never reused. Without AUTOINCREMENT, pruning every published row let the
+    # next row take id 1, below what the publisher had already sent in this connection.
+    """
+    CREATE TABLE outbox_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        properties TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        published_at TEXT
+    );
+    INSERT INTO outbox_new SELECT * FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_new RENAME TO outbox;
+    CREATE INDEX outbox_pending ON outbox (published_at, id);
+    """,
 )

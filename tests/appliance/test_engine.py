@@ -528,3 +528,80 @@ def test_any_message_gets_exactly_one_answer_and_never_raises(
         else:
             # What was sent is what the inbox keeps for a repeat of this request_id.
             assert json.loads(stored[0]["reply"]) == body
+
+
+# Review findings: each test is a scenario that went wrong before its fix.
+
+def _claim(site: Site, kind: str) -> Any:
+    from appliance.store.records import job_claim
+    job = job_claim(site.store, "space", time.time() + 1, 60)
+    assert job is not None and job.kind == kind, job
+    return job
+
+
+def _key(site: Site) -> Any:
+    from appliance.engine.keys import load_key
+    return load_key(site.store.db, site.key_rows()[0]["id"])
+
+
+def test_a_check_out_that_may_have_run_is_retried_not_abandoned(site: Site) -> None:
+    from appliance.engine.backend import BackendFailure
+    confirmed(site)
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.send("booking", booking("done", revision=2, status="COMPLETED"))
+    site.new_messages()
+    job = _claim(site, "revoke_key")
+    site.runner.failed(job, _key(site), BackendFailure(
+        "backend_unavailable", "no reply after the ACK", retry=True, may_have_run=True))
+    assert site.rows("SELECT state FROM jobs WHERE id = ?", job.id) == [{"state": "pending"}]
+    [(_topic, failed, _props)] = site.new_messages()
+    assert failed["type"] == "key_failed" and failed["will_retry"] is True
+
+
+def test_a_card_cut_while_delete_keys_arrived_does_not_bring_the_key_back(site: Site) -> None:
+    confirmed(site)
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.send("encode_card", {"request_id": "cut", "booking_id": "B1", "encoder": "desk-1"})
+    site.new_messages()
+    cut = _claim(site, "encode_card")
+    held = _key(site)  # what the worker read when the card went to Space
+    site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
+    site.new_messages()
+    site.runner.succeeded(cut, held, _outcome("active"))
+    assert site.key_rows()[0]["state"] == "revoking"
+
+
+async def test_a_card_for_a_key_revoked_meanwhile_is_refused_with_no_key(site: Site) -> None:
+    confirmed(site)
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.send("encode_card", {"request_id": "cut", "booking_id": "B1", "encoder": "desk-1"})
+    site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
+    site.new_messages()
+    await site.runner.execute(_claim(site, "encode_card"))  # Space is never asked
+    [(_topic, answer, _props)] = site.new_messages()
+    assert answer["request_id"] == "cut" and answer["error"]["code"] == "no_key"
+
+
+def test_reconcile_reports_and_repairs_a_revocation_that_gave_up(site: Site) -> None:
+    from appliance.engine.backend import BackendFailure
+    confirmed(site)
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
+    site.runner.failed(_claim(site, "revoke_key"), _key(site),
+                       BackendFailure("OS", "room out of service"))
+    outcome = site.runner.reconcile(True, "nightly")
+    assert outcome.data["discrepancies"] == 1
+    pending = site.rows("SELECT kind FROM jobs WHERE state = 'pending'")
+    assert pending == [{"kind": "revoke_key"}]
+
+
+@pytest.mark.parametrize("topic", ["pms/replies/#", "pms/+/x", "a\x00b", "x" * 70000])
+def test_an_unpublishable_response_topic_falls_back_to_the_reply_topic(
+        site: Site, topic: str) -> None:
+    site.send("booking", booking("r-1"), reply_to=ReplyTo(topic, b"c"))
+    assert site.reply()["request_id"] == "r-1"  # on reply/booking
+
+
+def _outcome(state: str) -> Any:
+    from appliance.engine.backend import Outcome
+    return Outcome(key_state=state)

@@ -279,3 +279,19 @@ def test_published_outbox_rows_are_forgotten_after_a_week(tmp_path) -> None:
         assert outbox_prune(store, keep_s=-1) == 1
         assert outbox_depth(store) == 1  # the unpublished row stays whatever its age
         assert [row[0] for row in store.query("SELECT topic FROM outbox")] == ["t/b"]
+
+
+def test_outbox_ids_are_never_reused_after_a_prune(tmp_path) -> None:
+    from appliance.store import Keyring, Store
+    from appliance.store.records import outbox_add, outbox_prune, outbox_published
+    from appliance.store.secrets import create_key_file
+    create_key_file(str(tmp_path / "keys"))
+    with Store(str(tmp_path / "db"), Keyring(str(tmp_path / "keys"))) as store:
+        with store.transaction() as db:
+            outbox_add(store, db, "t/a", {"n": 1})
+        outbox_published(store, [1])
+        outbox_prune(store, keep_s=-1)
+        with store.transaction() as db:
+            outbox_add(store, db, "t/b", {"n": 2})
+        # the publisher asks for rows after the last id it sent: 1 must not come back
+        assert [row[0] for row in store.query("SELECT id FROM outbox")] == [2]

@@ -210,3 +210,24 @@ def test_keys_are_in_the_store_and_the_audit_names_the_trigger(site):
     assert audit and audit[0][:3] == ("card_encoded", "space", "cut")
     units = json.loads(db.execute("SELECT units FROM keys").fetchone()[0])
     assert units == ["P12"]
+
+
+def test_a_qos0_command_is_handled_without_upsetting_the_broker(site):
+    appliance, pms = site
+    send(pms, appliance, "booking", booking("q0"), qos=0)
+    assert reply(pms, "q0")["status"] == "accepted"
+    send(pms, appliance, "booking", booking("q1", "B2"))
+    assert reply(pms, "q1")["status"] == "accepted"
+    statuses = [m.json()["state"] for m in pms.messages if m.topic.endswith("/status")]
+    assert "offline" not in statuses  # a PUBACK for QoS 0 would get it disconnected
+
+
+def test_status_command_says_offline_after_an_orderly_stop(site):
+    import subprocess
+    import sys
+    appliance, _pms = site
+    assert appliance.stop() == 0
+    shown = subprocess.run([sys.executable, "-m", "appliance", "status", "--config",
+                            str(appliance.config_file)], capture_output=True, text=True,
+                           check=True).stdout
+    assert "service last reported offline" in shown
