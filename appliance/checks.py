@@ -11,12 +11,12 @@ import threading
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from appliance.bridge.mqtt import identify
 from appliance.config import Config
 from appliance.errors import KeybridgeError
 from appliance.space import SpaceClient, SpaceCommands
 from appliance.space.errors import SpaceError
-from appliance.store.db import Store
-from appliance.store.secrets import Keyring
+from appliance.store import open_store
 
 Result = tuple[str, bool, str]
 BROKER_TIMEOUT_S = 10.0
@@ -33,7 +33,7 @@ async def run_checks(config: Config, backend: str = "all") -> list[Result]:
 
 def _store(config: Config) -> Result:
     try:
-        with Store(config.store.path, Keyring(config.store.key_file)) as store:
+        with open_store(config) as store:
             store.decrypt(store.encrypt(b"check"))
     except KeybridgeError as err:
         return ("store", False, str(err))
@@ -47,11 +47,7 @@ def _broker(config: Config) -> Result:
     outcome: list[str] = []
     client = paho.Client(CallbackAPIVersion.VERSION2, settings.client_id + "-check",
                          protocol=paho.MQTTv5 if settings.protocol == "5" else paho.MQTTv311)
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.tls:
-        client.tls_set(ca_certs=settings.ca_file or None, certfile=settings.cert_file or None,
-                       keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+    identify(client, settings)
 
     def on_connect(client: paho.Client, userdata: object, flags: object, reason: object,
                    properties: object) -> None:

@@ -28,10 +28,10 @@ from appliance.engine.backend import Backend
 from appliance.engine.engine import APPLIANCE, Engine, ReplyTo
 from appliance.engine.jobs import JobRunner
 from appliance.engine.worker import Worker
-from appliance.store.db import Store, now_iso
+from appliance.store import open_store
+from appliance.store.db import now_iso
 from appliance.store.records import job_depths, outbox_prune
 from appliance.store.retry import persist
-from appliance.store.secrets import Keyring
 
 log = logging.getLogger("keybridge.service")
 PRUNE_EVERY_S = 3600.0
@@ -44,10 +44,6 @@ def build_backends(config: Config,
         from appliance.space.backend import SpaceBackend
         backends["space"] = SpaceBackend(config, on_change=on_change)
     return backends
-
-
-def open_store(config: Config) -> Store:
-    return Store(config.store.path, Keyring(config.store.key_file))
 
 
 class Service:

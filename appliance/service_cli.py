@@ -15,6 +15,7 @@ from appliance import config as configuration
 from appliance import logs
 from appliance.config import Config
 from appliance.errors import ConfigError, KeybridgeError, StoreError
+from appliance.store import open_store
 from appliance.store.db import Store
 from appliance.store.records import reencrypt
 from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
@@ -47,7 +48,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     created = create_key_file(config.store.key_file)
     print("%s %s (mode 0600)" % ("created" if created else "kept the existing key file",
                                  config.store.key_file))
-    with Store(config.store.path, Keyring(config.store.key_file)):
+    with open_store(config):
         pass
     print("store ready: %s" % config.store.path)
     return 0
@@ -61,13 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(config: Config) -> Store:
-    return Store(config.store.path, Keyring(config.store.key_file))
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    with _store(config) as store:
+    with open_store(config) as store:
         report = _status(store)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -102,7 +99,7 @@ def _status(store: Store) -> dict[str, Any]:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    with _store(config) as store:
+    with open_store(config) as store:
         sql = "SELECT * FROM keys WHERE (? IS NULL OR booking_id = ?)"
         if not args.all:
             sql += " AND state IN ('issuing', 'active', 'revoking')"
@@ -129,7 +126,7 @@ def _key(store: Store, row: Any, reveal: bool) -> dict[str, Any]:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    with _store(config) as store:
+    with open_store(config) as store:
         rows = store.query("SELECT * FROM audit WHERE (? IS NULL OR booking_id = ?) "
                            "ORDER BY id DESC LIMIT ?", args.booking, args.booking, args.limit)
     entries = [dict(row) for row in reversed(rows)]
@@ -146,7 +143,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     config = _load(args.config)
     from appliance.engine.jobs import JobRunner
     from appliance.service import build_backends
-    with _store(config) as store:
+    with open_store(config) as store:
         runner = JobRunner(store, config.root, build_backends(config),
                            retry_min_s=config.service.job_retry_min_s,
                            retry_max_s=config.service.job_retry_max_s)

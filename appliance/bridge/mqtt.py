@@ -44,6 +44,15 @@ class Incoming:
     correlation: bytes
 
 
+def identify(client: paho.Client, settings: Mqtt) -> None:
+    """The configured credentials on a paho client: username/password and TLS."""
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(ca_certs=settings.ca_file or None, certfile=settings.cert_file or None,
+                       keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+
+
 class MqttLink:
     def __init__(self, settings: Mqtt, root: str, *,
                  on_message: Callable[[Incoming], None],
@@ -73,12 +82,7 @@ class MqttLink:
                                  clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
         client.enable_logger(logging.getLogger("keybridge.paho"))
         client.will_set(self.status_topic, OFFLINE, qos=QOS, retain=True)
-        if settings.username:
-            client.username_pw_set(settings.username, settings.password)
-        if settings.tls:
-            client.tls_set(ca_certs=settings.ca_file or None,
-                           certfile=settings.cert_file or None,
-                           keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        identify(client, settings)
         client.reconnect_delay_set(max(1, int(settings.reconnect_min_s)),
                                    max(1, int(settings.reconnect_max_s)))
         client.max_inflight_messages_set(settings.inflight_window)

@@ -14,6 +14,7 @@ from appliance.bridge.mqtt import MqttLink
 from appliance.store.db import Store
 from appliance.store.records import outbox_depth, outbox_pending, outbox_published
 from appliance.store.retry import persist
+from appliance.wakeup import Wakeup
 
 log = logging.getLogger("keybridge.outbox")
 POLL_S = 5.0
@@ -28,16 +29,14 @@ class Publisher:
         self.in_flight: dict[int, int] = {}  # paho message id -> outbox row id
         self._after = 0  # highest row id handed to paho in this connection
         self._acked: list[int] = []
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()
         self._progress = asyncio.Event()  # a PUBACK arrived
-        self._stopping = False
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._wakeup.ring()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wakeup.set()
+        self._wakeup.stop()
 
     def depth(self) -> int:
         return outbox_depth(self.store)
@@ -46,7 +45,7 @@ class Publisher:
         """A new connection: everything unconfirmed goes again, from the oldest row."""
         self.in_flight.clear()
         self._after = 0
-        self._wakeup.set()
+        self._wakeup.ring()
 
     def disconnected(self) -> None:
         self.in_flight.clear()
@@ -56,18 +55,16 @@ class Publisher:
         row = self.in_flight.pop(mid, None)
         if row is not None:
             self._acked.append(row)
-            self._wakeup.set()
+            self._wakeup.ring()
             self._progress.set()
 
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._wakeup.stopping:
             self._wakeup.clear()
             await persist(self._confirm, "recording published messages")
             if self.link.connected.is_set():
                 await persist(self._send, "reading the outbox")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_S):
-                    await self._wakeup.wait()
+            await self._wakeup.wait(POLL_S)
         self._confirm()
 
     async def drain(self, timeout_s: float) -> bool:
@@ -76,7 +73,7 @@ class Publisher:
             async with asyncio.timeout(timeout_s):
                 while self.in_flight or (self.link.connected.is_set() and self.depth()):
                     self._progress.clear()
-                    self._wakeup.set()
+                    self._wakeup.ring()
                     await self._progress.wait()
                 return True
         return False

@@ -50,6 +50,13 @@ class KeyRow:
     external_ids: dict[str, Any]
 
 
+def holder_fields(key: KeyRow) -> dict[str, Any]:
+    """``booking_id`` or ``owner_key_id``: whose key it is, as events name it."""
+    if key.booking_id is not None:
+        return {"booking_id": key.booking_id}
+    return {"owner_key_id": key.owner_key_id}
+
+
 @dataclasses.dataclass
 class Outcome:
     """What a finished job changes, committed together with the job's end.

@@ -32,6 +32,7 @@ from appliance.engine.backend import (
     BackendFailure,
     KeyRow,
     Outcome,
+    holder_fields,
 )
 from appliance.engine.engine import APPLIANCE, reply_body
 from appliance.errors import CommandError
@@ -147,7 +148,7 @@ class JobRunner:
             if desk:
                 self._final_reply(db, job, _error_reply(job, failure))
             elif key is not None and (job.attempts == 1 or not retry):
-                event(self.store, db, self.root, "key_failed", _holder(key) | {
+                event(self.store, db, self.root, "key_failed", holder_fields(key) | {
                     "key_id": key.id, "backend": key.backend, "code": failure.code,
                     "message": failure.message, "hint": failure.hint, "will_retry": retry},
                     job_event_id(job.id, "key_failed", job.attempts))
@@ -207,7 +208,7 @@ class JobRunner:
                                     "ORDER BY updated_at DESC, created_at DESC"):
             key = keyset.key_from_row(row)
             if room is not None and room in key.external_ids.get("rooms", ()):
-                holder = _holder(key)
+                holder = holder_fields(key)
                 break
         outcome.data.update(holder)
         for _kind, fields in outcome.events:
@@ -246,7 +247,7 @@ class JobRunner:
             for row in db.execute(STRANDED_REVOCATIONS, (keyset.REVOKING, PENDING, RUNNING)):
                 key = keyset.key_from_row(row)
                 found.setdefault(key.backend, []).append({
-                    "kind": "revocation_failed", "key_id": key.id, **_holder(key)})
+                    "kind": "revocation_failed", "key_id": key.id, **holder_fields(key)})
                 integration(db, key.backend, "discrepancy", "revocation gave up; the key may "
                             "still open doors", key_id=key.id)
                 if repair:
@@ -256,7 +257,7 @@ class JobRunner:
                 if datetime.datetime.fromisoformat(key.valid_until) >= now:
                     continue
                 found.setdefault(key.backend, []).append({
-                    "kind": "expired_but_live", "key_id": key.id, **_holder(key),
+                    "kind": "expired_but_live", "key_id": key.id, **holder_fields(key),
                     "valid_until": key.valid_until})
                 integration(db, key.backend, "discrepancy", "key past its validity still "
                             "live", key_id=key.id)
@@ -275,18 +276,12 @@ class JobRunner:
         return Outcome(data={"discrepancies": sum(map(len, found.values())), "repaired": repair})
 
 
-def _holder(key: KeyRow) -> dict[str, Any]:
-    if key.booking_id is not None:
-        return {"booking_id": key.booking_id}
-    return {"owner_key_id": key.owner_key_id}
-
-
 def _ctx(job: Job, key: KeyRow | None) -> dict[str, Any]:
     ctx: dict[str, Any] = {"job": job.id, "backend": job.backend}
     if job.request_id:
         ctx["request_id"] = job.request_id
     if key is not None:
-        ctx.update(_holder(key), key_id=key.id)
+        ctx.update(holder_fields(key), key_id=key.id)
     return ctx
 
 

@@ -6,14 +6,13 @@ worker wakes when the engine commits new work, when a retry falls due, and every
 ``POLL_S`` in case another process (``keybridge reconcile``) wrote jobs.
 """
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
 from appliance.engine.jobs import JobRunner
 from appliance.store.records import PENDING, job_claim
 from appliance.store.retry import persist
+from appliance.wakeup import Wakeup
 
 POLL_S = 5.0
 
@@ -26,19 +25,17 @@ class Worker:
         self.lease_s = lease_s
         self.clock = clock
         self.busy = False
-        self._wakeup = asyncio.Event()
-        self._stopping = False
+        self._wakeup = Wakeup()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._wakeup.ring()
 
     def stop(self) -> None:
         """Finish the job in hand, then return from ``run``."""
-        self._stopping = True
-        self._wakeup.set()
+        self._wakeup.stop()
 
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._wakeup.stopping:
             self._wakeup.clear()  # before looking, so a commit meanwhile is not missed
             job = await persist(lambda: job_claim(self.runner.store, self.backend, self.clock(),
                                                   self.lease_s), "taking the next job")
@@ -52,10 +49,7 @@ class Worker:
                 self.busy = False
 
     async def _idle(self) -> None:
-        delay = min(POLL_S, max(0.0, self._next_due() - self.clock()))
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._wakeup.wait()
+        await self._wakeup.wait(min(POLL_S, max(0.0, self._next_due() - self.clock())))
 
     def _next_due(self) -> float:
         row = self.runner.store.db.execute(

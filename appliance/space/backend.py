@@ -24,6 +24,7 @@ from appliance.engine.backend import (
     KeyRow,
     Outcome,
     PlannedKey,
+    holder_fields,
 )
 from appliance.space import errors
 from appliance.space.client import SpaceClient
@@ -121,7 +122,7 @@ class SpaceBackend:
         cards = await self.desk.encode(encoder.name, rooms, self._local(key.valid_from),
                                        self._local(key.valid_until), count=job.payload["count"],
                                        copy=job.payload["copy"])
-        fields = _holder(key) | {
+        fields = holder_fields(key) | {
             "key_id": key.id, "encoder": encoder.id, "count": cards.count, "copy": cards.copy,
             "rooms": rooms, "valid_from": key.valid_from, "valid_until": key.valid_until,
             "serials": list(cards.serials)}
@@ -135,7 +136,7 @@ class SpaceBackend:
         rooms = self.rooms(key.units)
         await self.desk.mobile(job.payload["phone"], rooms, self._local(key.valid_from),
                                self._local(key.valid_until))
-        fields = _holder(key) | {
+        fields = holder_fields(key) | {
             "key_id": key.id, "backend": NAME, "units": list(key.units),
             "valid_from": key.valid_from, "valid_until": key.valid_until}
         return Outcome(data=fields, events=[("key_issued", fields)], key_state="active",
@@ -148,7 +149,7 @@ class SpaceBackend:
         if in_space:
             for room in rooms:
                 await self.desk.check_out(room)
-        fields = _holder(key) | {
+        fields = holder_fields(key) | {
             "key_id": key.id, "backend": NAME, "units": list(key.units),
             "reason": job.payload.get("reason", ""), "checked_out": in_space}
         audit = [("revoked", ",".join(rooms), "check-out" if in_space else "key data deleted")]
@@ -167,12 +168,6 @@ class SpaceBackend:
             "valid_from": _aware(card.valid_from, self.zone),
             "valid_until": _aware(card.valid_until, self.zone)}
         return Outcome(data=fields, events=[("card_read", fields)])
-
-
-def _holder(key: KeyRow) -> dict[str, Any]:
-    if key.booking_id is not None:
-        return {"booking_id": key.booking_id}
-    return {"owner_key_id": key.owner_key_id}
 
 
 def _aware(moment: datetime.datetime | None, zone: datetime.tzinfo) -> str | None:

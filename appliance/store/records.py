@@ -139,8 +139,8 @@ def job_claim(store: Store, backend: str, now: float, lease_s: float) -> Job | N
         db.execute("UPDATE jobs SET state = ?, attempts = attempts + 1, lease_until = ?, "
                    "started = 0, updated_at = ? WHERE id = ?",
                    (RUNNING, now + lease_s, now_iso(), row["id"]))
-    return Job(row["id"], backend, row["kind"], row["key_id"], row["request_id"],
-               json.loads(row["payload"]), row["attempts"] + 1, False)
+    # As the UPDATE above left it: one attempt more, nothing started yet.
+    return dataclasses.replace(_job(row), attempts=row["attempts"] + 1, started=False)
 
 
 def job_started(store: Store, job: Job) -> None:
@@ -168,9 +168,12 @@ def job_failed(db: sqlite3.Connection, job: Job, error: str) -> None:
 def jobs_interrupted(store: Store) -> list[Job]:
     """Jobs a previous run left RUNNING: it died holding them."""
     rows = store.db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY id", (RUNNING,))
-    return [Job(row["id"], row["backend"], row["kind"], row["key_id"], row["request_id"],
-                json.loads(row["payload"]), row["attempts"], bool(row["started"]))
-            for row in rows]
+    return [_job(row) for row in rows]
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(row["id"], row["backend"], row["kind"], row["key_id"], row["request_id"],
+               json.loads(row["payload"]), row["attempts"], bool(row["started"]))
 
 
 def job_depths(store: Store) -> dict[str, int]:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -192,18 +193,28 @@ def _config(directory: Path, broker: Broker, space: SpaceProcess | None, protoco
     return "\n".join(lines) + "\n"
 
 
+def eventually(predicate: Callable[[], object], timeout: float = 20.0,
+               what: str = "the condition") -> None:
+    """For what only a file or a port shows (the appliance's database, its log, a child's
+    listening socket): look again every 50 ms, bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s did not come true within %ss" % (what, timeout))
+        time.sleep(0.05)
+
+
 def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    """A freshly started child opens its port within a bounded time; poll for that."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    """A freshly started child opens its port within a bounded time."""
+    def listening() -> bool:
         if process.poll() is not None:
             raise AssertionError("the child exited with %s" % process.returncode)
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError("nothing listens on port %d" % port)
+            return False
+        return True
+    eventually(listening, START_TIMEOUT_S, "a listener on port %d" % port)
 
 
 def _end(process: subprocess.Popen[bytes] | None) -> None:

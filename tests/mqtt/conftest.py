@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from _appliance import SpaceProcess
 from _broker import Broker, Peer
 
 # The brokers a test started, so a failing test's report can carry their logs.
@@ -52,6 +53,14 @@ def broker_factory(request: pytest.FixtureRequest,
 def broker(broker_factory: Callable[..., Broker]) -> Broker:
     """A started plain (anonymous) broker for one test."""
     return broker_factory()
+
+
+@pytest.fixture
+def space(tmp_path: Path) -> Iterator[SpaceProcess]:
+    """The Space simulator as its own process, its frames logged (``_appliance.py``)."""
+    process = SpaceProcess(tmp_path).start()
+    yield process
+    process.close()
 
 
 @pytest.fixture

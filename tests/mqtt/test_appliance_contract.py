@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from _appliance import Appliance, SpaceProcess
+from _appliance import Appliance
 
 try:
     from _asyncapi import validate_published
@@ -22,13 +22,6 @@ def booking(request_id, booking_id="B1", revision=1, status="CONFIRMED", units=(
     return {"request_id": request_id, "booking": {
         "id": booking_id, "revision": revision, "status": status, "units": list(units),
         **STAY, **extra}}
-
-
-@pytest.fixture
-def space(tmp_path):
-    process = SpaceProcess(tmp_path).start()
-    yield process
-    process.close()
 
 
 @pytest.fixture

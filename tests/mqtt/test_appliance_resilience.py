@@ -4,30 +4,13 @@ every event reaches the PMS (de-duplicated by event_id)."""
 
 import sqlite3
 import threading
-import time
 
 import pytest
 from test_appliance_contract import booking, event, reply, send
 
-from _appliance import Appliance, SpaceProcess
+from _appliance import Appliance, eventually
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def space(tmp_path):
-    process = SpaceProcess(tmp_path).start()
-    yield process
-    process.close()
-
-
-def eventually(predicate, timeout=20.0, what="the condition"):
-    """For state only a file shows (the appliance's database): look, bounded."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("%s did not come true within %ss" % (what, timeout))
-        time.sleep(0.05)
 
 
 def pending_outbox(appliance):

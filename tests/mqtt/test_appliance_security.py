@@ -3,29 +3,20 @@ The appliance connects with what its configuration names, and a wrong credential
 error in its log, not a silent hang. The logs of a full run never carry secrets."""
 
 import sqlite3
-import time
 
 import pytest
 from test_appliance_contract import booking, event, reply, send
 
-from _appliance import Appliance, SpaceProcess
+from _appliance import Appliance, eventually
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def space(tmp_path):
-    process = SpaceProcess(tmp_path).start()
-    yield process
-    process.close()
-
-
 def wait_in_log(appliance, text, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while text not in appliance.log_text():
-        if time.monotonic() > deadline:
-            raise AssertionError("%r not in the log:\n%s" % (text, appliance.log_text()))
-        time.sleep(0.05)
+    try:
+        eventually(lambda: text in appliance.log_text(), timeout, repr(text) + " in the log")
+    except AssertionError as err:
+        raise AssertionError("%s:\n%s" % (err, appliance.log_text())) from None
 
 
 def tls_settings(broker, user="keybridge"):
