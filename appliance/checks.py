@@ -26,8 +26,8 @@ async def run_checks(config: Config, backend: str = "all") -> list[Result]:
     results = [_store(config), await asyncio.to_thread(_broker, config)]
     if backend in ("all", "space"):
         results.append(await _space(config))
-    if backend == "ks":
-        results.append(("ks", False, "Salto KS is not configured on this appliance"))
+    if backend in ("all", "ks") and (backend == "ks" or config.ks is not None):
+        results.append(await _ks(config))
     return results
 
 
@@ -85,3 +85,21 @@ async def _space(config: Config) -> Result:
                 "takes one PMS connection)" % (config.space.server, err))
     return ("space", True, "%s answered %s" % (config.space.server,
                                               "ready" if ready else "busy"))
+
+
+async def _ks(config: Config) -> Result:
+    if config.ks is None:
+        return ("ks", False, "no [ks] section: Salto KS is not configured on this appliance")
+    from appliance.engine.backend import BackendFailure
+    from appliance.ks.backend import KsBackend
+    backend = KsBackend(config)
+    try:
+        found = await backend.guarded(backend.test_connection())
+    except BackendFailure as failure:
+        return ("ks", False, "%s (%s)" % (failure.message, failure.hint) if failure.hint
+                else failure.message)
+    finally:
+        await backend.close()
+    seats = found["seats"]
+    return ("ks", True, "site %s (%s), %d locks, %s of %s seats used" % (
+        found["site"], found["time_zone"], found["locks"], seats["used"], seats["limit"]))

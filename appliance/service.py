@@ -43,6 +43,9 @@ def build_backends(config: Config,
     if config.space is not None:
         from appliance.space.backend import SpaceBackend
         backends["space"] = SpaceBackend(config, on_change=on_change)
+    if config.ks is not None:
+        from appliance.ks.backend import KsBackend
+        backends["ks"] = KsBackend(config, on_change=on_change)
     return backends
 
 
@@ -100,6 +103,13 @@ class Service:
                       "status": group.create_task(self._status_loop())}
         for name, worker in self.workers.items():
             self.tasks["worker:" + name] = group.create_task(worker.run())
+        ks = self.backends.get("ks")
+        if self.config.ks is not None and self.config.ks.events_poll_s > 0 and ks is not None:
+            from appliance.ks.backend import KsBackend
+            from appliance.ks.events import DoorEvents
+            assert isinstance(ks, KsBackend)
+            self.tasks["ks-events"] = group.create_task(
+                DoorEvents(ks, self.store, self.config.root, self.wake).run())
         self.watcher = group.create_task(self._ready_and_watch())
         group.create_task(self._stop_when_asked())
 

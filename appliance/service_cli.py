@@ -141,17 +141,31 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    repair = args.repair or config.service.auto_repair
+    with open_store(config) as store:
+        data = asyncio.run(_reconcile(config, store, repair))
+    found = data["discrepancies"]
+    print("reconciliation: %d discrepanc%s%s" % (found, "y" if found == 1 else "ies",
+                                                ", repair queued" if repair and found else ""))
+    for backend, error in data.get("errors", {}).items():
+        print("%s could not be asked: %s" % (backend, error))
+    return 1 if (found and not repair) or data.get("errors") else 0
+
+
+async def _reconcile(config: Config, store: Store, repair: bool) -> dict[str, Any]:
+    """Backends are read here; repairs are jobs the running service carries out."""
     from appliance.engine.jobs import JobRunner
     from appliance.service import build_backends
-    with open_store(config) as store:
-        runner = JobRunner(store, config.root, build_backends(config),
-                           retry_min_s=config.service.job_retry_min_s,
-                           retry_max_s=config.service.job_retry_max_s)
-        outcome = runner.reconcile(args.repair, "keybridge reconcile")
-    found = outcome.data["discrepancies"]
-    print("reconciliation: %d discrepanc%s%s" % (found, "y" if found == 1 else "ies",
-                                                ", repair queued" if args.repair else ""))
-    return 1 if outcome.data["discrepancies"] and not args.repair else 0
+    backends = build_backends(config)
+    runner = JobRunner(store, config.root, backends,
+                       retry_min_s=config.service.job_retry_min_s,
+                       retry_max_s=config.service.job_retry_max_s)
+    try:
+        outcome = await runner.reconcile(repair, "keybridge reconcile")
+    finally:
+        for backend in backends.values():
+            await backend.close()
+    return outcome.data
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:

@@ -25,6 +25,8 @@ from appliance.config.schema import (
     topic_word,
 )
 from appliance.errors import ConfigError
+from appliance.ks.config import KsConfig
+from appliance.ks.config import from_table as ks_table
 from appliance.space.errors import SpaceConfigError
 from appliance.space.settings import SpaceSettings, from_table
 
@@ -74,6 +76,7 @@ class Service:
     job_retry_max_s: float
     job_lease_s: float
     drain_timeout_s: float
+    auto_repair: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Config:
     space: SpaceSettings | None
     encoders: tuple[Encoder, ...]
     units: dict[str, str]
+    ks: KsConfig | None = None
 
     @property
     def root(self) -> str:
@@ -100,7 +104,8 @@ class Config:
         return "%s/%s" % (self.mqtt.prefix, self.site.id)
 
     def backends(self) -> list[str]:
-        return ["space"] if self.space is not None else []
+        return [name for name, table in (("space", self.space), ("ks", self.ks))
+                if table is not None]
 
     def encoder(self, name: str) -> Encoder | None:
         """The encoder the PMS calls ``name``: its external id, or its Space name."""
@@ -155,13 +160,14 @@ SERVICE = {
     "job_retry_max_s": Key(float, 900.0, check=positive, example="900"),
     "job_lease_s": Key(float, 120.0, check=positive, example="120"),
     "drain_timeout_s": Key(float, 20.0, check=positive, example="20"),
+    "auto_repair": Key(bool, False, example="true"),
 }
 ENCODER = {
     "id": Key(str, required=True, check=non_empty, example='"desk-1"'),
     "name": Key(str, required=True, check=non_empty, example='"Online Encoder 1"'),
     "location": Key(str, "", example='"reception"'),
 }
-SECTIONS = ("site", "mqtt", "store", "service", "space", "encoders", "units")
+SECTIONS = ("site", "mqtt", "store", "service", "space", "encoders", "units", "ks")
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -203,7 +209,9 @@ def parse(data: dict[str, Any], source: str) -> Config:
         store=Store(**store), service=Service(**service),
         space=_space(data.get("space"), source, problems),
         encoders=_encoders(data.get("encoders", []), problems),
-        units=_units(data.get("units", {}), problems))
+        units=_units(data.get("units", {}), problems),
+        ks=None if "ks" not in data else ks_table(
+            data["ks"], problems, lambda value, where: _secret(value, base, where, problems)))
     if problems.items:
         raise ConfigError(problems.items)
     return config

@@ -8,6 +8,7 @@ help and whether the external effect may already have happened.
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from appliance.store.records import Job
@@ -22,17 +23,30 @@ READ = "read_card"
 MOBILE = "send_mobile_key"
 TEST = "test_connection"
 RECONCILE = "reconcile"
+REMOVE_REMOTE = "remove_remote"
+"""Delete what a backend holds under our reference but no live key explains (reconcile)."""
 DESK_KINDS = (ENCODE, READ, MOBILE, TEST)
+
+# How reconciliation repairs a discrepancy: mint the key again, converge it, or remove the
+# backend's copy nobody should have.
+FIX_REISSUE = "reissue"
+FIX_UPDATE = "update"
+FIX_REMOVE = "remove"
 
 
 @dataclasses.dataclass(frozen=True)
 class PlannedKey:
-    """A key that should exist: its units and validity, for one backend."""
+    """A key that should exist: its units and validity, for one backend.
+
+    ``key_type`` tells apart several keys of one holder on one backend (a pitch PIN and a
+    shower-block PIN); "" where a backend has one key per holder.
+    """
 
     backend: str
     units: tuple[str, ...]
     valid_from: datetime.datetime
     valid_until: datetime.datetime
+    key_type: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +62,7 @@ class KeyRow:
     valid_until: str
     state: str
     external_ids: dict[str, Any]
+    key_type: str = ""
 
 
 def holder_fields(key: KeyRow) -> dict[str, Any]:
@@ -99,6 +114,15 @@ class Health:
     last_error: str | None
 
 
+Checkpoint = Callable[[dict[str, Any]], None]
+"""Commits a key's backend ids at once, before the job ends, so a crash in the middle of a
+multi-step job finds them (a KS guest created is never created twice)."""
+
+
+def no_checkpoint(ids: dict[str, Any]) -> None:
+    """For jobs without a key."""
+
+
 class Backend(Protocol):
     name: str
 
@@ -118,5 +142,11 @@ class Backend(Protocol):
 
     def health(self) -> Health: ...
 
-    async def run(self, job: Job, key: KeyRow | None) -> Outcome:
+    async def run(self, job: Job, key: KeyRow | None,
+                  checkpoint: Checkpoint = no_checkpoint) -> Outcome:
         """Carry out ``job``; raises BackendFailure."""
+
+    async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
+        """What the backend holds that differs from ``keys`` (every key of the backend that
+        is not revoked long ago): dicts with ``kind``, ``fix`` (FIX_* or None), ``key_id``
+        when one of ours is concerned, and what the technician needs to find it."""

@@ -186,6 +186,8 @@ class Engine:
         if command in (TEST, RECONCILE):
             if command == TEST and args["backend"] != "all":
                 self._backend(args["backend"])
+            if command == RECONCILE:
+                args["repair"] = args["repair"] or self.config.service.auto_repair
             job_add(db, APPLIANCE, command, args, request_id=request_id)
             return "accepted", {}
         space = self._backend("space")

@@ -8,9 +8,7 @@ those whose effect may have happened and must not be repeated blindly (a card cu
 two cards): those end with ``outcome_unknown`` and a hint.
 """
 
-import datetime
 import functools
-import json
 import logging
 import random
 import sqlite3
@@ -26,6 +24,7 @@ from appliance.engine.backend import (
     MOBILE,
     READ,
     RECONCILE,
+    REVOKE,
     TEST,
     UPDATE,
     Backend,
@@ -33,13 +32,13 @@ from appliance.engine.backend import (
     KeyRow,
     Outcome,
     holder_fields,
+    no_checkpoint,
 )
 from appliance.engine.engine import APPLIANCE, reply_body
+from appliance.engine.reconcile import reconcile
 from appliance.errors import CommandError
 from appliance.store.db import Store, now_iso
 from appliance.store.records import (
-    PENDING,
-    RUNNING,
     Job,
     audit,
     dumps,
@@ -58,9 +57,8 @@ from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.jobs")
 REPLIED_KINDS = (*DESK_KINDS, RECONCILE)
-STRANDED_REVOCATIONS = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs "
-                        "WHERE jobs.key_id = keys.id AND jobs.kind = 'revoke_key' AND "
-                        "jobs.state IN (?, ?))")
+CONVERGING = (ISSUE, UPDATE, REVOKE)
+"""Jobs whose failure the PMS hears of as key_failed."""
 """Jobs that end with a second reply to the command that asked for them."""
 
 
@@ -114,7 +112,14 @@ class JobRunner:
     async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
         if job.backend == APPLIANCE:
             return await self._appliance(job)
-        return await self.backends[job.backend].run(job, key)
+        checkpoint = no_checkpoint if key is None else functools.partial(self._checkpoint,
+                                                                           key.id)
+        return await self.backends[job.backend].run(job, key, checkpoint)
+
+    def _checkpoint(self, key_id: str, ids: dict[str, Any]) -> None:
+        with self.store.transaction() as db:
+            db.execute("UPDATE keys SET external_ids = ?, updated_at = ? WHERE id = ?",
+                       (dumps(ids), now_iso(), key_id))
 
     def succeeded(self, job: Job, key: KeyRow | None, outcome: Outcome) -> None:
         trigger = job.request_id or str(job.payload.get("trigger", "engine"))
@@ -123,10 +128,11 @@ class JobRunner:
         with self.store.transaction() as db:
             if key is not None:
                 self._update_key(db, key, outcome)
-                for action, external_id, detail in outcome.audit:
-                    audit(db, action, key.backend, trigger, key_id=key.id,
-                          external_id=external_id, booking_id=key.booking_id,
-                          owner_key_id=key.owner_key_id, detail=detail)
+            for action, external_id, detail in outcome.audit:
+                audit(db, action, job.backend, trigger, key_id=job.key_id,
+                      external_id=external_id, detail=detail,
+                      booking_id=None if key is None else key.booking_id,
+                      owner_key_id=None if key is None else key.owner_key_id)
             for kind, fields in outcome.events:
                 event(self.store, db, self.root, kind, fields, job_event_id(job.id, kind))
             if job.kind in REPLIED_KINDS:
@@ -147,9 +153,11 @@ class JobRunner:
                         detail={"job": job.kind, "code": failure.code, "attempt": job.attempts})
             if desk:
                 self._final_reply(db, job, _error_reply(job, failure))
-            elif key is not None and (job.attempts == 1 or not retry):
+            elif key is not None and job.kind in CONVERGING and (job.attempts == 1
+                                                                 or not retry):
                 event(self.store, db, self.root, "key_failed", holder_fields(key) | {
-                    "key_id": key.id, "backend": key.backend, "code": failure.code,
+                    "key_id": key.id, "backend": key.backend, **_key_type(key),
+                    "code": failure.code,
                     "message": failure.message, "hint": failure.hint, "will_retry": retry},
                     job_event_id(job.id, "key_failed", job.attempts))
             if retry:
@@ -218,7 +226,8 @@ class JobRunner:
         if job.kind == TEST:
             return await self._test_connection(job)
         if job.kind == RECONCILE:
-            return self.reconcile(bool(job.payload.get("repair")), job.request_id or "cmd")
+            return await self.reconcile(bool(job.payload.get("repair")),
+                                        job.request_id or "cmd")
         raise BackendFailure("internal_error", "no %s job for the appliance" % job.kind)
 
     async def _test_connection(self, job: Job) -> Outcome:
@@ -238,42 +247,16 @@ class JobRunner:
         return Outcome(data={"backends": results,
                              "ok": all(result["ok"] for result in results.values())})
 
-    def reconcile(self, repair: bool, trigger: str) -> Outcome:
-        """Compare the keys the store holds live with the bookings behind them."""
-        started = now_iso()
-        now = datetime.datetime.now(datetime.UTC)
-        found: dict[str, list[dict[str, Any]]] = {name: [] for name in self.backends}
-        with self.store.transaction() as db:
-            for row in db.execute(STRANDED_REVOCATIONS, (keyset.REVOKING, PENDING, RUNNING)):
-                key = keyset.key_from_row(row)
-                found.setdefault(key.backend, []).append({
-                    "kind": "revocation_failed", "key_id": key.id, **holder_fields(key)})
-                integration(db, key.backend, "discrepancy", "revocation gave up; the key may "
-                            "still open doors", key_id=key.id)
-                if repair:
-                    keyset.revoke(db, key, trigger, "reconcile")
-            for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", keyset.LIVE):
-                key = keyset.key_from_row(row)
-                if datetime.datetime.fromisoformat(key.valid_until) >= now:
-                    continue
-                found.setdefault(key.backend, []).append({
-                    "kind": "expired_but_live", "key_id": key.id, **holder_fields(key),
-                    "valid_until": key.valid_until})
-                integration(db, key.backend, "discrepancy", "key past its validity still "
-                            "live", key_id=key.id)
-                if repair:
-                    keyset.revoke(db, key, trigger, "expired")
-            events = [("reconcile_report", {
-                "backend": name, "started_at": started, "finished_at": now_iso(),
-                "discrepancies": items, "repaired": repair and bool(items)})
-                for name, items in found.items()]
-            for kind, fields in events:
-                event(self.store, db, self.root, kind, fields)
-            self.store.set_meta(db, "last_reconciliation", json.dumps(
-                {"at": now_iso(), "discrepancies": sum(map(len, found.values())),
-                 "repaired": repair}))
+    async def reconcile(self, repair: bool, trigger: str) -> Outcome:
+        """Compare the store with the bookings and with the backends; see reconcile.py."""
+        summary = await reconcile(self.store, self.root, self.backends, repair, trigger)
         self.wake()
-        return Outcome(data={"discrepancies": sum(map(len, found.values())), "repaired": repair})
+        return Outcome(data=summary)
+
+
+def _key_type(key: KeyRow) -> dict[str, str]:
+    """Only keys of backends with key types (KS) name theirs."""
+    return {"key_type": key.key_type} if key.key_type else {}
 
 
 def _ctx(job: Job, key: KeyRow | None) -> dict[str, Any]:

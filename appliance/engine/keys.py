@@ -26,7 +26,7 @@ LIVE = (ISSUING, ACTIVE)
 def key_from_row(row: sqlite3.Row) -> KeyRow:
     return KeyRow(row["id"], row["backend"], row["booking_id"], row["owner_key_id"],
                   tuple(json.loads(row["units"])), row["valid_from"], row["valid_until"],
-                  row["state"], json.loads(row["external_ids"]))
+                  row["state"], json.loads(row["external_ids"]), row["key_type"])
 
 
 def load_key(db: sqlite3.Connection, key_id: str | None) -> KeyRow | None:
@@ -48,9 +48,9 @@ def holder_keys(db: sqlite3.Connection, booking_id: str | None,
 
 
 def live_key(db: sqlite3.Connection, backend: str, booking_id: str | None,
-             owner_key_id: str | None) -> KeyRow | None:
+             owner_key_id: str | None, key_type: str = "") -> KeyRow | None:
     for key in holder_keys(db, booking_id, owner_key_id):
-        if key.backend == backend and key.state in LIVE:
+        if key.backend == backend and key.key_type == key_type and key.state in LIVE:
             return key
     return None
 
@@ -60,17 +60,18 @@ def converge(db: sqlite3.Connection, backends: Mapping[str, Backend], trigger: s
              units: tuple[str, ...] = (), valid: tuple[datetime.datetime, datetime.datetime]
              | None = None, reason: str = "") -> int:
     """Write the jobs that bring the holder's keys to what they should be; returns how many."""
-    planned: dict[str, PlannedKey] = {}
+    planned: dict[tuple[str, str], PlannedKey] = {}
     if valid is not None:
         for backend in backends.values():
             for key in backend.plan(units, valid[0], valid[1]):
-                planned[key.backend] = key
+                planned[key.backend, key.key_type] = key
     jobs = 0
     live = [key for key in holder_keys(db, booking_id, owner_key_id) if key.state in LIVE]
     for known in live:
-        wanted = planned.pop(known.backend, None)
+        wanted = planned.pop((known.backend, known.key_type), None)
         if wanted is None:
-            jobs += revoke(db, known, trigger, reason)
+            # An owner key changed to units without this backend has no booking status.
+            jobs += revoke(db, known, trigger, reason or "no_longer_needed")
         elif _differs(known, wanted):
             _update(db, known, wanted, trigger)
             jobs += 1
@@ -102,9 +103,10 @@ def _update(db: sqlite3.Connection, key: KeyRow, want: PlannedKey, trigger: str)
 def _insert(db: sqlite3.Connection, want: PlannedKey, trigger: str, booking_id: str | None,
             owner_key_id: str | None) -> None:
     key_id = str(uuid.uuid4())
-    db.execute("INSERT INTO keys (id, backend, booking_id, owner_key_id, units, valid_from, "
-               "valid_until, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (key_id, want.backend, booking_id, owner_key_id, dumps(list(want.units)),
-                want.valid_from.isoformat(), want.valid_until.isoformat(), ISSUING, now_iso(),
-                now_iso()))
+    db.execute("INSERT INTO keys (id, backend, key_type, booking_id, owner_key_id, units, "
+               "valid_from, valid_until, state, created_at, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (key_id, want.backend, want.key_type, booking_id, owner_key_id,
+                dumps(list(want.units)), want.valid_from.isoformat(),
+                want.valid_until.isoformat(), ISSUING, now_iso(), now_iso()))
     job_add(db, want.backend, ISSUE, {"trigger": trigger}, key_id=key_id)

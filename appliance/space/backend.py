@@ -20,11 +20,13 @@ from appliance.engine.backend import (
     TEST,
     UPDATE,
     BackendFailure,
+    Checkpoint,
     Health,
     KeyRow,
     Outcome,
     PlannedKey,
     holder_fields,
+    no_checkpoint,
 )
 from appliance.space import errors
 from appliance.space.client import SpaceClient
@@ -80,7 +82,13 @@ class SpaceBackend:
         self._health = Health(up, now_iso(), None if up else reason)
         self.on_change()
 
-    async def run(self, job: Job, key: KeyRow | None) -> Outcome:
+    async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
+        # Space cannot list the keys it knows (the PMS protocol has no such request); the
+        # store-only comparison is all there is.
+        return []
+
+    async def run(self, job: Job, key: KeyRow | None,
+                  checkpoint: Checkpoint = no_checkpoint) -> Outcome:
         try:
             return await self._run(job, key)
         except errors.SpaceRefused as err:

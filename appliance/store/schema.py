@@ -127,4 +127,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox_new RENAME TO outbox;
     CREATE INDEX outbox_pending ON outbox (published_at, id);
     """,
+    # 3: Salto KS. A holder may have several keys on one backend, one per key type (the pitch
+    # and the shower block are two PINs); ks_entries remembers door events already published.
+    """
+    ALTER TABLE keys ADD COLUMN key_type TEXT NOT NULL DEFAULT '';
+    CREATE TABLE ks_entries (
+        id TEXT PRIMARY KEY,
+        utc TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX ks_entries_utc ON ks_entries (utc);
+    """,
 )

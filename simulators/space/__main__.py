@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from appliance.space.transport import open_serial
+from simulators.address import split_address
 from simulators.space.control import ControlChannel
 from simulators.space.site import SiteError, load_site
 from simulators.space.space import SpaceSimulator
@@ -36,13 +37,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--control", metavar="HOST:PORT", help="JSON-line control channel")
     parser.add_argument("--quiet", action="store_true", help="do not print frames")
     return parser.parse_args(argv)
-
-
-def split_address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise SystemExit("address %r: write HOST:PORT, e.g. 127.0.0.1:8090" % text)
-    return host, int(port)
 
 
 def printer(direction: str, fields: list[bytes]) -> None:

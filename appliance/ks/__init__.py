@@ -1,0 +1,1 @@
+"""Salto KS Connect: the cloud API client (settings, errors, auth, rate limit, client)."""

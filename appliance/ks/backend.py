@@ -1,0 +1,205 @@
+"""Salto KS as an engine backend: a PIN per key type for exactly the stay.
+
+``plan`` gives a booking one key per ``[[ks.key_types]]`` entry once any of its units is in
+``[ks.units]``. Issuing and updating both run the saga (saga.py), which converges the KS side
+on the key; the PIN, new only at the first issue, is stored encrypted and published once in
+``key_issued``. Revoking deletes the guest (its seat is free at once, the PIN dead) and its
+access group. Every KS error becomes a ``BackendFailure`` saying whether a retry can help.
+"""
+
+import asyncio
+import contextlib
+import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from appliance.config import Config
+from appliance.engine.backend import (
+    ISSUE,
+    REMOVE_REMOTE,
+    REVOKE,
+    TEST,
+    UPDATE,
+    BackendFailure,
+    Checkpoint,
+    Health,
+    KeyRow,
+    Outcome,
+    PlannedKey,
+    holder_fields,
+    no_checkpoint,
+)
+from appliance.ks import errors
+from appliance.ks.client import KsClient
+from appliance.ks.config import KsConfig
+from appliance.ks.reconcile import compare
+from appliance.ks.saga import Saga
+from appliance.ks.site import KsSite
+from appliance.store.db import now_iso
+from appliance.store.records import Job
+
+T = TypeVar("T")
+NAME = "ks"
+AUTH_HINT = ("check [ks] client_id, client_secret_file, username and password_file, and that "
+             "Salto enabled the password grant for the client")
+
+
+class KsBackend:
+    name = NAME
+
+    def __init__(self, config: Config, client: KsClient | None = None,
+                 on_change: Callable[[], None] = lambda: None) -> None:
+        assert config.ks is not None
+        self.ks: KsConfig = config.ks
+        self.on_change = on_change  # the retained status follows KS at once
+        self.client = client or KsClient(self.ks.settings)
+        self.site = KsSite(self.client, config.site.id, config.site.zone)
+        self.saga = Saga(self.client, self.ks, self.site)
+        self._health = Health(False, now_iso(), "not contacted yet")
+
+    def plan(self, units: tuple[str, ...], valid_from: datetime.datetime,
+             valid_until: datetime.datetime) -> list[PlannedKey]:
+        if not any(unit in self.ks.units for unit in units):
+            return []
+        return [PlannedKey(NAME, units, valid_from, valid_until, kind.name)
+                for kind in self.ks.key_types]
+
+    def check_encoder(self, encoder: str) -> str | None:
+        return "Salto KS has no encoders"
+
+    def idempotent(self, kind: str) -> bool:
+        # Every step is looked up before it is repeated; a PIN is only ever set while we
+        # hold none, and then nobody has the old one.
+        return True
+
+    async def start(self) -> None:
+        """A first look (token, site) in the background, so the status says up or why not
+        without waiting for the first booking; the door-event poller keeps it current."""
+        self._probe = asyncio.get_running_loop().create_task(self._first_look())
+
+    async def _first_look(self) -> None:
+        with contextlib.suppress(BackendFailure):
+            await self.guarded(self.site.resolve())
+
+    async def close(self) -> None:
+        probe = getattr(self, "_probe", None)
+        if probe is not None:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
+        await self.client.close()
+
+    def health(self) -> Health:
+        return self._health
+
+    def _set_health(self, up: bool, reason: str | None) -> None:
+        if up != self._health.up or (not up and reason != self._health.last_error):
+            self._health = Health(up, now_iso(), reason)
+            self.on_change()
+
+    async def run(self, job: Job, key: KeyRow | None,
+                  checkpoint: Checkpoint = no_checkpoint) -> Outcome:
+        return await self.guarded(self._run(job, key, checkpoint))
+
+    async def guarded(self, work: Awaitable[T]) -> T:
+        """Await ``work``, turning KS errors into BackendFailure and tracking health."""
+        try:
+            result = await work
+        except errors.KsUnavailable as err:
+            self._set_health(False, str(err))
+            raise BackendFailure("backend_unavailable", str(err), retry=True,
+                                 may_have_run=err.request_may_have_run,
+                                 hint="KS is unreachable or overloaded; keybridge keeps "
+                                 "trying (status.saltoks.com shows outages)") from err
+        except errors.KsAuthError as err:
+            self._set_health(False, str(err))
+            raise BackendFailure("ks_auth_failed", str(err), hint=AUTH_HINT, retry=True) from err
+        except errors.KsRefused as err:
+            self._set_health(True, None)
+            raise BackendFailure("ks_%s" % (err.error_code or err.status), str(err),
+                                 hint=err.hint, retry=err.status == 403) from err
+        except errors.KsError as err:
+            raise BackendFailure("ks_protocol_error", str(err), retry=True) from err
+        self._set_health(True, None)
+        return result
+
+    async def _run(self, job: Job, key: KeyRow | None, checkpoint: Checkpoint) -> Outcome:
+        if job.kind == TEST:
+            return Outcome(data=await self.test_connection())
+        if job.kind == REMOVE_REMOTE:
+            return await self._remove_remote(job, key)
+        if key is None:
+            raise BackendFailure("internal_error", "a %s job without a key" % job.kind)
+        if job.kind in (ISSUE, UPDATE):
+            return await self._ensure(job, key, checkpoint)
+        if job.kind == REVOKE:
+            return await self._revoke(job, key)
+        raise BackendFailure("not_supported", "Salto KS cannot %s" % job.kind.replace("_", " "),
+                             hint="cards are cut on a Space encoder")
+
+    async def _ensure(self, job: Job, key: KeyRow, checkpoint: Checkpoint) -> Outcome:
+        # pin_stored is committed with the encrypted PIN itself: one fact, one transaction.
+        has_pin = bool(key.external_ids.get("pin_stored"))
+        ids, pin = await self.saga.ensure(key, key.external_ids, has_pin, checkpoint)
+        fields = holder_fields(key) | {
+            "key_id": key.id, "backend": NAME, "key_type": key.key_type,
+            "units": list(key.units), "locks": self._lock_names(ids),
+            "valid_from": key.valid_from, "valid_until": key.valid_until}
+        if pin is None:
+            return Outcome(data=fields, events=[("key_updated", fields)], key_state="active",
+                           external_ids=ids, audit=[("pin_updated", ids["site_user_id"],
+                                                     _ks_ids(ids))])
+        return Outcome(data=fields, events=[("key_issued", fields | {"pin": pin})],
+                       key_state="active", external_ids=ids | {"pin_stored": True},
+                       secret=pin.encode("ascii"),
+                       audit=[("pin_minted", ids["site_user_id"], _ks_ids(ids))])
+
+    async def _revoke(self, job: Job, key: KeyRow) -> Outcome:
+        removed = await self.saga.remove(key, key.external_ids)
+        fields = holder_fields(key) | {
+            "key_id": key.id, "backend": NAME, "key_type": key.key_type,
+            "units": list(key.units), "reason": job.payload.get("reason", "")}
+        detail = _ks_ids(key.external_ids) + (" (already gone)" if not any(removed.values())
+                                              else "")
+        return Outcome(data=fields, events=[("key_revoked", fields)], key_state="revoked",
+                       audit=[("pin_revoked", str(key.external_ids.get("site_user_id", "")),
+                               detail)])
+
+    async def _remove_remote(self, job: Job, key: KeyRow | None) -> Outcome:
+        remote = dict(job.payload.get("remote") or {})
+        await self.saga.remove(key, remote)
+        return Outcome(data={"removed": remote}, audit=[(
+            "stray_removed", str(remote.get("site_user_id") or remote.get("access_group_id")),
+            "reconciliation: %s" % _ks_ids(remote))])
+
+    def _lock_names(self, ids: dict[str, Any]) -> list[str]:
+        names = self.site.lock_names()
+        return [names.get(lock, lock) for lock in ids.get("locks", [])]
+
+    async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
+        return await self.guarded(compare(self.saga, keys))
+
+    async def test_connection(self) -> dict[str, Any]:
+        """Token, site, locks: each step's failure names what to fix."""
+        site = await self.site.resolve()
+        locks = await self.site.locks(fresh=True)
+        names = {lock.get("customer_reference") for lock in locks} | {
+            lock.get("id") for lock in locks}
+        wanted = {lock for locks_ in self.ks.units.values() for lock in locks_} | {
+            lock for kind in self.ks.key_types for lock in kind.locks}
+        missing = sorted(lock for lock in wanted if lock not in names)
+        if missing:
+            raise BackendFailure("ks_unknown_lock", "the KS site %s has no lock %s"
+                                 % (site.get("customer_reference"), ", ".join(missing)),
+                                 hint="fix [ks.units] or [[ks.key_types]] locks; the site has: "
+                                 + ", ".join(sorted(str(n) for n in names if n)))
+        return {"site": site.get("customer_reference"), "site_id": site.get("id"),
+                "time_zone": site.get("time_zone"), "locks": len(locks),
+                "seats": {"used": site.get("active_user_amount"),
+                          "limit": site.get("subscribed_user_amount")}}
+
+
+def _ks_ids(ids: dict[str, Any]) -> str:
+    """The KS-side ids an audit row carries, so a person can find them in the KS app."""
+    parts = ("site_user_id", "platform_user_id", "access_group_id", "schedule_id")
+    return " ".join("%s=%s" % (part, ids[part]) for part in parts if ids.get(part))

@@ -1,0 +1,170 @@
+"""Door events from KS: entries polled with continuation become ``door_event``; a lock whose
+battery runs low becomes ``battery_low``.
+
+KS pushes events only over SignalR, with no replay (§5.2); the entries endpoint is the record
+(90 days). Polling it is what a consumer of the stream must do after every disconnect
+anyway, so keybridge polls only: every ``events_poll_s``, everything since the newest entry
+seen (minus an overlap, since entries may land late), newest first, page by page. Each entry
+is published once: its id is remembered in the same transaction as its event, whose
+``event_id`` derives from the entry id, so even a repeat after a crash dedupes at the PMS.
+
+Battery: the incidents API is unmeasured on Connect (§3.2 [U]); every lock's
+``battery_level`` is measured, so the locks are polled every ``battery_poll_s`` and a change
+into a low level is reported once.
+"""
+
+import asyncio
+import datetime
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from appliance.engine import keys as keyset
+from appliance.engine.backend import BackendFailure, KeyRow, holder_fields
+from appliance.ks.backend import KsBackend
+from appliance.store.db import Store, now_iso
+from appliance.store.records import EVENT_NAMESPACE, event
+from appliance.store.retry import persist
+from appliance.wakeup import Wakeup
+
+log = logging.getLogger("keybridge.ks.events")
+OVERLAP_S = 300.0
+"""Entries are asked for from this long before the newest seen: late arrivals are caught."""
+FIRST_LOOK_BACK_S = 3600.0
+MAX_PAGES = 50
+KEEP_SEEN_S = 7 * 86400.0
+FINE_LEVELS = ("fresh", "normal", "good", "ok", "full", "", "None")
+
+
+class DoorEvents:
+    def __init__(self, backend: KsBackend, store: Store, root: str,
+                 wake: Callable[[], None]) -> None:
+        self.backend = backend
+        self.store = store
+        self.root = root
+        self.wake = wake
+        self.ks = backend.ks
+        self._wakeup = Wakeup()
+        self._battery_at = float("-inf")
+
+    def stop(self) -> None:
+        self._wakeup.stop()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._wakeup.stopping:
+            self._wakeup.clear()
+            try:
+                await self.poll_entries()
+                if loop.time() - self._battery_at >= self.ks.battery_poll_s > 0:
+                    await self.poll_batteries()
+                    self._battery_at = loop.time()
+            except BackendFailure as failure:
+                log.warning("door events: %s", failure.message)
+            await self._wakeup.wait(self.ks.events_poll_s)
+
+    async def poll_entries(self) -> int:
+        site_id = await self.backend.guarded(self.backend.site.id())
+        since = self._since()
+        entries: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page, token = await self.backend.guarded(self.backend.saga.call(functools.partial(
+                self.backend.client.entries, site_id, since=since, continuation=token)))
+            entries.extend(page)
+            if not token:
+                break
+        fresh = await persist(lambda: self._publish(entries), "recording door events")
+        if fresh:
+            self.wake()
+        return fresh
+
+    def _since(self) -> datetime.datetime:
+        row = self.store.db.execute("SELECT max(utc) FROM ks_entries").fetchone()
+        now = datetime.datetime.now(datetime.UTC)
+        if row[0] is None:
+            return now - datetime.timedelta(seconds=FIRST_LOOK_BACK_S)
+        newest = datetime.datetime.fromisoformat(row[0].replace("Z", "+00:00"))
+        return newest - datetime.timedelta(seconds=OVERLAP_S)
+
+    def _publish(self, entries: list[dict[str, Any]]) -> int:
+        fresh = 0
+        with self.store.transaction() as db:
+            for entry in sorted(entries, key=lambda item: str(item.get("utc_date_time"))):
+                entry_id = str(entry.get("id"))
+                if db.execute("SELECT 1 FROM ks_entries WHERE id = ?", (entry_id,)).fetchone():
+                    continue
+                db.execute("INSERT INTO ks_entries (id, utc, seen_at) VALUES (?, ?, ?)",
+                           (entry_id, str(entry.get("utc_date_time")), now_iso()))
+                event(self.store, db, self.root, "door_event", self._door_event(db, entry),
+                      str(uuid.uuid5(EVENT_NAMESPACE, "ks-entry/" + entry_id)))
+                fresh += 1
+            cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+                seconds=KEEP_SEEN_S)
+            db.execute("DELETE FROM ks_entries WHERE seen_at < ?", (cutoff.isoformat(),))
+        return fresh
+
+    def _door_event(self, db: Any, entry: dict[str, Any]) -> dict[str, Any]:
+        """What the PMS needs, without the personal data KS attaches (names, images)."""
+        lock = str(entry.get("lock_customer_reference") or entry.get("lock_id") or "?")
+        fields: dict[str, Any] = {
+            "backend": "ks", "door": lock, "at": _instant(entry.get("utc_date_time")),
+            "granted": entry.get("event_category") == "lock_opened",
+            "key_id": None, "booking_id": None, "units": self._units(lock),
+            "lock_id": entry.get("lock_id"), "category": entry.get("event_category"),
+            "detail": entry.get("event_detail"), "access_by": entry.get("access_by"),
+            "entry_id": str(entry.get("id"))}
+        key = self._key_of(db, entry.get("user_id"))
+        if key is not None:
+            fields.update(holder_fields(key), key_id=key.id, key_type=key.key_type)
+        return fields
+
+    def _units(self, lock: str) -> list[str]:
+        return [unit for unit, locks in self.ks.units.items() if lock in locks]
+
+    def _key_of(self, db: Any, platform_user_id: Any) -> KeyRow | None:
+        if not platform_user_id:
+            return None
+        row = db.execute("SELECT * FROM keys WHERE backend = 'ks' AND json_extract("
+                         "external_ids, '$.platform_user_id') = ? ORDER BY created_at DESC",
+                         (str(platform_user_id),)).fetchone()
+        return None if row is None else keyset.key_from_row(row)
+
+    async def poll_batteries(self) -> int:
+        locks = await self.backend.guarded(self.backend.site.locks(fresh=True))
+        return await persist(lambda: self._batteries(locks), "recording battery levels")
+
+    def _batteries(self, locks: list[dict[str, Any]]) -> int:
+        known = json.loads(self.store.get_meta("ks_battery") or "{}")
+        reported = 0
+        with self.store.transaction() as db:
+            for lock in locks:
+                level = str(lock.get("battery_level"))
+                lock_id = str(lock.get("id"))
+                if level not in FINE_LEVELS and known.get(lock_id) == level:
+                    continue
+                if level not in FINE_LEVELS:
+                    name = str(lock.get("customer_reference") or "")
+                    event(self.store, db, self.root, "battery_low", {
+                        "backend": "ks", "door": name or lock_id, "level": level,
+                        "lock_id": lock_id, "units": self._units(name)})
+                    reported += 1
+                known[lock_id] = level
+            self.store.set_meta(db, "ks_battery", json.dumps(known))
+        if reported:
+            self.wake()
+        return reported
+
+
+def _instant(text: Any) -> str:
+    """KS's ``utc_date_time`` as an ISO 8601 instant with its offset."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return now_iso()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.isoformat()

@@ -1,0 +1,107 @@
+"""What KS holds, compared with the keys the store knows (the nightly reconciliation).
+
+Only what carries our reference is ours: guests whose alias and access groups whose
+customer_reference start with ``kb:{site}:`` (stay.py). Staff and other integrations on the
+same KS site are never reported nor touched. Kinds, each with the fix reconciliation queues
+when asked to repair:
+
+- ``missing_in_ks``  a key we believe active has no guest or no PIN in KS → mint it again;
+- ``unknown_in_ks``  KS holds a guest or group of ours that no live key explains (a revoked
+  key whose deletion was lost, a key deleted from the store) → remove it;
+- ``suspended``      the guest lost its seat → converge (subscribe again);
+- ``pin_disabled``   the guest may not use its PIN → converge;
+- ``wrong_schedule`` / ``wrong_locks`` / ``not_member`` → converge the group.
+
+PIN values cannot be compared: KS never shows them (§2.5).
+"""
+
+from typing import Any
+
+from appliance.engine import keys as keyset
+from appliance.engine.backend import FIX_REISSUE, FIX_REMOVE, FIX_UPDATE, KeyRow, holder_fields
+from appliance.ks import stay
+from appliance.ks.saga import Saga
+
+
+async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
+    site_id = await saga.site.id()
+    name = saga.site.name
+    guests = {guest["alias"]: guest for guest in await saga.call(saga.client.users, site_id)
+              if stay.ours(name, guest.get("alias"))}
+    groups = {group["customer_reference"]: group for group in await saga.call(
+        saga.client.access_groups, site_id) if stay.ours(name, group.get("customer_reference"))}
+    found: list[dict[str, Any]] = []
+    live = {stay.reference(name, key.id): key for key in keys if key.state == keyset.ACTIVE}
+    for reference, key in live.items():
+        found.extend(await _check(saga, key, guests.get(reference), groups.get(reference)))
+    settled = {stay.reference(name, key.id) for key in keys if key.state != keyset.REVOKED}
+    for reference in (set(guests) | set(groups)) - settled:
+        found.append(_stray(reference, guests.get(reference), groups.get(reference), keys))
+    return found
+
+
+async def _check(saga: Saga, key: KeyRow, guest: dict[str, Any] | None,
+                 group: dict[str, Any] | None) -> list[dict[str, Any]]:
+    site_id = await saga.site.id()
+    if guest is None:
+        return [_item(key, "missing_in_ks", FIX_REISSUE, "KS has no guest for this key; its "
+                      "PIN opens nothing")]
+    if not any(item.get("type") == "pin" for item in await saga.call(
+            saga.client.keys, site_id, guest["id"])):
+        return [_item(key, "missing_in_ks", FIX_REISSUE, "the guest has no PIN in KS")]
+    found = []
+    if guest.get("subscription_state") != "subscribed":
+        found.append(_item(key, "suspended", FIX_UPDATE, "the guest is %s: no seat, the PIN "
+                           "opens nothing" % guest.get("subscription_state")))
+    if guest.get("use_pin") is not True:
+        found.append(_item(key, "pin_disabled", FIX_UPDATE, "the guest may not use a PIN"))
+    if group is None:
+        return [*found, _item(key, "missing_in_ks", FIX_UPDATE, "KS has no access group for "
+                              "this key")]
+    return found + await _check_group(saga, key, guest, group)
+
+
+async def _check_group(saga: Saga, key: KeyRow, guest: dict[str, Any],
+                       group: dict[str, Any]) -> list[dict[str, Any]]:
+    site_id, group_id = await saga.site.id(), group["id"]
+    found = []
+    wanted = stay.schedule_body(key, await saga.site.zone())
+    schedules = await saga.call(saga.client.schedules, site_id, group_id)
+    if len(schedules) != 1 or not stay.schedule_matches(schedules[0], wanted):
+        found.append(_item(key, "wrong_schedule", FIX_UPDATE, "the access group's schedule is "
+                           "not the stay %s to %s" % (wanted["start_date"], wanted["end_date"]),
+                           found=[[s.get("start_date"), s.get("end_date")] for s in schedules]))
+    locks = {lock["id"] for lock in await saga.call(saga.client.group_locks, site_id, group_id)}
+    if locks != set(await saga.site.lock_ids(saga.locks_of(key))):
+        found.append(_item(key, "wrong_locks", FIX_UPDATE, "the access group opens other locks "
+                           "than the booking's units"))
+    members = await saga.call(saga.client.group_users, site_id, group_id)
+    person = guest["user"]["id"]
+    if not any(person in (m.get("id"), (m.get("user") or {}).get("id")) for m in members):
+        found.append(_item(key, "not_member", FIX_UPDATE, "the guest is not in its access "
+                           "group"))
+    return found
+
+
+def _item(key: KeyRow, kind: str, fix: str, message: str, **more: Any) -> dict[str, Any]:
+    return {"kind": kind, "fix": fix, "key_id": key.id, **holder_fields(key),
+            "key_type": key.key_type, "message": message,
+            "site_user_id": key.external_ids.get("site_user_id"), **more}
+
+
+def _stray(reference: str, guest: dict[str, Any] | None, group: dict[str, Any] | None,
+           keys: list[KeyRow]) -> dict[str, Any]:
+    key_id = stay.key_id_of(reference)
+    key = next((key for key in keys if key.id == key_id), None)
+    remote = {"reference": reference,
+              "site_user_id": None if guest is None else guest["id"],
+              "access_group_id": None if group is None else group["id"]}
+    why = "unknown to keybridge" if key is None else "its key was revoked"
+    item: dict[str, Any] = {
+        "kind": "unknown_in_ks", "fix": FIX_REMOVE, "key_id": None if key is None else key.id,
+        "message": "KS holds %s %s: %s" % ("a guest" if guest else "an access group",
+                                            reference, why), "remote": remote,
+        "site_user_id": remote["site_user_id"]}
+    if key is not None:
+        item.update(holder_fields(key))
+    return item
