@@ -1,6 +1,7 @@
 """The engine as the PMS integrator sees it through the outbox: commands in, replies, keys and
 jobs out, all durable. No MQTT: Engine.submit is called as the bridge calls it."""
 
+import asyncio
 import datetime
 import json
 import os
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from appliance.config import Config, parse
+from appliance.engine.backend import Outcome
 from appliance.engine.engine import Engine, ReplyTo
 from appliance.engine.jobs import JobRunner
 from appliance.space.backend import SpaceBackend
@@ -403,12 +405,16 @@ def test_recover_with_nothing_interrupted_does_nothing(site: Site) -> None:
     assert site.jobs()[0]["state"] == "pending"
 
 
+def reconcile(site: Site, repair: bool, trigger: str) -> Outcome:
+    return asyncio.run(site.runner.reconcile(repair, trigger))
+
+
 def test_reconcile_with_repair_revokes_a_key_past_its_stay(site: Site) -> None:
     confirmed(site, "OLD", arrival="2020-07-01T14:00:00+02:00",
               departure="2020-07-05T10:00:00+02:00")
     confirmed(site, "NEW")
-    outcome = site.runner.reconcile(True, "nightly")
-    assert outcome.data == {"discrepancies": 1, "repaired": True}
+    outcome = reconcile(site, True, "nightly")
+    assert outcome.data["discrepancies"] == 1 and outcome.data["repaired"] is True
     states = {key["booking_id"]: key["state"] for key in site.key_rows()}
     assert states == {"OLD": "revoking", "NEW": "issuing"}
     revoke = site.jobs()[-1]
@@ -423,13 +429,14 @@ def test_reconcile_with_repair_revokes_a_key_past_its_stay(site: Site) -> None:
     assert last["discrepancies"] == 1 and last["repaired"] is True
     assert datetime.datetime.fromisoformat(last["at"]).tzinfo is not None
     # Once repaired, the next run finds nothing.
-    assert site.runner.reconcile(True, "nightly").data["discrepancies"] == 0
+    assert reconcile(site, True, "nightly").data["discrepancies"] == 0
 
 
 def test_reconcile_without_repair_only_reports(site: Site) -> None:
     confirmed(site, "OLD", arrival="2020-07-01T14:00:00+02:00",
               departure="2020-07-05T10:00:00+02:00")
-    assert site.runner.reconcile(False, "cmd").data == {"discrepancies": 1, "repaired": False}
+    outcome = reconcile(site, False, "cmd")
+    assert outcome.data["discrepancies"] == 1 and outcome.data["repaired"] is False
     assert site.key_rows()[0]["state"] == "issuing" and len(site.jobs()) == 1
     [(_topic, report, _properties)] = site.new_messages()
     assert report["repaired"] is False and len(report["discrepancies"]) == 1
@@ -589,7 +596,7 @@ def test_reconcile_reports_and_repairs_a_revocation_that_gave_up(site: Site) -> 
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.runner.failed(_claim(site, "revoke_key"), _key(site),
                        BackendFailure("OS", "room out of service"))
-    outcome = site.runner.reconcile(True, "nightly")
+    outcome = reconcile(site, True, "nightly")
     assert outcome.data["discrepancies"] == 1
     pending = site.rows("SELECT kind FROM jobs WHERE state = 'pending'")
     assert pending == [{"kind": "revoke_key"}]

@@ -113,7 +113,8 @@ class Appliance:
 
     def __init__(self, directory: Path, broker: Broker, space: SpaceProcess | None = None, *,
                  protocol: str = "5", mqtt: dict[str, Any] | None = None,
-                 service: dict[str, Any] | None = None, watchdog_s: float = 0) -> None:
+                 service: dict[str, Any] | None = None, watchdog_s: float = 0,
+                 ks_url: str | None = None, ks: dict[str, Any] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.broker = broker
@@ -121,8 +122,10 @@ class Appliance:
         self.log_file = directory / "appliance.log"
         self.db_file = directory / "keybridge.db"
         self.watchdog_s = watchdog_s
-        self.config_file.write_text(_config(directory, broker, space, protocol, mqtt or {},
-                                            service or {}))
+        text = _config(directory, broker, space, protocol, mqtt or {}, service or {})
+        if ks_url is not None:
+            text += _ks_config(directory, ks_url, ks or {})
+        self.config_file.write_text(text)
         self.notify = Notifications(directory / "notify.sock")
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -190,6 +193,35 @@ def _config(directory: Path, broker: Broker, space: SpaceProcess | None, protoco
                   "[[encoders]]", 'id = "desk-1"', 'name = "Online Encoder 1"',
                   'location = "reception"', "", "[units]", 'P12 = "Pitch 12"',
                   'C3 = "Chalet 3"', 'P14 = "Pitch 14"']
+    return "\n".join(lines) + "\n"
+
+
+KS_UNITS = {"P12": ["Pitch 12"], "P14": ["Pitch 14"], "C3": ["Chalet 3"],
+            "C7": ["Chalet 7"]}
+
+
+def _ks_config(directory: Path, url: str, options: dict[str, Any]) -> str:
+    """A [ks] table for the KS simulator's fixed account (simulators/ks/defaults.py)."""
+    from simulators.ks import defaults
+    (directory / "ks-client-secret").write_text(defaults.CLIENT_SECRET + "\n")
+    (directory / "ks-password").write_text(defaults.PASSWORD + "\n")
+    os.chmod(directory / "ks-client-secret", 0o600)
+    os.chmod(directory / "ks-password", 0o600)
+    options = dict(options)
+    units = options.pop("units", KS_UNITS)
+    key_types = options.pop("key_types", [])
+    settings = {"identity_url": url, "api_url": url, "client_id": defaults.CLIENT_ID,
+                "client_secret_file": "ks-client-secret", "username": defaults.USERNAME,
+                "password_file": "ks-password", "site": "Camping Demo", "timeout_s": 3,
+                "consistency_window_s": 20, "events_poll_s": 1, "battery_poll_s": 1,
+                "rate_per_hour": 360000, "burst": 100} | options
+    lines = ["", "[ks]"] + ["%s = %s" % (key, json.dumps(value))
+                            for key, value in settings.items()]
+    lines += ["", "[ks.units]"] + ["%s = %s" % (unit, json.dumps(locks))
+                                   for unit, locks in units.items()]
+    for kind in key_types:
+        lines += ["", "[[ks.key_types]]"] + ["%s = %s" % (key, json.dumps(value))
+                                             for key, value in kind.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -5,14 +5,20 @@ pytest's default import mode puts this directory on ``sys.path`` before importin
 as it does for tests/space and ``_spacesim``.
 """
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _appliance import SpaceProcess
-from _broker import Broker, Peer
+# The KS simulator's harness (tests/ks/_ks.py) serves the KS end-to-end tests here too.
+KS_TESTS = str(Path(__file__).resolve().parents[1] / "ks")
+if KS_TESTS not in sys.path:
+    sys.path.insert(0, KS_TESTS)
+
+from _appliance import SpaceProcess  # noqa: E402
+from _broker import Broker, Peer  # noqa: E402
 
 # The brokers a test started, so a failing test's report can carry their logs.
 BROKERS = pytest.StashKey[list[Broker]]()

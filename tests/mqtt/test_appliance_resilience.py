@@ -6,9 +6,9 @@ import sqlite3
 import threading
 
 import pytest
-from test_appliance_contract import booking, event, reply, send
 
 from _appliance import Appliance, eventually
+from test_appliance_contract import booking, event, reply, send
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -5,9 +5,9 @@ error in its log, not a silent hang. The logs of a full run never carry secrets.
 import sqlite3
 
 import pytest
-from test_appliance_contract import booking, event, reply, send
 
 from _appliance import Appliance, eventually
+from test_appliance_contract import booking, event, reply, send
 
 pytestmark = pytest.mark.timeout(120)
 

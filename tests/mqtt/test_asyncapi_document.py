@@ -204,7 +204,7 @@ def test_every_command_of_the_contract_page_has_command_and_reply_channels() -> 
 
 def test_every_event_type_of_the_contract_page_has_a_channel() -> None:
     page = _first_cells(_page_section("Events (appliance → PMS)"))
-    assert len(page) == 9
+    assert len(page) == 10
     assert set(EVENT_TYPES) == set(page)
     for event_type in page:
         assert channel_for("event/" + event_type, "send").suffix == "event/" + event_type
