@@ -93,6 +93,8 @@ def main() -> None:
     rate("client link request/ACK/reply cycle", 20000, lambda: link_cycle(20000))
     asyncio.run(_space_requests(500, serial=False))
     asyncio.run(_space_requests(500, serial=True))
+    from bench.ks import pins_per_hour
+    asyncio.run(pins_per_hour(200))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,8 @@ class KsBackend:
     async def _ensure(self, job: Job, key: KeyRow, checkpoint: Checkpoint) -> Outcome:
         # pin_stored is committed with the encrypted PIN itself: one fact, one transaction.
         has_pin = bool(key.external_ids.get("pin_stored"))
-        ids, pin = await self.saga.ensure(key, key.external_ids, has_pin, checkpoint)
+        ids, pin = await self.saga.ensure(key, key.external_ids, has_pin, checkpoint,
+                                          first_try=job.kind == ISSUE and job.attempts == 1)
         fields = holder_fields(key) | {
             "key_id": key.id, "backend": NAME, "key_type": key.key_type,
             "units": list(key.units), "locks": self._lock_names(ids),

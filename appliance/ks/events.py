@@ -64,6 +64,8 @@ class DoorEvents:
                     self._battery_at = loop.time()
             except BackendFailure as failure:
                 log.warning("door events: %s", failure.message)
+            except Exception:  # one bad entry must not stop the service
+                log.exception("door events: polling failed; trying again later")
             await self._wakeup.wait(self.ks.events_poll_s)
 
     async def poll_entries(self) -> int:

@@ -46,12 +46,20 @@ class Saga:
         self.clock = clock or (lambda: datetime.datetime.now(datetime.UTC).timestamp())
         self.sleep = sleep
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._fresh = False
 
     async def ensure(self, key: KeyRow, ids: dict[str, Any], has_pin: bool,
-                     checkpoint: Checkpoint) -> tuple[dict[str, Any], str | None]:
-        """Bring the key's guest and group to what the key says; returns (ids, new PIN)."""
+                     checkpoint: Checkpoint, first_try: bool = False
+                     ) -> tuple[dict[str, Any], str | None]:
+        """Bring the key's guest and group to what the key says; returns (ids, new PIN).
+
+        ``first_try``: no earlier attempt can have created anything, so nothing is looked up
+        by reference (two list requests saved per PIN at the evening peak).
+        """
         site_id = await self.site.id()
         ids = dict(ids, site_id=site_id, reference=stay.reference(self.site.name, key.id))
+        self._fresh = first_try and not any(ids.get(name) for name in (
+            "site_user_id", "access_group_id"))
         guest = await self._guest(key, ids, checkpoint)
         await self._seat(guest, ids)
         await self._pin_use(key, guest, ids)
@@ -104,7 +112,7 @@ class Saga:
         guest = None
         if ids.get("site_user_id"):
             guest = await self.call(self.client.user, site_id, ids["site_user_id"])
-        if guest is None:
+        if guest is None and not self._fresh:
             guest = await self.call(self.client.find_guest, site_id, reference)
         if guest is None:
             expires = datetime.datetime.fromisoformat(key.valid_until)
@@ -141,7 +149,9 @@ class Saga:
         if ids.get("access_group_id"):
             return
         site_id, reference = ids["site_id"], ids["reference"]
-        group = await self.call(self.client.find_access_group, site_id, reference)
+        group = None
+        if not self._fresh:
+            group = await self.call(self.client.find_access_group, site_id, reference)
         if group is None:
             group = await self.call(self.client.create_access_group, site_id, reference)
         ids["access_group_id"] = group["id"]
