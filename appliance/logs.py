@@ -67,7 +67,8 @@ class JournalFormatter(logging.Formatter):
 
 
 def setup(level: str = "info", stream: Any = None) -> None:
-    """Log to stderr (journald under systemd) at ``level``; paho only from warnings."""
+    """Log to stderr (journald under systemd) at ``level``; paho and the HTTP client only
+    from warnings."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JournalFormatter())
     root = logging.getLogger()
@@ -76,3 +77,6 @@ def setup(level: str = "info", stream: Any = None) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("keybridge.paho").setLevel(logging.WARNING)
+    # httpx2 logs every request line at INFO: a KS saga is a dozen lines per PIN.
+    for chatty in ("httpx2", "httpcore2", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -7,10 +7,14 @@ In a run directory (``.cache/demo/``, emptied first) it starts, each on a free l
 
 1. Mosquitto with its own configuration, persistence and log (never the system broker);
 2. the ProAccess Space simulator (``python -m simulators.space``, ``config/space-sim.toml``);
-3. the appliance: ``python -m appliance init`` then ``run``, with ``keybridge.toml``, a copy of
-   ``config/demo.toml`` carrying the ports and the run directory's store paths;
-4. once the appliance's retained status says ``online``, the PMS simulator
-   (``python -m simulators.pms``), whose flow and summary are the point of the exercise.
+3. the Salto KS cloud simulator (``python -m simulators.ks``: the guests' PIN codes and a
+   keypad at every lock), its requests kept in ``ks.log`` only;
+4. the appliance: ``python -m appliance init`` then ``run``, with ``keybridge.toml``, a copy of
+   ``config/demo.toml`` carrying the ports, the KS URL and the run directory's store paths and
+   KS secret files (simulators/demo_config.py);
+5. once the appliance's retained status says ``online``, the PMS simulator
+   (``python -m simulators.pms``), whose flow and summary are the point of the exercise; its
+   guests type their PINs at the KS simulator's keypads.
 
 The services' output is shown prefixed (``appliance │``) and kept in ``<name>.log``.
 Everything started is stopped on the way out (SIGTERM, then SIGKILL after a bound), on Ctrl-C
@@ -19,7 +23,6 @@ the site could not be started.
 """
 
 import argparse
-import json
 import os
 import pwd
 import re
@@ -33,12 +36,11 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from simulators.demo_config import write_config
 from simulators.pms.client import Broker, PmsClient, Printer
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
 SPACE_SITE = ROOT / "config" / "space-sim.toml"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 HOST = "127.0.0.1"
@@ -88,8 +90,9 @@ class Child:
             for line in self.process.stdout:
                 log.write(line)
                 log.flush()
-                if self.show:  # without the journald priority (<6>) the appliance writes
-                    text = re.sub(r"^<[0-7]>", "", line.rstrip("\n"))
+                # Without the journald priority (<6>) the appliance writes.
+                text = re.sub(r"^<[0-7]>", "", line.rstrip("\n"))
+                if self.show:
                     print(prefix + text + (PLAIN if DIM in prefix else ""), flush=True)
         self.on_exit(self.process.wait())
 
@@ -133,34 +136,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def toml_text(data: dict[str, Any]) -> str:
-    """TOML for the demo config's shapes: tables and arrays of tables of plain values."""
-    lines = ["# Written by simulators/demo.py from config/demo.toml for one run; edit that file."]
-    for name, table in data.items():
-        for item in table if isinstance(table, list) else [table]:
-            lines += ["", ("[[%s]]" if isinstance(table, list) else "[%s]") % name]
-            lines += ["%s = %s" % (_toml_key(key), _toml_value(value))
-                      for key, value in item.items()]
-    text = "\n".join(lines) + "\n"
-    assert tomllib.loads(text) == data, "toml_text lost something"
-    return text
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[%s]" % ", ".join(_toml_value(item) for item in value)
-    # A JSON string is a TOML basic string; numbers are written alike.
-    return json.dumps(value)
-
-
 class Site:
-    """The broker, Space and the appliance of one demo run, and the order to stop them."""
+    """The broker, Space, KS and the appliance of one demo run, and the order to stop them."""
 
     def __init__(self, run_dir: Path, show: bool, printer: Printer) -> None:
         self.run = run_dir
@@ -169,6 +146,8 @@ class Site:
         self.children: list[Child] = []
         self.broker_port = free_port()
         self.space_port, self.control_port = free_port(), free_port()
+        self.ks_port = free_port()
+        self.ks_url = "http://%s:%d" % (HOST, self.ks_port)
         self.config_file = run_dir / "keybridge.toml"
         self.root = ""
 
@@ -180,6 +159,7 @@ class Site:
     def start(self) -> None:
         self._broker()
         self._space()
+        self._ks()
         self._write_config()
         self._appliance()
 
@@ -210,14 +190,19 @@ class Site:
         self.say("space      ProAccess Space simulator on %s:%d, control %s:%d" % (
             HOST, self.space_port, HOST, self.control_port))
 
+    def _ks(self) -> None:
+        # Its one line per request (never a PIN or token) would drown the day: log only.
+        ks = self.child("ks", [sys.executable, "-m", "simulators.ks", "--listen",
+                               "%s:%d" % (HOST, self.ks_port)], show=False)
+        ks.wait_port(self.ks_port)
+        self.say("ks         Salto KS cloud simulator on %s (requests in %s)" % (
+            self.ks_url, ks.log))
+
     def _write_config(self) -> None:
-        with open(DEMO_CONFIG, "rb") as file:
+        self.config_file = write_config(self.run, self.broker_port, "%s:%d" % (
+            HOST, self.space_port), self.ks_url)
+        with open(self.config_file, "rb") as file:
             config = tomllib.load(file)
-        config["mqtt"]["port"] = self.broker_port
-        config["space"]["server"] = "%s:%d" % (HOST, self.space_port)
-        config["store"] = {"path": str(self.run / "keybridge.db"),
-                           "key_file": str(self.run / "secret.keys")}
-        self.config_file.write_text(toml_text(config))
         self.root = "%s/%s" % (config["mqtt"].get("prefix", "keybridge"), config["site"]["id"])
 
     def _appliance(self) -> None:
@@ -263,7 +248,7 @@ def run_pms(site: Site) -> int:
     """The PMS simulator's day, stopped early if the appliance dies under it."""
     prefix, _, site_id = site.root.partition("/")
     argv = [sys.executable, "-m", "simulators.pms", "--broker", "%s:%d" % (
-        HOST, site.broker_port), "--prefix", prefix, "--site", site_id]
+        HOST, site.broker_port), "--prefix", prefix, "--site", site_id, "--ks", site.ks_url]
     pms = subprocess.Popen(argv, cwd=ROOT,  # noqa: S603 - our own argv, no shell
                            env=os.environ | {"PYTHONUNBUFFERED": "1"})
 
@@ -290,8 +275,8 @@ def keep_running(site: Site, say: Callable[[str], None]) -> None:
     gone = threading.Event()
     site.appliance.on_exit = lambda code: gone.set()
     say("the site keeps running; Ctrl-C stops it. Meanwhile, for example:")
-    say("  python -m simulators.pms --broker %s:%d      # the day again" % (
-        HOST, site.broker_port))
+    say("  python -m simulators.pms --broker %s:%d --ks %s     # the day again" % (
+        HOST, site.broker_port, site.ks_url))
     say("  mosquitto_sub -h %s -p %d -t '%s/#' -v -V 5" % (HOST, site.broker_port, site.root))
     say("  python -m simulators.space.control %s:%d '{\"op\": \"state\"}'" % (
         HOST, site.control_port))

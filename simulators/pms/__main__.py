@@ -6,7 +6,9 @@
 
 It waits for the appliance's retained status ``online``, then sends the commands of
 ``simulators/pms/day.py`` one by one, each time waiting for the replies and the events it
-must cause. The flow is printed live (→ sent, ← reply, ★ event, ◆ status, ✓/✗ checks), then a
+must cause. Between them its guests type their KS PINs at the keypads of the KS cloud
+simulator (``--ks``, the one the appliance's ``[ks]`` table points at). The flow is printed
+live (→ sent, ← reply, ★ event, ◆ status, ⌨ keypad, ✓/✗ checks; PINs masked), then a
 summary. Exit status: 0 when every check passed, 1 when one failed, 2 when the broker could
 not be reached.
 """
@@ -19,7 +21,8 @@ import zoneinfo
 from typing import Any
 
 from simulators.pms import day as scenario
-from simulators.pms.client import Broker, Message, PmsClient, Printer, fields_text
+from simulators.pms.client import Broker, Message, PmsClient, Printer, fields_text, mask_pin
+from simulators.pms.keypad import Keypad, outcome
 
 CONNECT_TIMEOUT_S = 15.0
 ONLINE_TIMEOUT_S = 30.0
@@ -40,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--username", default="", help="MQTT user name")
     parser.add_argument("--password-file", default="", help="file holding the MQTT password")
     parser.add_argument("--tls-ca", default="", help="CA certificate: connect with TLS")
+    parser.add_argument("--ks", default="http://127.0.0.1:8092",
+                        help="URL of the KS cloud simulator whose keypads the guests use")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     return parser.parse_args(argv)
 
@@ -68,10 +73,12 @@ def _short(instant: Any) -> str:
 class Runner:
     """Runs a day's steps through a connected client and keeps every check's outcome."""
 
-    def __init__(self, client: PmsClient, day: scenario.Day, show: Printer) -> None:
+    def __init__(self, client: PmsClient, day: scenario.Day, show: Printer,
+                 keypad: Keypad) -> None:
         self.client = client
         self.day = day
         self.show = show
+        self.keypad = keypad
         self.checks: list[tuple[bool, str]] = []
 
     def check(self, passed: bool, text: str) -> bool:
@@ -97,7 +104,9 @@ class Runner:
         if not self._online():
             return
         for number, step in enumerate(self.day.steps, 1):
-            if not self._step(number, step):
+            if isinstance(step, scenario.Keypad):
+                self._keypad(number, step)
+            elif not self._step(number, step):
                 skipped = len(self.day.steps) - number
                 self.check(skipped == 0, "the appliance stopped answering: %d step%s not run"
                            % (skipped, "" if skipped == 1 else "s"))
@@ -129,6 +138,33 @@ class Runner:
             event = self.client.take_event(expect.matches, EVENT_TIMEOUT_S)
             self.check(event is not None, "%s: event %s %s" % (label, expect.type, _match(expect)))
         return True
+
+    def _keypad(self, number: int, step: scenario.Keypad) -> None:
+        """The guest types the PIN the PMS got in key_issued; the lock must decide as said."""
+        self.show.line("──", "%d. %s" % (number, step.title))
+        label = "%d keypad: %s %s the %s PIN of %s at %s" % (
+            number, step.lock, "opens for" if step.opens else "refuses", step.key_type,
+            step.booking_id, _short(step.at))
+        pin = self._pin(step.booking_id, step.key_type)
+        if pin is None:
+            self.check(False, "%s (no key_issued with that PIN came)" % label)
+            return
+        try:
+            answer = self.keypad.press(step.lock, pin, step.at)
+        except (OSError, ValueError) as err:
+            self.check(False, "%s (the KS simulator's keypad did not answer: %s)" % (label, err))
+            return
+        self.show.line("⌨", "%-12s PIN %s typed at %s: %s" % (
+            step.lock, mask_pin(pin), _short(step.at), outcome(answer)))
+        right = answer["opened"] == step.opens
+        self.check(right, "%s%s" % (label, "" if right else " (%s)" % outcome(answer)))
+
+    def _pin(self, booking_id: str, key_type: str) -> str | None:
+        """The PIN of the booking's KS key of ``key_type``, as key_issued delivered it."""
+        pins = [event.get("pin") for event in self.client.events()
+                if event.get("type") == "key_issued" and event.get("backend") == "ks"
+                and event.get("booking_id") == booking_id and event.get("key_type") == key_type]
+        return str(pins[-1]) if pins and pins[-1] else None
 
     def _check_replies(self, label: str, step: scenario.Step, got: list[Message],
                        earlier: list[Message]) -> None:
@@ -200,13 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.password_file, encoding="utf-8") as file:
             password = file.read().rstrip("\r\n")
     show = Printer(args.quiet)
+    if not args.ks.startswith(("http://", "https://")):
+        raise SystemExit("--ks %r: write the KS simulator's URL, e.g. http://127.0.0.1:8092"
+                         % args.ks)
     root = "%s/%s" % (args.prefix, args.site)
     client = PmsClient(Broker(host, int(port), args.username, password, args.tls_ca), root,
                        "pms-sim-%s" % args.site, show)
     today = datetime.datetime.now(zoneinfo.ZoneInfo(scenario.ZONE)).date()
     try:
         client.connect(CONNECT_TIMEOUT_S)
-        return Runner(client, scenario.build(os.urandom(2).hex(), today), show).run()
+        day = scenario.build(os.urandom(2).hex(), today)
+        return Runner(client, day, show, Keypad(args.ks)).run()
     except ConnectionError as err:
         print("simulators.pms: %s" % err, file=sys.stderr)
         return 2

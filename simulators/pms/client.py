@@ -33,18 +33,19 @@ Predicate = Callable[[Message], bool]
 
 # What each event's line shows after its type and booking (or owner key).
 EVENT_FIELDS = {
-    "key_issued": ("backend", "units", "valid_until", "pin"),
-    "key_revoked": ("backend", "units", "reason"),
+    "key_issued": ("backend", "key_type", "units", "locks", "valid_until", "pin"),
+    "key_updated": ("backend", "key_type", "units", "locks", "valid_until"),
+    "key_revoked": ("backend", "key_type", "units", "reason"),
     "key_failed": ("backend", "code", "message", "will_retry"),
     "card_encoded": ("encoder", "count", "copy", "rooms", "serials"),
     "card_read": ("encoder", "room", "booking_id", "copy", "valid_until"),
     "reconcile_report": ("backend", "discrepancies", "repaired"),
-    "door_event": ("backend", "door", "granted", "key_id"),
+    "door_event": ("backend", "door", "granted", "key_type", "detail"),
     "battery_low": ("backend", "door", "level"),
     "command_rejected": ("topic", "reason", "request_id"),
 }
-COLOURS = {"→": "36", "←": "32", "★": "33", "◆": "35", "✓": "32", "✗": "31", "?": "31",
-           "·": "2", "══": "1"}
+COLOURS = {"→": "36", "←": "32", "★": "33", "◆": "35", "⌨": "34", "✓": "32", "✗": "31",
+           "?": "31", "·": "2", "══": "1"}
 LINE_WIDTH = 150
 HIDDEN = ("key_id", "event_id", "occurred_at")  # long ids that say nothing at a glance
 

@@ -1,4 +1,6 @@
-"""The PMS simulator's day: the scenario as data against the contract, and ``make run`` end to end.
+"""The PMS simulator's day: the scenario as data against the contract and the demo site's
+configuration, and ``make run`` end to end (Space cards and KS PINs, every check passing, no
+PIN in the clear).
 
 The contract's JSON Schemas come from ``tests/mqtt/_asyncapi.py`` (``docs/asyncapi.yaml``); its
 directory is put on ``sys.path`` here only, as tests/mqtt's own conftest does for its tests.
@@ -8,6 +10,7 @@ import datetime
 import importlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from simulators.ks import defaults as ks_defaults
 from simulators.pms import day
 
 ROOT = Path(__file__).resolve().parents[2]
 MQTT_TESTS = ROOT / "tests" / "mqtt"
 DAY = day.build("t0", datetime.date(2027, 7, 1))
-COMMANDS = [step for step in DAY.steps if step.error is None]
+COMMANDS = [step for step in DAY.commands if step.error is None]
 DEMO_TIMEOUT_S = 120
 
 
@@ -50,7 +54,7 @@ def test_every_command_of_the_day_follows_the_contract(validate_command, step) -
 
 def test_the_deliberate_mistake_breaks_the_contract_on_the_field_it_names(
         validate_command) -> None:
-    (bad,) = [step for step in DAY.steps if step.error is not None]
+    (bad,) = [step for step in DAY.commands if step.error is not None]
     code, field = bad.error
     assert code == "bad_request"
     with pytest.raises(AssertionError, match=field):
@@ -59,25 +63,70 @@ def test_the_deliberate_mistake_breaks_the_contract_on_the_field_it_names(
 
 def test_request_ids_are_unique_except_the_deliberate_repeat() -> None:
     sent: dict[str, dict[str, Any]] = {}
-    for step in DAY.steps:
+    for step in DAY.commands:
         if step.repeat:
             assert sent[step.request_id] == step.payload  # the very same command again
         else:
             assert step.request_id not in sent
             sent[step.request_id] = step.payload
-    assert sum(step.repeat for step in DAY.steps) == 1
+    assert sum(step.repeat for step in DAY.commands) == 1
 
 
 def test_the_day_covers_what_a_campsite_day_has() -> None:
-    commands = {step.command for step in DAY.steps}
+    commands = {step.command for step in DAY.commands}
     assert commands >= {"booking", "encode_card", "read_card", "send_mobile_key",
                         "test_connection", "reconcile"}
-    statuses = [step.payload["booking"]["status"] for step in DAY.steps
+    statuses = [step.payload["booking"]["status"] for step in DAY.commands
                 if step.command == "booking"]
     assert {"CONFIRMED", "CHECKED_IN", "COMPLETED", "CANCELLED"} <= set(statuses)
-    assert any(step.stale for step in DAY.steps)
-    assert any(step.payload.get("copy") for step in DAY.steps)
-    assert any(step.payload.get("count") == 2 for step in DAY.steps)
+    assert any(step.stale for step in DAY.commands)
+    assert any(step.payload.get("copy") for step in DAY.commands)
+    assert any(step.payload.get("count") == 2 for step in DAY.commands)
+    assert {step.payload.get("backend") for step in DAY.commands
+            if step.command == "test_connection"} == {"space", "ks"}
+
+
+def _expected(kind: str, backend: str) -> set[tuple[str, str]]:
+    return {(expect.match["booking_id"], expect.match.get("key_type", ""))
+            for step in DAY.commands for expect in step.events
+            if expect.type == kind and expect.match.get("backend") == backend}
+
+
+def test_every_booking_gets_its_ks_pins_and_loses_them_when_the_stay_ends() -> None:
+    bookings = {step.payload["booking"]["id"] for step in DAY.commands
+                if step.command == "booking"}
+    every_pin = {(booking, kind) for booking in bookings for kind in day.KEY_TYPES}
+    assert _expected("key_issued", "ks") == every_pin
+    assert _expected("key_revoked", "ks") == every_pin
+    (moved,) = {booking for booking, _ in _expected("key_updated", "ks")}
+    assert _expected("key_updated", "ks") == {(moved, kind) for kind in day.KEY_TYPES}
+
+
+def test_the_guests_try_their_pins_before_during_and_after_the_stay() -> None:
+    steps = list(DAY.steps)
+    checked_in = next(i for i, step in enumerate(steps) if isinstance(step, day.Step)
+                      and step.command == "booking"
+                      and step.payload["booking"]["status"] == "CHECKED_IN")
+    completed = next(i for i, step in enumerate(steps) if isinstance(step, day.Step)
+                     and step.command == "booking"
+                     and step.payload["booking"]["status"] == "COMPLETED")
+    departing = steps[completed]
+    assert isinstance(departing, day.Step)
+    jansen = departing.payload["booking"]
+    arrival = datetime.datetime.fromisoformat(jansen["arrival"])
+    departure = datetime.datetime.fromisoformat(jansen["departure"])
+    tries = [(i, step) for i, step in enumerate(steps) if isinstance(step, day.Keypad)
+             and step.booking_id == jansen["id"]]
+    before = [step for i, step in tries if i < checked_in]
+    during = [step for i, step in tries if checked_in < i < completed]
+    after = [step for i, step in tries if i > completed]
+    assert before and all(not s.opens and datetime.datetime.fromisoformat(s.at) < arrival
+                          for s in before)
+    assert any(s.opens and s.lock == "Pitch 12" for s in during)
+    # Refused after check-out although still inside the booked stay: the PIN was deleted.
+    assert after and all(not s.opens and datetime.datetime.fromisoformat(s.at) < departure
+                         for s in after)
+    assert {s.key_type for s in DAY.keypads} <= set(day.KEY_TYPES)
 
 
 def test_the_demo_config_matches_the_space_simulators_site() -> None:
@@ -85,12 +134,31 @@ def test_the_demo_config_matches_the_space_simulators_site() -> None:
     rooms = {room["name"] for room in site["rooms"]}
     assert set(demo["units"].values()) <= rooms
     assert [e["name"] for e in demo["encoders"]] == [e["name"] for e in site["encoders"]]
-    units = {unit for step in DAY.steps if step.command == "booking"
+    units = {unit for step in DAY.commands if step.command == "booking"
              for unit in step.payload["booking"]["units"]}
     assert units <= set(demo["units"])
     assert day.PHONE in site["justin"]["phones"]
     ids = {e["id"] for e in demo["encoders"]} | {e["name"] for e in demo["encoders"]}
-    assert {step.payload["encoder"] for step in DAY.steps if "encoder" in step.payload} <= ids
+    assert {step.payload["encoder"] for step in DAY.commands if "encoder" in step.payload} <= ids
+
+
+def test_the_demo_config_matches_the_ks_simulators_account() -> None:
+    ks = _load("demo.toml")["ks"]
+    assert (ks["client_id"], ks["username"], ks["site"]) == (
+        ks_defaults.CLIENT_ID, ks_defaults.USERNAME, ks_defaults.SITE_CUSTOMER_REFERENCE)
+    assert ks["api_url"] == ks["identity_url"] == "http://%s" % ks_defaults.LISTEN
+    secrets = {"client_secret_file": ks_defaults.CLIENT_SECRET,
+               "password_file": ks_defaults.PASSWORD}
+    for key, value in secrets.items():  # the simulator's published values, nothing else
+        assert (ROOT / "config" / ks[key]).read_text().strip() == value
+    locks = {lock for locks in ks["units"].values() for lock in locks} | {
+        lock for kind in ks["key_types"] for lock in kind["locks"]}
+    assert locks <= set(ks_defaults.LOCK_NAMES)
+    assert [kind["name"] for kind in ks["key_types"]] == list(day.KEY_TYPES)
+    units = {unit for step in DAY.commands if step.command == "booking"
+             for unit in step.payload["booking"]["units"]}
+    assert units <= set(ks["units"])
+    assert {step.lock for step in DAY.keypads} <= set(ks_defaults.LOCK_NAMES)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -116,3 +184,15 @@ def test_make_run_plays_the_whole_day_and_every_check_passes(tmp_path: Path) -> 
     summary = done.stdout[done.stdout.rindex("══ summary"):]
     assert "0 failed" in summary, report
     assert summary.rstrip().endswith("every check passed"), report
+    checks = [line for line in summary.splitlines() if line.startswith("    ✓ ")]
+    assert any("backend=ks key_type=stay" in line and "key_issued" in line for line in checks)
+    assert any("backend=ks" in line and "key_revoked" in line for line in checks)
+    assert any("backend=ks" in line and "key_updated" in line for line in checks)
+    assert sum(" keypad: " in line for line in checks) == len(DAY.keypads), report
+    # PINs came and were typed at the keypads, but only ever shown masked.
+    assert "pin=••••••" in done.stdout and "PIN ••••••" in done.stdout, report
+    for name in ("", "appliance.log", "ks.log"):
+        text = done.stdout if not name else (run_dir / name).read_text(errors="replace")
+        assert not re.findall(r"(?<![\w.:-])\d{6}(?![\w.:-])", text), name or "stdout"
+    for name in ("ks-client-secret", "ks-password"):
+        assert (run_dir / name).stat().st_mode & 0o777 == 0o600
