@@ -167,8 +167,14 @@ class Service:
                 "last_reconciliation": None if last is None else json.loads(last)["at"]}
 
     def _health_changed(self) -> None:
-        if getattr(self, "publisher", None) is not None:
+        """Called from inside a backend's job: it must never make the job fail."""
+        if getattr(self, "publisher", None) is None:
+            return
+        try:
             self._publish_status()
+        except Exception:  # the status loop publishes it again shortly
+            log.warning("status not published now; it follows with the next refresh",
+                        exc_info=True)
 
     def _publish_status(self, force: bool = False) -> None:
         payload = json.dumps(self.status(), sort_keys=True).encode()

@@ -128,6 +128,11 @@ class JobRunner:
         with self.store.transaction() as db:
             if key is not None:
                 self._update_key(db, key, outcome)
+                current = keyset.load_key(db, key.id)
+                if job.kind in (ISSUE, UPDATE) and current is not None and current.state in (
+                        keyset.REVOKING, keyset.REVOKED):
+                    # Revoked while this job ran: a PIN about to die is no news for the PMS.
+                    outcome.events = []
             for action, external_id, detail in outcome.audit:
                 audit(db, action, job.backend, trigger, key_id=job.key_id,
                       external_id=external_id, detail=detail,

@@ -43,6 +43,10 @@ STRANDED_REVOCATIONS = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELE
                         "WHERE jobs.key_id = keys.id AND jobs.kind = 'revoke_key' AND "
                         "jobs.state IN (?, ?))")
 """Keys stuck revoking: their revocation job failed for good."""
+STRANDED_ISSUES = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs "
+                   "WHERE jobs.key_id = keys.id AND jobs.kind IN ('issue_key', 'update_key') "
+                   "AND jobs.state IN (?, ?))")
+"""Keys stuck issuing: their issue job failed for good (Space keys are made on the spot)."""
 
 
 async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], repair: bool,
@@ -86,6 +90,9 @@ async def _ask_backends(store: Store, backends: Mapping[str, Backend]
             # Reported, not raised: the store-only part and the other backends still count.
             errors[name] = "%s: %s" % (failure.code, failure.message)
             log.warning("reconciliation could not ask %s: %s", name, failure.message)
+        except Exception as err:
+            errors[name] = "internal_error: %s: %s" % (type(err).__name__, err)
+            log.exception("reconciliation could not ask %s", name)
     return remote, errors
 
 
@@ -101,6 +108,15 @@ def _store_only(db: sqlite3.Connection, backends: Mapping[str, Backend], repair:
                     "open doors", key_id=key.id)
         if repair:
             keyset.revoke(db, key, trigger, "reconcile")
+    for row in db.execute(STRANDED_ISSUES, (keyset.ISSUING, PENDING, RUNNING)):
+        key = keyset.key_from_row(row)
+        found.setdefault(key.backend, []).append({
+            "kind": "issue_failed", "fix": FIX_REISSUE, "key_id": key.id, **holder_fields(key),
+            "message": "issuing gave up; the guest has no working key"})
+        integration(db, key.backend, "discrepancy", "issuing gave up", key_id=key.id)
+        if repair:
+            job_add(db, key.backend, ISSUE, {"trigger": trigger, "reason": "reconcile"},
+                    key_id=key.id)
     for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", keyset.LIVE):
         key = keyset.key_from_row(row)
         if datetime.datetime.fromisoformat(key.valid_until) >= now:
@@ -125,6 +141,8 @@ def _repair(db: sqlite3.Connection, backend: str, item: dict[str, Any], trigger:
     key = keyset.load_key(db, item.get("key_id"))
     payload = {"trigger": trigger, "reason": "reconcile: %s" % item["kind"]}
     if fix == FIX_REMOVE:
+        if key is not None and key.state != keyset.REVOKED:
+            return  # issued (or being revoked) since the backend was listed: not a stray
         job_add(db, backend, REMOVE_REMOTE, payload | {"remote": item.get("remote", {})},
                 key_id=None if key is None else key.id)
     elif key is None or key.state not in keyset.LIVE or _queued(db, key):

@@ -116,8 +116,9 @@ class KsBackend:
             raise BackendFailure("ks_auth_failed", str(err), hint=AUTH_HINT, retry=True) from err
         except errors.KsRefused as err:
             self._set_health(True, None)
+            # 403/404 may pass (propagation, a role granted, a seat freed); 400s will not.
             raise BackendFailure("ks_%s" % (err.error_code or err.status), str(err),
-                                 hint=err.hint, retry=err.status == 403) from err
+                                 hint=err.hint, retry=err.status in (403, 404)) from err
         except errors.KsError as err:
             raise BackendFailure("ks_protocol_error", str(err), retry=True) from err
         self._set_health(True, None)
@@ -168,7 +169,10 @@ class KsBackend:
 
     async def _remove_remote(self, job: Job, key: KeyRow | None) -> Outcome:
         remote = dict(job.payload.get("remote") or {})
-        await self.saga.remove(key, remote)
+        if key is not None and key.state != "revoked":
+            return Outcome(data={"removed": None, "reason": "the key is live again"})
+        await self.saga.remove(None, {name: remote.get(name) for name in (
+            "site_user_id", "access_group_id")})
         return Outcome(data={"removed": remote}, audit=[(
             "stray_removed", str(remote.get("site_user_id") or remote.get("access_group_id")),
             "reconciliation: %s" % _ks_ids(remote))])

@@ -19,7 +19,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from appliance.engine import keys as keyset
@@ -31,8 +31,9 @@ from appliance.store.retry import persist
 from appliance.wakeup import Wakeup
 
 log = logging.getLogger("keybridge.ks.events")
-OVERLAP_S = 300.0
-"""Entries are asked for from this long before the newest seen: late arrivals are caught."""
+OVERLAP_S = 2 * 3600.0
+"""Entries are asked for from this long before the last poll: an IQ back online delivers
+entries it held (offline detection alone takes up to 30 min)."""
 FIRST_LOOK_BACK_S = 3600.0
 MAX_PAGES = 50
 KEEP_SEEN_S = 7 * 86400.0
@@ -57,20 +58,25 @@ class DoorEvents:
         loop = asyncio.get_running_loop()
         while not self._wakeup.stopping:
             self._wakeup.clear()
-            try:
-                await self.poll_entries()
-                if loop.time() - self._battery_at >= self.ks.battery_poll_s > 0:
-                    await self.poll_batteries()
-                    self._battery_at = loop.time()
-            except BackendFailure as failure:
-                log.warning("door events: %s", failure.message)
-            except Exception:  # one bad entry must not stop the service
-                log.exception("door events: polling failed; trying again later")
+            await self._guarded(self.poll_entries)
+            if loop.time() - self._battery_at >= self.ks.battery_poll_s > 0:
+                await self._guarded(self.poll_batteries)
+                self._battery_at = loop.time()
             await self._wakeup.wait(self.ks.events_poll_s)
+
+    async def _guarded(self, poll: Callable[[], Awaitable[int]]) -> None:
+        """Each poll on its own: door events failing must not silence battery alerts."""
+        try:
+            await poll()
+        except BackendFailure as failure:
+            log.warning("KS polling: %s", failure.message)
+        except Exception:  # one bad entry must not stop the service
+            log.exception("KS polling failed; trying again later")
 
     async def poll_entries(self) -> int:
         site_id = await self.backend.guarded(self.backend.site.id())
-        since = self._since()
+        started = datetime.datetime.now(datetime.UTC)
+        since = self._since(started)
         entries: list[dict[str, Any]] = []
         token: str | None = None
         for _ in range(MAX_PAGES):
@@ -79,20 +85,27 @@ class DoorEvents:
             entries.extend(page)
             if not token:
                 break
-        fresh = await persist(lambda: self._publish(entries), "recording door events")
+        if token:
+            log.warning("more than %d pages of door events since %s: the oldest are skipped",
+                        MAX_PAGES, since.isoformat())
+        fresh = await persist(lambda: self._publish(entries, started), "recording door events")
         if fresh:
             self.wake()
         return fresh
 
-    def _since(self) -> datetime.datetime:
-        row = self.store.db.execute("SELECT max(utc) FROM ks_entries").fetchone()
-        now = datetime.datetime.now(datetime.UTC)
-        if row[0] is None:
-            return now - datetime.timedelta(seconds=FIRST_LOOK_BACK_S)
-        newest = datetime.datetime.fromisoformat(row[0].replace("Z", "+00:00"))
-        return newest - datetime.timedelta(seconds=OVERLAP_S)
+    def _since(self, now: datetime.datetime) -> datetime.datetime:
+        """From the last poll, less the time an offline IQ may hold entries back (§2.8).
 
-    def _publish(self, entries: list[dict[str, Any]]) -> int:
+        Not from the newest entry seen: one lock's late entries or clock would move that
+        past other locks' entries. The ids seen make the overlap harmless.
+        """
+        last = self.store.get_meta("ks_entries_polled_at")
+        if last is None:
+            return now - datetime.timedelta(seconds=FIRST_LOOK_BACK_S)
+        return min(now, datetime.datetime.fromisoformat(last)) - datetime.timedelta(
+            seconds=OVERLAP_S)
+
+    def _publish(self, entries: list[dict[str, Any]], started: datetime.datetime) -> int:
         fresh = 0
         with self.store.transaction() as db:
             for entry in sorted(entries, key=lambda item: str(item.get("utc_date_time"))):
@@ -100,13 +113,14 @@ class DoorEvents:
                 if db.execute("SELECT 1 FROM ks_entries WHERE id = ?", (entry_id,)).fetchone():
                     continue
                 db.execute("INSERT INTO ks_entries (id, utc, seen_at) VALUES (?, ?, ?)",
-                           (entry_id, str(entry.get("utc_date_time")), now_iso()))
+                           (entry_id, _instant(entry.get("utc_date_time")), now_iso()))
                 event(self.store, db, self.root, "door_event", self._door_event(db, entry),
                       str(uuid.uuid5(EVENT_NAMESPACE, "ks-entry/" + entry_id)))
                 fresh += 1
             cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
                 seconds=KEEP_SEEN_S)
             db.execute("DELETE FROM ks_entries WHERE seen_at < ?", (cutoff.isoformat(),))
+            self.store.set_meta(db, "ks_entries_polled_at", started.isoformat())
         return fresh
 
     def _door_event(self, db: Any, entry: dict[str, Any]) -> dict[str, Any]:

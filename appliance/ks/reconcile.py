@@ -18,7 +18,14 @@ PIN values cannot be compared: KS never shows them (§2.5).
 from typing import Any
 
 from appliance.engine import keys as keyset
-from appliance.engine.backend import FIX_REISSUE, FIX_REMOVE, FIX_UPDATE, KeyRow, holder_fields
+from appliance.engine.backend import (
+    FIX_REISSUE,
+    FIX_REMOVE,
+    FIX_UPDATE,
+    BackendFailure,
+    KeyRow,
+    holder_fields,
+)
 from appliance.ks import stay
 from appliance.ks.saga import Saga
 
@@ -33,7 +40,14 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     live = {stay.reference(name, key.id): key for key in keys if key.state == keyset.ACTIVE}
     for reference, key in live.items():
-        found.extend(await _check(saga, key, guests.get(reference), groups.get(reference)))
+        try:
+            found.extend(await _check(saga, key, guests.get(reference), groups.get(reference)))
+        except BackendFailure as failure:
+            if failure.retry and failure.code == "backend_unavailable":
+                raise
+            # One key's problem (a lock renamed in KS) must not hide all the others.
+            found.append(_item(key, "cannot_check", None, "%s: %s" % (failure.code,
+                                                                     failure.message)))
     settled = {stay.reference(name, key.id) for key in keys if key.state != keyset.REVOKED}
     for reference in (set(guests) | set(groups)) - settled:
         found.append(_stray(reference, guests.get(reference), groups.get(reference), keys))
@@ -43,6 +57,10 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
 async def _check(saga: Saga, key: KeyRow, guest: dict[str, Any] | None,
                  group: dict[str, Any] | None) -> list[dict[str, Any]]:
     site_id = await saga.site.id()
+    if guest is None and key.external_ids.get("site_user_id"):
+        # The listing pages by offset while guests come and go: ask for this one itself
+        # before calling it gone (a reissue rotates a PIN the guest may well hold).
+        guest = await saga.call(saga.client.user, site_id, key.external_ids["site_user_id"])
     if guest is None:
         return [_item(key, "missing_in_ks", FIX_REISSUE, "KS has no guest for this key; its "
                       "PIN opens nothing")]
@@ -83,7 +101,8 @@ async def _check_group(saga: Saga, key: KeyRow, guest: dict[str, Any],
     return found
 
 
-def _item(key: KeyRow, kind: str, fix: str, message: str, **more: Any) -> dict[str, Any]:
+def _item(key: KeyRow, kind: str, fix: str | None, message: str,
+          **more: Any) -> dict[str, Any]:
     return {"kind": kind, "fix": fix, "key_id": key.id, **holder_fields(key),
             "key_type": key.key_type, "message": message,
             "site_user_id": key.external_ids.get("site_user_id"), **more}
@@ -92,13 +111,13 @@ def _item(key: KeyRow, kind: str, fix: str, message: str, **more: Any) -> dict[s
 def _stray(reference: str, guest: dict[str, Any] | None, group: dict[str, Any] | None,
            keys: list[KeyRow]) -> dict[str, Any]:
     key_id = stay.key_id_of(reference)
-    key = next((key for key in keys if key.id == key_id), None)
+    key = next((key for key in keys if key.id == key_id), None)  # revoked, if any
     remote = {"reference": reference,
               "site_user_id": None if guest is None else guest["id"],
               "access_group_id": None if group is None else group["id"]}
     why = "unknown to keybridge" if key is None else "its key was revoked"
     item: dict[str, Any] = {
-        "kind": "unknown_in_ks", "fix": FIX_REMOVE, "key_id": None if key is None else key.id,
+        "kind": "unknown_in_ks", "fix": FIX_REMOVE, "key_id": key_id,
         "message": "KS holds %s %s: %s" % ("a guest" if guest else "an access group",
                                             reference, why), "remote": remote,
         "site_user_id": remote["site_user_id"]}

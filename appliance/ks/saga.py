@@ -60,7 +60,12 @@ class Saga:
         ids = dict(ids, site_id=site_id, reference=stay.reference(self.site.name, key.id))
         self._fresh = first_try and not any(ids.get(name) for name in (
             "site_user_id", "access_group_id"))
+        known = ids.get("site_user_id")
         guest = await self._guest(key, ids, checkpoint)
+        if known and guest["id"] != known:
+            # The guest was deleted behind our back: the PIN we published died with it.
+            has_pin = False
+            ids.pop("pin_stored", None)
         await self._seat(guest, ids)
         await self._pin_use(key, guest, ids)
         await self._group(ids, checkpoint)
@@ -114,6 +119,8 @@ class Saga:
             guest = await self.call(self.client.user, site_id, ids["site_user_id"])
         if guest is None and not self._fresh:
             guest = await self.call(self.client.find_guest, site_id, reference)
+            if guest is not None and not ids.get("guest_created_at"):
+                ids["guest_created_at"] = self.clock()  # made just before a crash, maybe
         if guest is None:
             expires = datetime.datetime.fromisoformat(key.valid_until)
             guest = await self.call(self.client.create_guest, site_id, reference, expires)
@@ -129,9 +136,11 @@ class Saga:
         if guest.get("subscription_state") == "subscribed":
             return
         try:
-            await self.call(self.client.set_subscription, ids["site_id"], ids["site_user_id"],
-                            "subscribed")
+            await self.settle(ids, self.client.set_subscription, ids["site_id"],
+                              ids["site_user_id"], "subscribed")
         except KsForbidden as err:
+            if str(err.error_code) != "2212":
+                raise  # e.g. 2203: the system user lacks a role; the hint says so
             raise BackendFailure(
                 "ks_no_seats", "every seat of the KS subscription is taken; the guest was "
                 "created suspended and its PIN would open nothing", retry=True,
@@ -197,7 +206,7 @@ class Saga:
         if kind is None:
             raise BackendFailure("ks_unknown_key_type", "key type %r is no longer in "
                                  "[[ks.key_types]]" % key.key_type, hint="put it back in the "
-                                 "configuration, or delete the booking's keys")
+                                 "configuration, or delete the booking's keys", retry=True)
         locks = self.config.unit_locks(key.units) if kind.unit_locks else []
         return locks + [lock for lock in kind.locks if lock not in locks]
 

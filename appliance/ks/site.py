@@ -63,7 +63,7 @@ class KsSite:
             raise BackendFailure(
                 "ks_unknown_lock", "the KS site has no lock %s" % ", ".join(map(repr, missing)),
                 hint="fix [ks.units] or [[ks.key_types]] locks in the configuration; the site's "
-                "locks are: %s" % known)
+                "locks are: %s" % known, retry=True)
         return [found[name] for name in names]
 
     def lock_names(self) -> dict[str, str]:

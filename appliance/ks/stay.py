@@ -35,15 +35,21 @@ def key_id_of(name: str) -> str:
     return name.rsplit(":", 1)[-1]
 
 
+LAST_DAY = datetime.datetime(9999, 12, 30, tzinfo=datetime.UTC)
+"""An owner key valid "forever" (9999-12-31) cannot be moved to a zone east of UTC."""
+
+
+def _moment(instant: str, zone: datetime.tzinfo) -> datetime.datetime:
+    return min(datetime.datetime.fromisoformat(instant), LAST_DAY).astimezone(zone)
+
+
 def local_text(instant: str, zone: datetime.tzinfo) -> str:
     """``2026-11-21T14:00:00+00:00`` → ``2026-11-21T15:00:00`` in Europe/Amsterdam."""
-    moment = datetime.datetime.fromisoformat(instant).astimezone(zone)
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    return _moment(instant, zone).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def utc_text(instant: str) -> str:
-    moment = datetime.datetime.fromisoformat(instant).astimezone(datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _moment(instant, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def schedule_body(key: KeyRow, zone: datetime.tzinfo) -> dict[str, Any]:

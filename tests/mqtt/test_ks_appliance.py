@@ -144,6 +144,31 @@ def test_a_date_change_moves_the_window_and_keeps_the_pin(site):
     assert not site.opens("Pitch 12", pin, "2027-07-06T11:01:00+02:00")
 
 
+def test_a_guest_deleted_in_the_ks_app_gets_a_new_pin_at_the_next_change(site):
+    site.send("booking", booking("r1"))
+    old = site.issued()["pin"]
+    [guest] = ours(site.ks.state())[0]
+    with KsApi(site.ks.url) as someone:
+        assert someone.delete("sites/{site}/users/%s" % guest["id"]).status_code == 202
+    site.send("booking", booking("r2", revision=2, departure="2027-07-05T11:00:00+02:00"))
+    new = site.pms.wait_for(lambda m: m.topic.endswith("/event/key_issued")
+                            and m.json()["pin"] != old, 30).json()
+    assert site.opens("Pitch 12", new["pin"], "2027-07-04T20:00:00+02:00")
+    assert not [m for m in site.pms.messages if m.topic.endswith("/event/key_updated")]
+
+
+def test_a_lock_missing_in_ks_is_a_failure_that_says_which(tmp_path, broker, ks,
+                                                           peer_factory):
+    made = Site(tmp_path, broker, ks, peer_factory, units={"P12": ["Pitch 99"]})
+    try:
+        made.send("booking", booking("r1"))
+        failed = event(made.pms, "key_failed", 30, booking_id="B1")
+        assert failed["code"] == "ks_unknown_lock" and "Pitch 99" in failed["message"]
+        assert "[ks.units]" in failed["hint"] and failed["will_retry"] is True
+    finally:
+        made.close()
+
+
 def test_a_unit_change_swaps_the_locks_and_keeps_the_pin(site):
     site.send("booking", booking("r1"))
     pin = site.issued()["pin"]
