@@ -47,10 +47,13 @@ def write_secret(path: Path, value: str) -> None:
         file.write(value + "\n")
 
 
-def toml_text(data: dict[str, Any]) -> str:
-    """TOML for the demo config's shapes: tables, sub-tables and arrays of tables of plain
+DEMO_HEADER = "Written by simulators/demo.py from config/demo.toml for one run; edit that file."
+
+
+def toml_text(data: dict[str, Any], header: str = DEMO_HEADER) -> str:
+    """TOML for the configuration's shapes: tables, sub-tables and arrays of tables of plain
     values (``[ks]``, ``[ks.units]``, ``[[ks.key_types]]``)."""
-    lines = ["# Written by simulators/demo.py from config/demo.toml for one run; edit that file."]
+    lines = ["# " + header]
     for name, table in data.items():
         lines += _table(_toml_key(name), table)
     text = "\n".join(lines) + "\n"

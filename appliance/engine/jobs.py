@@ -127,10 +127,8 @@ class JobRunner:
             self._read_back(outcome)
         with self.store.transaction() as db:
             if key is not None:
-                self._update_key(db, key, outcome)
-                current = keyset.load_key(db, key.id)
-                if job.kind in (ISSUE, UPDATE) and current is not None and current.state in (
-                        keyset.REVOKING, keyset.REVOKED):
+                state = self._update_key(db, key, outcome)
+                if job.kind in (ISSUE, UPDATE) and state in (keyset.REVOKING, keyset.REVOKED):
                     # Revoked while this job ran: a PIN about to die is no news for the PMS.
                     outcome.events = []
             for action, external_id, detail in outcome.audit:
@@ -192,7 +190,8 @@ class JobRunner:
                 "whether it was encoded, then ask again if needed"))
         return len(interrupted)
 
-    def _update_key(self, db: sqlite3.Connection, key: KeyRow, outcome: Outcome) -> None:
+    def _update_key(self, db: sqlite3.Connection, key: KeyRow, outcome: Outcome) -> str:
+        """Record the outcome on the key; returns the state it now has."""
         current = keyset.load_key(db, key.id)  # not the copy read when the job began
         key = current or key
         state = outcome.key_state or key.state
@@ -204,6 +203,7 @@ class JobRunner:
         if outcome.secret is not None:
             db.execute("UPDATE keys SET secret = ? WHERE id = ?",
                        (self.store.encrypt(outcome.secret), key.id))
+        return state
 
     def _final_reply(self, db: sqlite3.Connection, job: Job, reply: dict[str, Any]) -> None:
         route = job.payload.get("reply") or {

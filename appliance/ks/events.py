@@ -24,6 +24,7 @@ from typing import Any
 
 from appliance.engine import keys as keyset
 from appliance.engine.backend import BackendFailure, KeyRow, holder_fields
+from appliance.ks import stay
 from appliance.ks.backend import KsBackend
 from appliance.store.db import Store, now_iso
 from appliance.store.records import EVENT_NAMESPACE, event
@@ -177,10 +178,5 @@ class DoorEvents:
 
 def _instant(text: Any) -> str:
     """KS's ``utc_date_time`` as an ISO 8601 instant with its offset."""
-    try:
-        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return now_iso()
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.isoformat()
+    moment = stay.parse_instant(text)
+    return now_iso() if moment is None else moment.isoformat()

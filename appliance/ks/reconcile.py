@@ -27,7 +27,7 @@ from appliance.engine.backend import (
     holder_fields,
 )
 from appliance.ks import stay
-from appliance.ks.saga import Saga
+from appliance.ks.saga import Saga, platform_id
 
 
 async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
@@ -95,7 +95,7 @@ async def _check_group(saga: Saga, key: KeyRow, guest: dict[str, Any],
                            "than the booking's units"))
     members = await saga.call(saga.client.group_users, site_id, group_id)
     person = guest["user"]["id"]
-    if not any(person in (m.get("id"), (m.get("user") or {}).get("id")) for m in members):
+    if not any(platform_id(member) == person for member in members):
         found.append(_item(key, "not_member", FIX_UPDATE, "the guest is not in its access "
                            "group"))
     return found

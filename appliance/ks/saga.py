@@ -46,7 +46,6 @@ class Saga:
         self.clock = clock or (lambda: datetime.datetime.now(datetime.UTC).timestamp())
         self.sleep = sleep
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
-        self._fresh = False
 
     async def ensure(self, key: KeyRow, ids: dict[str, Any], has_pin: bool,
                      checkpoint: Checkpoint, first_try: bool = False
@@ -58,23 +57,23 @@ class Saga:
         """
         site_id = await self.site.id()
         ids = dict(ids, site_id=site_id, reference=stay.reference(self.site.name, key.id))
-        self._fresh = first_try and not any(ids.get(name) for name in (
+        look_up = not first_try or any(ids.get(name) for name in (
             "site_user_id", "access_group_id"))
         known = ids.get("site_user_id")
-        guest = await self._guest(key, ids, checkpoint)
+        guest = await self._guest(key, ids, checkpoint, look_up)
         if known and guest["id"] != known:
             # The guest was deleted behind our back: the PIN we published died with it.
             has_pin = False
             ids.pop("pin_stored", None)
         await self._seat(guest, ids)
         await self._pin_use(key, guest, ids)
-        await self._group(ids, checkpoint)
+        await self._group(ids, checkpoint, look_up)
         try:
             await self._converge_group(key, ids, checkpoint)
         except KsNotFound:
             # The group vanished under us (deleted in the KS app): make it again, once.
             ids.pop("access_group_id", None)
-            await self._group(ids, checkpoint)
+            await self._group(ids, checkpoint, look_up)
             await self._converge_group(key, ids, checkpoint)
         pin = None if has_pin else await self._pin(ids)
         return ids, pin
@@ -111,13 +110,13 @@ class Saga:
 
     # The steps.
 
-    async def _guest(self, key: KeyRow, ids: dict[str, Any],
-                     checkpoint: Checkpoint) -> dict[str, Any]:
+    async def _guest(self, key: KeyRow, ids: dict[str, Any], checkpoint: Checkpoint,
+                     look_up: bool) -> dict[str, Any]:
         site_id, reference = ids["site_id"], ids["reference"]
         guest = None
         if ids.get("site_user_id"):
             guest = await self.call(self.client.user, site_id, ids["site_user_id"])
-        if guest is None and not self._fresh:
+        if guest is None and look_up:
             guest = await self.call(self.client.find_guest, site_id, reference)
             if guest is not None and not ids.get("guest_created_at"):
                 ids["guest_created_at"] = self.clock()  # made just before a crash, maybe
@@ -154,12 +153,13 @@ class Saga:
         await self.settle(ids, self.client.patch_user, ids["site_id"], ids["site_user_id"],
                           {"use_pin": True, "expires_at": expires})
 
-    async def _group(self, ids: dict[str, Any], checkpoint: Checkpoint) -> None:
+    async def _group(self, ids: dict[str, Any], checkpoint: Checkpoint,
+                     look_up: bool) -> None:
         if ids.get("access_group_id"):
             return
         site_id, reference = ids["site_id"], ids["reference"]
         group = None
-        if not self._fresh:
+        if look_up:
             group = await self.call(self.client.find_access_group, site_id, reference)
         if group is None:
             group = await self.call(self.client.create_access_group, site_id, reference)
@@ -214,7 +214,7 @@ class Saga:
         site_id, group_id, person = ids["site_id"], ids["access_group_id"], ids[
             "platform_user_id"]
         members = await self.call(self.client.group_users, site_id, group_id)
-        if any(_platform_id(member) == person for member in members):
+        if any(platform_id(member) == person for member in members):
             return
         await self.settle(ids, self.client.add_group_user, site_id, group_id, person)
 
@@ -248,19 +248,12 @@ def _settling(err: KsRefused) -> bool:
     return str(err.error_code) in ("2202", "2203") and isinstance(err, KsForbidden | KsNotFound)
 
 
-def _platform_id(member: dict[str, Any]) -> Any:
+def platform_id(member: dict[str, Any]) -> Any:
     """Group members come as platform users: ``id``, or ``user.id`` in some shapes."""
     user = member.get("user")
     return user.get("id") if isinstance(user, dict) else member.get("id")
 
 
 def _same_instant(found: Any, wanted: str) -> bool:
-    if not found:
-        return False
-    try:
-        moment = datetime.datetime.fromisoformat(str(found).replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment == datetime.datetime.fromisoformat(wanted.replace("Z", "+00:00"))
+    moment = stay.parse_instant(found) if found else None
+    return moment is not None and moment == stay.parse_instant(wanted)

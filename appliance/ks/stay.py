@@ -43,6 +43,15 @@ def _moment(instant: str, zone: datetime.tzinfo) -> datetime.datetime:
     return min(datetime.datetime.fromisoformat(instant), LAST_DAY).astimezone(zone)
 
 
+def parse_instant(text: Any) -> datetime.datetime | None:
+    """An instant as KS writes it (``…Z``; naive means UTC), or None if unreadable."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+
+
 def local_text(instant: str, zone: datetime.tzinfo) -> str:
     """``2026-11-21T14:00:00+00:00`` → ``2026-11-21T15:00:00`` in Europe/Amsterdam."""
     return _moment(instant, zone).replace(tzinfo=None).isoformat(timespec="seconds")

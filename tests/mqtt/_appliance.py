@@ -19,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulators.demo_config import toml_text, write_secret
+from simulators.ks import defaults
+
 from _broker import Broker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,10 +125,10 @@ class Appliance:
         self.log_file = directory / "appliance.log"
         self.db_file = directory / "keybridge.db"
         self.watchdog_s = watchdog_s
-        text = _config(directory, broker, space, protocol, mqtt or {}, service or {})
+        config = _config(directory, broker, space, protocol, mqtt or {}, service or {})
         if ks_url is not None:
-            text += _ks_config(directory, ks_url, ks or {})
-        self.config_file.write_text(text)
+            config["ks"] = _ks_config(directory, ks_url, ks or {})
+        self.config_file.write_text(toml_text(config, "Written by tests/mqtt/_appliance.py."))
         self.notify = Notifications(directory / "notify.sock")
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -177,52 +180,42 @@ class Appliance:
 
 
 def _config(directory: Path, broker: Broker, space: SpaceProcess | None, protocol: str,
-            mqtt: dict[str, Any], service: dict[str, Any]) -> str:
-    settings = {"host": broker.host, "port": broker.port, "protocol": protocol,
-                "reconnect_min_s": 1, "reconnect_max_s": 2, "keepalive_s": 10} | mqtt
-    service = {"job_retry_min_s": 0.5, "job_retry_max_s": 2, "status_interval_s": 1,
-               "log_level": "debug"} | service
-    lines = ["[site]", 'id = "%s"' % SITE_ID, 'timezone = "Europe/Amsterdam"', "", "[mqtt]"]
-    lines += ["%s = %s" % (key, json.dumps(value)) for key, value in settings.items()]
-    lines += ["", "[store]", 'path = "%s"' % (directory / "keybridge.db"),
-              'key_file = "%s"' % (directory / "secret.keys"), "", "[service]"]
-    lines += ["%s = %s" % (key, json.dumps(value)) for key, value in service.items()]
+            mqtt: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "site": {"id": SITE_ID, "timezone": "Europe/Amsterdam"},
+        "mqtt": {"host": broker.host, "port": broker.port, "protocol": protocol,
+                 "reconnect_min_s": 1, "reconnect_max_s": 2, "keepalive_s": 10} | mqtt,
+        "store": {"path": str(directory / "keybridge.db"),
+                  "key_file": str(directory / "secret.keys")},
+        "service": {"job_retry_min_s": 0.5, "job_retry_max_s": 2, "status_interval_s": 1,
+                    "log_level": "debug"} | service}
     if space is not None:
-        lines += ["", "[space]", 'server = "127.0.0.1:%d"' % space.port, "card_wait_s = 5",
-                  "reconnect_min_s = 0.2", "reconnect_max_s = 1", "connect_budget_s = 3", "",
-                  "[[encoders]]", 'id = "desk-1"', 'name = "Online Encoder 1"',
-                  'location = "reception"', "", "[units]", 'P12 = "Pitch 12"',
-                  'C3 = "Chalet 3"', 'P14 = "Pitch 14"']
-    return "\n".join(lines) + "\n"
+        config["space"] = {"server": "127.0.0.1:%d" % space.port, "card_wait_s": 5,
+                           "reconnect_min_s": 0.2, "reconnect_max_s": 1,
+                           "connect_budget_s": 3}
+        config["encoders"] = [{"id": "desk-1", "name": "Online Encoder 1",
+                               "location": "reception"}]
+        config["units"] = {"P12": "Pitch 12", "C3": "Chalet 3", "P14": "Pitch 14"}
+    return config
 
 
 KS_UNITS = {"P12": ["Pitch 12"], "P14": ["Pitch 14"], "C3": ["Chalet 3"],
             "C7": ["Chalet 7"]}
 
 
-def _ks_config(directory: Path, url: str, options: dict[str, Any]) -> str:
+def _ks_config(directory: Path, url: str, options: dict[str, Any]) -> dict[str, Any]:
     """A [ks] table for the KS simulator's fixed account (simulators/ks/defaults.py)."""
-    from simulators.ks import defaults
-    (directory / "ks-client-secret").write_text(defaults.CLIENT_SECRET + "\n")
-    (directory / "ks-password").write_text(defaults.PASSWORD + "\n")
-    os.chmod(directory / "ks-client-secret", 0o600)
-    os.chmod(directory / "ks-password", 0o600)
+    write_secret(directory / "ks-client-secret", defaults.CLIENT_SECRET)
+    write_secret(directory / "ks-password", defaults.PASSWORD)
     options = dict(options)
     units = options.pop("units", KS_UNITS)
     key_types = options.pop("key_types", [])
-    settings = {"identity_url": url, "api_url": url, "client_id": defaults.CLIENT_ID,
-                "client_secret_file": "ks-client-secret", "username": defaults.USERNAME,
-                "password_file": "ks-password", "site": "Camping Demo", "timeout_s": 3,
-                "consistency_window_s": 20, "events_poll_s": 1, "battery_poll_s": 1,
-                "rate_per_hour": 360000, "burst": 100} | options
-    lines = ["", "[ks]"] + ["%s = %s" % (key, json.dumps(value))
-                            for key, value in settings.items()]
-    lines += ["", "[ks.units]"] + ["%s = %s" % (unit, json.dumps(locks))
-                                   for unit, locks in units.items()]
-    for kind in key_types:
-        lines += ["", "[[ks.key_types]]"] + ["%s = %s" % (key, json.dumps(value))
-                                             for key, value in kind.items()]
-    return "\n".join(lines) + "\n"
+    table = {"identity_url": url, "api_url": url, "client_id": defaults.CLIENT_ID,
+             "client_secret_file": "ks-client-secret", "username": defaults.USERNAME,
+             "password_file": "ks-password", "site": "Camping Demo", "timeout_s": 3,
+             "consistency_window_s": 20, "events_poll_s": 1, "battery_poll_s": 1,
+             "rate_per_hour": 360000, "burst": 100} | options
+    return table | {"units": units} | ({"key_types": key_types} if key_types else {})
 
 
 def eventually(predicate: Callable[[], object], timeout: float = 20.0,

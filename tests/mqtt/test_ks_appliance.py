@@ -53,6 +53,12 @@ class Site:
         return event(self.pms, "key_issued", timeout, booking_id=booking_id, backend="ks",
                      **fields)
 
+    def cli(self, command, *args, check=False):
+        """``keybridge COMMAND`` against this appliance's configuration, as a technician."""
+        return subprocess.run([sys.executable, "-m", "appliance", command, "--config",
+                               str(self.appliance.config_file), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, check=check)
+
     def opens(self, lock, pin, at=INSIDE):
         return bool(self.ks.keypad(lock, pin, at=at)["opened"])
 
@@ -100,9 +106,7 @@ def test_a_confirmed_booking_gets_a_pin_for_exactly_the_stay(site, tmp_path):
     for path in site.appliance.directory.glob("keybridge.db*"):
         assert re.search(rb"(?<![\w=-])%s(?![\w=-])" % pin.encode(), path.read_bytes()) is None
     # The audit names the KS ids and the request that triggered it.
-    audit = subprocess.run([sys.executable, "-m", "appliance", "audit", "--config",
-                            str(site.appliance.config_file)], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout
+    audit = site.cli("audit", check=True).stdout
     assert "pin_minted" in audit and guests[0]["id"] in audit and "r1" in audit
 
 
@@ -128,10 +132,7 @@ def test_check_out_and_cancellation_revoke_the_pin(site):
     event(site.pms, "key_revoked", 30, booking_id="CANCEL", reason="cancelled")
     assert not site.opens("Pitch 12", out) and not site.opens("Chalet 3", cancel)
     assert ours(site.ks.state()) == ([], [])  # guests deleted: their seats are free again
-    audit = subprocess.run([sys.executable, "-m", "appliance", "audit", "--config",
-                            str(site.appliance.config_file)], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout
-    assert audit.count("pin_revoked") == 2
+    assert site.cli("audit", check=True).stdout.count("pin_revoked") == 2
 
 
 def test_a_date_change_moves_the_window_and_keeps_the_pin(site):
@@ -291,9 +292,7 @@ def test_reconciliation_finds_both_kinds_of_discrepancy_and_repairs_them(site):
     eventually(lambda: stray not in [g["alias"] for g in ours(site.ks.state())[0]], 30,
                "the stray guest to be removed")
     # The nightly timer's way: the command line, against the same store and KS.
-    nightly = subprocess.run([sys.executable, "-m", "appliance", "reconcile", "--config",
-                              str(site.appliance.config_file)], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60)
+    nightly = site.cli("reconcile")
     assert nightly.returncode == 0, nightly.stdout + nightly.stderr
     assert "reconciliation: 0 discrepancies" in nightly.stdout
 
@@ -306,9 +305,7 @@ def test_test_connection_names_the_site_and_what_to_fix(site):
     result = reply(site.pms, "t1", "ok", 30)["data"]["backends"]["ks"]
     assert result["ok"] is True and result["detail"]["site"] == "Camping Demo"
     site.ks.knobs(identity_down=True)
-    cli = subprocess.run([sys.executable, "-m", "appliance", "test-connection", "--config",
-                          str(site.appliance.config_file), "--backend", "ks"], cwd=ROOT,
-                         capture_output=True, text=True)
+    cli = site.cli("test-connection", "--backend", "ks")
     assert cli.returncode == 1 and "ks" in cli.stdout and "FAIL" in cli.stdout
 
 
