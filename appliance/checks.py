@@ -16,6 +16,7 @@ from appliance.config import Config
 from appliance.errors import KeybridgeError
 from appliance.space import SpaceClient, SpaceCommands
 from appliance.space.errors import SpaceError
+from appliance.space.settings import Administration
 from appliance.store import open_store
 
 Result = tuple[str, bool, str]
@@ -25,7 +26,11 @@ BROKER_TIMEOUT_S = 10.0
 async def run_checks(config: Config, backend: str = "all") -> list[Result]:
     results = [_store(config), await asyncio.to_thread(_broker, config)]
     if backend in ("all", "space"):
-        results.append(await _space(config))
+        if not config.administrations:
+            results.append(("space", False, "no [space] section: ProAccess Space is not "
+                            "configured"))
+        for admin in config.administrations:
+            results.append(await _space(admin))
     if backend in ("all", "ks") and (backend == "ks" or config.ks is not None):
         results.append(await _ks(config))
     return results
@@ -72,19 +77,17 @@ def _broker(config: Config) -> Result:
     return ("broker", True, where)
 
 
-async def _space(config: Config) -> Result:
-    if config.space is None:
-        return ("space", False, "no [space] section: ProAccess Space is not configured")
-    settings = config.space.replace(connection="per_request",
-                                    connect_budget_s=config.space.connect_timeout_s)
+async def _space(admin: Administration) -> Result:
+    server = admin.settings.server
+    settings = admin.settings.replace(connection="per_request",
+                                      connect_budget_s=admin.settings.connect_timeout_s)
     try:
         async with SpaceClient(settings) as client:
             ready = await SpaceCommands(client).ping()
     except SpaceError as err:
-        return ("space", False, "%s: %s (is the running service holding the link? Space "
-                "takes one PMS connection)" % (config.space.server, err))
-    return ("space", True, "%s answered %s" % (config.space.server,
-                                              "ready" if ready else "busy"))
+        return (admin.backend, False, "%s: %s (is the running service holding the link? "
+                "Space takes one PMS connection)" % (server, err))
+    return (admin.backend, True, "%s answered %s" % (server, "ready" if ready else "busy"))
 
 
 async def _ks(config: Config) -> Result:

@@ -40,9 +40,9 @@ PRUNE_EVERY_S = 3600.0
 def build_backends(config: Config,
                    on_change: Callable[[], None] = lambda: None) -> dict[str, Backend]:
     backends: dict[str, Backend] = {}
-    if config.space is not None:
+    for admin in config.administrations:  # one backend, link and worker per Space server
         from appliance.space.backend import SpaceBackend
-        backends["space"] = SpaceBackend(config, on_change=on_change)
+        backends[admin.backend] = SpaceBackend(config, admin, on_change=on_change)
     if config.ks is not None:
         from appliance.ks.backend import KsBackend
         backends["ks"] = KsBackend(config, on_change=on_change)

@@ -3,9 +3,14 @@
 Settable at start (TOML ``[faults]``), while running (the control channel)
 and in-process (``server.faults.update(...)``). Counters count down as they
 fire, so ``nak_frames = 2`` NAKs exactly the next two request frames.
+
+Change knobs through ``update()`` or ``clear()``: they tell whoever ``watch``es,
+so a knob that must act at once (``refuse_connections`` hangs up open
+connections) does not wait for the next byte on the line.
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 
@@ -25,6 +30,17 @@ class Faults:
     garbage: bytes = b""  # written once, before the next reply frame
     drop_mid_frame: int = 0  # the next N replies: half a frame, then hang up
     silent: bool = False  # read everything, answer nothing
+    # The server is down: TCP connections are accepted and closed unread, open
+    # ones are hung up; a serial line is silent. State survives: clear to restart.
+    refuse_connections: bool = False
+
+    def __post_init__(self) -> None:
+        # Not a field: equality, as_dict() and clear() see only the knobs.
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every ``update()`` and ``clear()``."""
+        self._watchers.append(callback)
 
     def update(self, **values: Any) -> None:
         """Set knobs by name; raises FaultError naming a bad knob or value."""
@@ -36,6 +52,7 @@ class Faults:
             checked[name] = _coerce(name, fields[name].type, value)
         for name, value in checked.items():
             setattr(self, name, value)
+        self._changed()
 
     def as_dict(self) -> dict[str, object]:
         data = dataclasses.asdict(self)
@@ -45,6 +62,11 @@ class Faults:
     def clear(self) -> None:
         for field in dataclasses.fields(self):
             setattr(self, field.name, field.default)
+        self._changed()
+
+    def _changed(self) -> None:
+        for callback in list(self._watchers):
+            callback()
 
 
 def _coerce(name: str, kind: object, value: object) -> object:

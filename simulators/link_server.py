@@ -9,7 +9,9 @@ It keeps reading while the handler works (a person placing a card), so an ENQ
 or a second frame in that time is answered NAK, as §10 asks. One PMS
 connection at a time: a second one is refused (closed at once) or queued
 until the first ends (``second_connection``). ``faults`` holds the fault
-knobs (``simulators.faults``), applied here at the byte level.
+knobs (``simulators.faults``), applied here at the byte level;
+``refuse_connections`` takes the whole server down (and back) without losing
+the simulator's state.
 
 Simulators supply the handler: ``async handler(request) -> reply``, both
 ``protocol`` messages.
@@ -62,6 +64,8 @@ class LinkServer:
         self._slot = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[Writer] = set()
+        self._tcp: set[_Connection] = set()  # the TCP ones: a server "down" hangs them up
+        self.faults.watch(self._faults_changed)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen on TCP; return the bound (host, port). Port 0 picks a free one."""
@@ -94,21 +98,43 @@ class LinkServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            if self.second_connection == REFUSE:
-                if not await self._take_slot(REFUSE_GRACE_S):
-                    self.connections_refused += 1
-                    return  # closed below: Space takes one PMS at a time (§3.3)
-            else:
-                await self._slot.acquire()
-            try:
-                await _Connection(self, reader, writer).run()
-            finally:
-                self._slot.release()
+            if await self._admit():
+                try:
+                    await self._serve_tcp(reader, writer)
+                finally:
+                    self._slot.release()
         except asyncio.CancelledError:
             pass  # close() hangs up; asyncio's accept callback must not see a cancelled task
         finally:
             self._tasks.discard(task)
             await close_quietly(writer)
+
+    async def _admit(self) -> bool:
+        """Take the one-PMS slot for a new TCP connection; False to hang up at once."""
+        if self.faults.refuse_connections:
+            return False  # the server is down: accepted by the OS, closed unread
+        if self.second_connection == QUEUE:
+            await self._slot.acquire()
+        elif not await self._take_slot(REFUSE_GRACE_S):
+            self.connections_refused += 1
+            return False  # Space takes one PMS at a time (§3.3)
+        return True
+
+    async def _serve_tcp(self, reader: Reader, writer: Writer) -> None:
+        if self.faults.refuse_connections:
+            return  # the server went down while this one waited for the slot
+        connection = _Connection(self, reader, writer)
+        self._tcp.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self._tcp.discard(connection)
+
+    def _faults_changed(self) -> None:
+        # A persistent PMS notices a dead server only when its connection drops.
+        if self.faults.refuse_connections:
+            for connection in list(self._tcp):
+                connection.hang_up()
 
     async def _take_slot(self, grace_s: float) -> bool:
         """Acquire the one-PMS slot within ``grace_s``; False if still taken."""
@@ -178,10 +204,16 @@ class _Connection:
             self.server._writers.discard(self.writer)
         return self._hang_up.is_set()
 
+    def hang_up(self) -> None:
+        """End ``run()`` soon: the reply in hand, if any, is dropped."""
+        self._hang_up.set()
+
     async def _read_loop(self) -> None:
         with contextlib.suppress(ConnectionError):
             while data := await self.reader.read(protocol.MAX_FRAME_BYTES):
-                if not self.faults.silent:
+                # A server that is down hears nothing; a serial line has no
+                # connection to refuse, so there it means silent.
+                if not (self.faults.silent or self.faults.refuse_connections):
                     await self._receive(data)
 
     async def _receive(self, data: bytes) -> None:

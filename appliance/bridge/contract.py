@@ -39,6 +39,7 @@ class Booking:
     extras: tuple[str, ...] = ()
     guest: Guest = Guest("", "", "")
     license_plate: str = ""
+    costs: tuple[str, ...] = ()  # the booking's mandatory costs, which products may ask for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +155,7 @@ def booking(payload: Any) -> Booking:
         extras=fields.texts("extras"),
         guest=Guest(guest.text("name", False), guest.text("phone", False),
                     guest.text("email", False)),
-        license_plate=fields.text("license_plate", False))
+        license_plate=fields.text("license_plate", False), costs=fields.texts("costs"))
     if result.departure <= result.arrival:
         raise fields.wrong("departure", "after booking.arrival")
     return result

@@ -28,7 +28,9 @@ from appliance.errors import ConfigError
 from appliance.ks.config import KsConfig
 from appliance.ks.config import from_table as ks_table
 from appliance.space.errors import SpaceConfigError
-from appliance.space.settings import SpaceSettings, from_table
+from appliance.space.rules import SpaceRules
+from appliance.space.rules import from_table as rules_table
+from appliance.space.settings import MAIN, Administration, SpaceSettings, from_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Encoder:
     id: str
     name: str
     location: str
+    administration: str = MAIN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +100,10 @@ class Config:
     encoders: tuple[Encoder, ...]
     units: dict[str, str]
     ks: KsConfig | None = None
+    administrations: tuple[Administration, ...] = ()
+    space_rules: SpaceRules = dataclasses.field(default_factory=SpaceRules)
+    unit_admins: dict[str, str] = dataclasses.field(default_factory=dict)
+    """PMS unit id → the administration its room belongs to (``main`` unless said)."""
 
     @property
     def root(self) -> str:
@@ -106,6 +113,21 @@ class Config:
     def backends(self) -> list[str]:
         return [name for name, table in (("space", self.space), ("ks", self.ks))
                 if table is not None]
+
+    def key_types(self) -> list[str]:
+        """The key types an owner key may name; [] (any name) without Space key types."""
+        names = list(self.space_rules.key_types)
+        if names and self.ks is not None:
+            names += [kind.name for kind in self.ks.key_types if kind.name not in names]
+        return names
+
+    def administration(self, backend: str) -> Administration:
+        return next(admin for admin in self.administrations if admin.backend == backend)
+
+    def admin_units(self, admin: str) -> dict[str, str]:
+        """The units (unit id → room) of one administration."""
+        return {unit: room for unit, room in self.units.items()
+                if self.unit_admins.get(unit, MAIN) == admin}
 
     def encoder(self, name: str) -> Encoder | None:
         """The encoder the PMS calls ``name``: its external id, or its Space name."""
@@ -166,6 +188,7 @@ ENCODER = {
     "id": Key(str, required=True, check=non_empty, example='"desk-1"'),
     "name": Key(str, required=True, check=non_empty, example='"Online Encoder 1"'),
     "location": Key(str, "", example='"reception"'),
+    "administration": Key(str, MAIN, check=non_empty, example='"north"'),
 }
 SECTIONS = ("site", "mqtt", "store", "service", "space", "encoders", "units", "ks")
 
@@ -204,14 +227,18 @@ def parse(data: dict[str, Any], source: str) -> Config:
     _check_mqtt(mqtt, problems)
     if not mqtt["client_id"] and site["id"]:
         mqtt["client_id"] = "keybridge-%s" % site["id"]
+    admins, rules = _space(data.get("space"), source, site["timezone"], problems)
+    units, unit_admins = _units(data.get("units", {}), problems)
     config = Config(
         source=source, site=Site(**site), mqtt=Mqtt(**mqtt),
         store=Store(**store), service=Service(**service),
-        space=_space(data.get("space"), source, problems),
+        space=admins[0].settings if admins else None,
         encoders=_encoders(data.get("encoders", []), problems),
-        units=_units(data.get("units", {}), problems),
+        units=units,
         ks=None if "ks" not in data else ks_table(
-            data["ks"], problems, lambda value, where: _secret(value, base, where, problems)))
+            data["ks"], problems, lambda value, where: _secret(value, base, where, problems)),
+        administrations=admins, space_rules=rules, unit_admins=unit_admins)
+    _check_administrations(config, problems)
     if problems.items:
         raise ConfigError(problems.items)
     return config
@@ -254,17 +281,78 @@ def _secret(value: str, base: Path, where: str, problems: Problems) -> str | Non
         return None
 
 
-def _space(table: Any, source: str, problems: Problems) -> SpaceSettings | None:
+RULE_KEYS = ("administrations", "authorizations", "key_types", "products")
+
+
+def _space(table: Any, source: str, site_zone: str,
+           problems: Problems) -> tuple[tuple[Administration, ...], SpaceRules]:
+    """The administrations, ``[space]`` first, and the rules they share."""
     if table is None:
-        return None
+        return (), SpaceRules()
     if not isinstance(table, dict):
         problems.add("[space]", "must be a table")
-        return None
+        return (), SpaceRules()
+    link = {key: value for key, value in table.items() if key not in RULE_KEYS}
+    main = _settings(link, source, "space", None, problems)
+    if main is None:
+        return (), rules_table(table, problems)
+    admins = [_administration(MAIN, main, site_zone, problems)]
+    extra = table.get("administrations", {})
+    if not isinstance(extra, dict):
+        problems.add("[space.administrations]", "write each as [space.administrations.NAME]")
+        extra = {}
+    for name, sub in extra.items():
+        where = "[space.administrations.%s]" % name
+        if not isinstance(sub, dict) or "server" not in sub:
+            problems.add(where, "needs its own server = \"HOST:PORT\" (other keys default "
+                         "to [space]'s)")
+            continue
+        settings = _settings(sub, source, "space.administrations.%s" % name, main, problems)
+        if settings is not None:
+            admins.append(_administration(name, settings, site_zone, problems))
+    return tuple(admins), rules_table(table, problems)
+
+
+def _settings(table: dict[str, Any], source: str, section: str,
+              defaults: SpaceSettings | None, problems: Problems) -> SpaceSettings | None:
     try:
-        return from_table(table, source)
+        return from_table(table, source, section, defaults)
     except SpaceConfigError as err:
         problems.items.extend(err.problems or [str(err)])
         return None
+
+
+def _administration(name: str, settings: SpaceSettings, site_zone: str,
+                    problems: Problems) -> Administration:
+    where = "[space]" if name == MAIN else "[space.administrations.%s]" % name
+    if settings.timezone and _zone(settings.timezone) is not None:
+        problems.add(where + " timezone", "must be an IANA time zone such as "
+                     "\"Europe/Amsterdam\", or \"\" for [site] timezone")
+        return Administration(name, settings, site_zone)
+    return Administration(name, settings, settings.timezone or site_zone)
+
+
+def _check_administrations(config: Config, problems: Problems) -> None:
+    """Encoders and units name administrations that exist; two never share a server."""
+    names = {admin.id for admin in config.administrations}
+    servers: dict[str, str] = {}
+    for admin in config.administrations:
+        if admin.settings.server in servers:
+            problems.add("[space.administrations.%s] server" % admin.id, "%s is already "
+                         "administration %r's; each administration is its own Space server"
+                         % (admin.settings.server, servers[admin.settings.server]))
+        servers[admin.settings.server] = admin.id
+    if not config.administrations:
+        return
+    for encoder in config.encoders:
+        if encoder.administration not in names:
+            problems.add("[[encoders]] %s administration" % encoder.id, "no administration "
+                         "%r; the administrations are %s" % (encoder.administration,
+                                                              ", ".join(sorted(names))))
+    for unit, admin_id in config.unit_admins.items():
+        if admin_id not in names:
+            problems.add("[units] %s" % unit, "no administration %r; the administrations "
+                         "are %s" % (admin_id, ", ".join(sorted(names))))
 
 
 def _encoders(tables: Any, problems: Problems) -> tuple[Encoder, ...]:
@@ -285,15 +373,24 @@ def _encoders(tables: Any, problems: Problems) -> tuple[Encoder, ...]:
     return tuple(encoders)
 
 
-def _units(table: Any, problems: Problems) -> dict[str, str]:
+def _units(table: Any, problems: Problems) -> tuple[dict[str, str], dict[str, str]]:
+    """Unit id → room, and unit id → administration for units outside ``main``."""
     if not isinstance(table, dict):
         problems.add("[units]", "must be a table of PMS unit id = \"Salto room\"")
-        return {}
-    units = {}
-    for unit, room in table.items():
-        if not isinstance(room, str) or strings([room]) is not None:
-            problems.add("[units] %s" % unit, "must be the Salto room name in quotes, "
-                         "e.g. \"%s\" = \"Pitch 12\"" % unit)
+        return {}, {}
+    units: dict[str, str] = {}
+    admins: dict[str, str] = {}
+    for unit, value in table.items():
+        room, admin = value, MAIN
+        if isinstance(value, dict) and set(value) <= {"room", "administration"}:
+            room, admin = value.get("room"), value.get("administration", MAIN)
+        if not isinstance(room, str) or strings([room]) is not None or not isinstance(
+                admin, str):
+            problems.add("[units] %s" % unit, "must be the Salto room or door name in "
+                         "quotes, e.g. %s = \"Pitch 12\", or { room = \"North 4\", "
+                         "administration = \"north\" }" % unit)
             continue
         units[unit] = room
-    return units
+        if admin != MAIN:
+            admins[unit] = admin
+    return units, admins

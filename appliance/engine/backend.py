@@ -21,6 +21,8 @@ REVOKE = "revoke_key"
 ENCODE = "encode_card"
 READ = "read_card"
 MOBILE = "send_mobile_key"
+DELIVER = "deliver_mobile_key"
+"""A product's automatic mobile key, due N days before arrival or at check-in."""
 TEST = "test_connection"
 RECONCILE = "reconcile"
 REMOVE_REMOTE = "remove_remote"
@@ -35,11 +37,35 @@ FIX_REMOVE = "remove"
 
 
 @dataclasses.dataclass(frozen=True)
+class Holder:
+    """Whom keys are for, a booking or an owner key, with everything rules may look at."""
+
+    units: tuple[str, ...]
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime
+    booking_id: str | None = None
+    owner_key_id: str | None = None
+    status: str = ""
+    labels: tuple[str, ...] = ()
+    type: str = ""
+    extras: tuple[str, ...] = ()
+    costs: tuple[str, ...] = ()
+    key_type: str = ""  # an owner key names its own
+    print_info: tuple[str, ...] = ()  # an owner key's own card lines
+    name: str = ""  # the guest, or the owner key's holder
+    phone: str = ""
+    license_plate: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class PlannedKey:
     """A key that should exist: its units and validity, for one backend.
 
     ``key_type`` tells apart several keys of one holder on one backend (a pitch PIN and a
-    shower-block PIN); "" where a backend has one key per holder.
+    shower-block PIN); "" where a backend has one key per holder. ``plan`` is the key data
+    a backend prepares in advance (Space: rooms, authorizations, local times); a change of
+    it is a change of the key. ``deliver_at``: when a follow-up DELIVER job falls due
+    (epoch seconds; 0: at once), for keys sent to the holder automatically.
     """
 
     backend: str
@@ -47,6 +73,8 @@ class PlannedKey:
     valid_from: datetime.datetime
     valid_until: datetime.datetime
     key_type: str = ""
+    plan: dict[str, Any] = dataclasses.field(default_factory=dict)
+    deliver_at: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +91,7 @@ class KeyRow:
     state: str
     external_ids: dict[str, Any]
     key_type: str = ""
+    plan: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def holder_fields(key: KeyRow) -> dict[str, Any]:
@@ -126,9 +155,9 @@ def no_checkpoint(ids: dict[str, Any]) -> None:
 class Backend(Protocol):
     name: str
 
-    def plan(self, units: tuple[str, ...], valid_from: datetime.datetime,
-             valid_until: datetime.datetime) -> list[PlannedKey]:
-        """The keys a holder of ``units`` for this period should have here."""
+    def plan(self, holder: Holder) -> list[PlannedKey]:
+        """The keys ``holder`` should have here; raises CommandError for a holder that
+        names what the configuration lacks (an owner key's unknown key type)."""
 
     def check_encoder(self, encoder: str) -> str | None:
         """The problem with addressing ``encoder``, or None."""

@@ -15,7 +15,7 @@ from typing import Any
 from appliance.bridge import contract
 from appliance.config import Config
 from appliance.engine import keys as keyset
-from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend
+from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend, Holder, KeyRow
 from appliance.errors import CommandError
 from appliance.store.db import Store, now_iso
 from appliance.store.records import dumps, event, inbox_add, inbox_reply, job_add, outbox_add
@@ -136,14 +136,18 @@ class Engine:
                    "updated_at = excluded.updated_at",
                    (booking.id, booking.revision, booking.status, booking.arrival.isoformat(),
                     booking.departure.isoformat(), _booking_json(booking), now_iso()))
-        active = booking.status in contract.ACTIVE_STATUSES
-        jobs = keyset.converge(db, self.backends, request_id, booking_id=booking.id,
-                               units=booking.units, reason=booking.status.lower(),
-                               valid=(booking.arrival, booking.departure) if active else None)
+        jobs = keyset.converge(db, self.backends, request_id, _booking_holder(booking),
+                               booking.status in contract.ACTIVE_STATUSES,
+                               reason=booking.status.lower())
         return "accepted", data | {"stale": False, "jobs": jobs}
 
     def _owner_key(self, db: sqlite3.Connection, owner: contract.OwnerKey,
                    request_id: str) -> tuple[str, dict[str, Any]]:
+        known = self.config.key_types()
+        if known and owner.key_type not in known:
+            raise CommandError("unknown_key_type", "owner_key.key_type %r is no key type here; "
+                               "the key types are %s" % (owner.key_type, ", ".join(known)),
+                               "owner_key.key_type")
         db.execute("INSERT INTO owner_keys (id, data, deleted, updated_at) VALUES (?, ?, 0, ?) "
                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data, deleted = 0, "
                    "updated_at = excluded.updated_at",
@@ -152,8 +156,10 @@ class Engine:
                                      "valid_until": owner.valid_until.isoformat(),
                                      "print_info": list(owner.print_info),
                                      "holder": owner.holder}), now_iso()))
-        jobs = keyset.converge(db, self.backends, request_id, owner_key_id=owner.id,
-                               units=owner.units, valid=(owner.valid_from, owner.valid_until))
+        holder = Holder(owner.units, owner.valid_from, owner.valid_until,
+                        owner_key_id=owner.id, key_type=owner.key_type,
+                        print_info=owner.print_info, name=owner.holder)
+        jobs = keyset.converge(db, self.backends, request_id, holder, True)
         return "accepted", {"owner_key_id": owner.id, "jobs": jobs}
 
     def _delete(self, db: sqlite3.Connection, target: dict[str, Any],
@@ -185,39 +191,50 @@ class Engine:
               request_id: str) -> tuple[str, dict[str, Any]]:
         if command in (TEST, RECONCILE):
             if command == TEST and args["backend"] != "all":
-                self._backend(args["backend"])
+                self._family(args["backend"])
             if command == RECONCILE:
                 args["repair"] = args["repair"] or self.config.service.auto_repair
             job_add(db, APPLIANCE, command, args, request_id=request_id)
             return "accepted", {}
-        space = self._backend("space")
-        if "encoder" in args:
-            problem = space.check_encoder(args["encoder"])
-            if problem is not None:
-                raise CommandError("unknown_encoder", problem, "encoder")
+        spaces = self._family("space")
         key_id = None
+        if "encoder" in args:
+            backend = self._encoder_backend(args["encoder"], spaces)
         if command != "read_card":
-            key_id = self._desk_key(db, args.get("booking_id"), args.get("owner_key_id"))
-        job_add(db, "space", command, args, key_id=key_id, request_id=request_id)
+            key = self._desk_key(db, args.get("booking_id"), args.get("owner_key_id"),
+                                 [backend] if "encoder" in args else spaces)
+            key_id, backend = key.id, key.backend
+        job_add(db, backend, command, args, key_id=key_id, request_id=request_id)
         assert command in DESK_KINDS
         return "accepted", {}
 
-    def _desk_key(self, db: sqlite3.Connection, booking_id: str | None,
-                  owner_key_id: str | None) -> str:
-        self._holder_exists(db, booking_id, owner_key_id)
-        key = keyset.live_key(db, "space", booking_id, owner_key_id)
-        if key is None:
-            raise CommandError("no_key", "%s has no Space key: it is not confirmed, has ended, "
-                               "or none of its units is in [units]"
-                               % (booking_id or owner_key_id),
-                               "booking_id" if booking_id else "owner_key_id")
-        return key.id
+    def _encoder_backend(self, name: str, spaces: list[str]) -> str:
+        """The backend of the administration the encoder belongs to."""
+        for backend in spaces:
+            if self.backends[backend].check_encoder(name) is None:
+                return backend
+        raise CommandError("unknown_encoder", self.backends[spaces[0]].check_encoder(name)
+                           or "no encoder %r" % name, "encoder")
 
-    def _backend(self, name: str) -> Backend:
-        if name not in self.backends:
+    def _desk_key(self, db: sqlite3.Connection, booking_id: str | None,
+                  owner_key_id: str | None, backends: list[str]) -> KeyRow:
+        self._holder_exists(db, booking_id, owner_key_id)
+        for key in keyset.holder_keys(db, booking_id, owner_key_id):
+            if key.backend in backends and key.state in keyset.LIVE:
+                return key
+        raise CommandError("no_key", "%s has no Space key here: it is not confirmed (or waits "
+                           "for check-in), has ended, no product matches it, or none of its "
+                           "units is in [units] for this encoder's administration"
+                           % (booking_id or owner_key_id),
+                           "booking_id" if booking_id else "owner_key_id")
+
+    def _family(self, name: str) -> list[str]:
+        """The backends called ``name``: "space" is every administration's."""
+        found = [backend for backend in self.backends if backend.split(":")[0] == name]
+        if not found:
             raise CommandError("backend_not_configured", "the %s backend is not configured on "
                                "this appliance" % name, "backend")
-        return self.backends[name]
+        return found
 
     def _answer(self, request_id: str | None, command: str, reply_to: ReplyTo,
                 error: CommandError) -> None:
@@ -266,9 +283,16 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
+def _booking_holder(booking: contract.Booking) -> Holder:
+    return Holder(booking.units, booking.arrival, booking.departure, booking_id=booking.id,
+                  status=booking.status, labels=booking.labels, type=booking.type,
+                  extras=booking.extras, costs=booking.costs, name=booking.guest.name,
+                  phone=booking.guest.phone, license_plate=booking.license_plate)
+
+
 def _booking_json(booking: contract.Booking) -> str:
     return dumps({"units": list(booking.units), "labels": list(booking.labels),
                   "type": booking.type, "extras": list(booking.extras),
                   "guest": {"name": booking.guest.name, "phone": booking.guest.phone,
                             "email": booking.guest.email},
-                  "license_plate": booking.license_plate})
+                  "license_plate": booking.license_plate, "costs": list(booking.costs)})

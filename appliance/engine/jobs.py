@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.engine import keys as keyset
 from appliance.engine.backend import (
+    DELIVER,
     DESK_KINDS,
     ENCODE,
     ISSUE,
@@ -57,9 +58,9 @@ from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.jobs")
 REPLIED_KINDS = (*DESK_KINDS, RECONCILE)
-CONVERGING = (ISSUE, UPDATE, REVOKE)
-"""Jobs whose failure the PMS hears of as key_failed."""
 """Jobs that end with a second reply to the command that asked for them."""
+KEY_FAILED_KINDS = (ISSUE, UPDATE, REVOKE, DELIVER, ENCODE, MOBILE, READ)
+"""Jobs whose failure the PMS hears of as key_failed (the desk's besides its reply)."""
 
 
 class JobRunner:
@@ -79,7 +80,8 @@ class JobRunner:
     async def execute(self, job: Job) -> None:
         key = keyset.load_key(self.store.db, job.key_id)
         ctx = _ctx(job, key)
-        if job.kind in (ISSUE, UPDATE) and (key is None or key.state not in keyset.LIVE):
+        if job.kind in (ISSUE, UPDATE, DELIVER) and (key is None
+                                                     or key.state not in keyset.LIVE):
             log.info("%s skipped: the key was revoked meanwhile", job.kind, extra={"ctx": ctx})
             with self.store.transaction() as db:
                 job_done(db, job)
@@ -124,7 +126,7 @@ class JobRunner:
     def succeeded(self, job: Job, key: KeyRow | None, outcome: Outcome) -> None:
         trigger = job.request_id or str(job.payload.get("trigger", "engine"))
         if job.kind == READ:
-            self._read_back(outcome)
+            self._read_back(job.backend, outcome)
         with self.store.transaction() as db:
             if key is not None:
                 state = self._update_key(db, key, outcome)
@@ -156,13 +158,13 @@ class JobRunner:
                         detail={"job": job.kind, "code": failure.code, "attempt": job.attempts})
             if desk:
                 self._final_reply(db, job, _error_reply(job, failure))
-            elif key is not None and job.kind in CONVERGING and (job.attempts == 1
-                                                                 or not retry):
-                event(self.store, db, self.root, "key_failed", holder_fields(key) | {
-                    "key_id": key.id, "backend": key.backend, **_key_type(key),
-                    "code": failure.code,
-                    "message": failure.message, "hint": failure.hint, "will_retry": retry},
-                    job_event_id(job.id, "key_failed", job.attempts))
+            # A retried failure is news once; its end is news again. A key revoked before
+            # its card was cut has failed nothing: key_revoked said it all.
+            if job.kind in KEY_FAILED_KINDS and (job.attempts == 1 or not retry) and (
+                    failure.code != "no_key"):
+                event(self.store, db, self.root, "key_failed",
+                      _failure_fields(job, key, failure, retry),
+                      job_event_id(job.id, "key_failed", job.attempts))
             if retry:
                 job_retry(db, job, self.clock() + self._backoff_s(job.attempts), failure.message)
             else:
@@ -212,20 +214,27 @@ class JobRunner:
             inbox_set_reply(db, job.request_id, reply)
         outbox_add(self.store, db, route["topic"], reply, route["properties"])
 
-    def _read_back(self, outcome: Outcome) -> None:
-        """Name the booking or owner key a card read at the desk belongs to."""
-        room = outcome.data.get("room")
-        holder: dict[str, Any] = {"booking_id": None}
-        # Newest first, revoked ones too: a card handed back at check-out names its stay.
-        for row in self.store.query("SELECT * FROM keys WHERE backend = 'space' "
-                                    "ORDER BY updated_at DESC, created_at DESC"):
+    def _read_back(self, backend: str, outcome: Outcome) -> None:
+        """Name the booking or owner key a card read at the desk belongs to: the newest key
+        of that room, revoked ones too (a card handed back at check-out names its stay),
+        one with the card's very end first."""
+        room, until = outcome.data.get("room"), outcome.data.get("space_valid_until")
+        found: dict[str, Any] = {"booking_id": None, "key_id": None}
+        candidates = []
+        for row in self.store.query("SELECT * FROM keys WHERE backend = ? ORDER BY "
+                                    "updated_at DESC, created_at DESC", backend):
             key = keyset.key_from_row(row)
-            if room is not None and room in key.external_ids.get("rooms", ()):
-                holder = holder_fields(key)
-                break
-        outcome.data.update(holder)
+            rooms = key.plan.get("rooms") or key.external_ids.get("rooms", ())
+            if room is not None and list(rooms)[:1] == [room]:
+                candidates.append(key)
+        exact = [key for key in candidates
+                 if until and key.plan.get("space_valid_until", "") == until[:16]]
+        if exact or candidates:
+            key = (exact or candidates)[0]
+            found = holder_fields(key) | {"key_id": key.id}
+        outcome.data.update(found)
         for _kind, fields in outcome.events:
-            fields.update(holder)
+            fields.update(found)
 
     async def _appliance(self, job: Job) -> Outcome:
         if job.kind == TEST:
@@ -239,7 +248,7 @@ class JobRunner:
         wanted = job.payload.get("backend", "all")
         results: dict[str, Any] = {}
         for name, backend in self.backends.items():
-            if wanted not in ("all", name):
+            if wanted not in ("all", name.split(":")[0]):
                 continue
             try:
                 outcome = await backend.run(job, None)
@@ -259,9 +268,21 @@ class JobRunner:
         return Outcome(data=summary)
 
 
-def _key_type(key: KeyRow) -> dict[str, str]:
-    """Only keys of backends with key types (KS) name theirs."""
-    return {"key_type": key.key_type} if key.key_type else {}
+def _failure_fields(job: Job, key: KeyRow | None, failure: BackendFailure,
+                    retry: bool) -> dict[str, Any]:
+    """key_failed: whose key, which operation, the (vendor) code and what to do about it."""
+    family, _, administration = job.backend.partition(":")
+    fields: dict[str, Any] = {"backend": family, "operation": job.kind}
+    if key is not None:
+        fields |= holder_fields(key) | {"key_id": key.id}
+        if key.key_type:  # only keys of backends with key types name theirs
+            fields["key_type"] = key.key_type
+    if family == "space":
+        fields["administration"] = administration or "main"
+    if "encoder" in job.payload:
+        fields["encoder"] = job.payload["encoder"]
+    return fields | {"code": failure.code, "message": failure.message, "hint": failure.hint,
+                     "will_retry": retry}
 
 
 def _ctx(job: Job, key: KeyRow | None) -> dict[str, Any]:

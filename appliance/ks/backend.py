@@ -9,7 +9,6 @@ access group. Every KS error becomes a ``BackendFailure`` saying whether a retry
 
 import asyncio
 import contextlib
-import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from appliance.engine.backend import (
     BackendFailure,
     Checkpoint,
     Health,
+    Holder,
     KeyRow,
     Outcome,
     PlannedKey,
@@ -57,12 +57,13 @@ class KsBackend:
         self.saga = Saga(self.client, self.ks, self.site)
         self._health = Health(False, now_iso(), "not contacted yet")
 
-    def plan(self, units: tuple[str, ...], valid_from: datetime.datetime,
-             valid_until: datetime.datetime) -> list[PlannedKey]:
-        if not any(unit in self.ks.units for unit in units):
+    def plan(self, holder: Holder) -> list[PlannedKey]:
+        if not any(unit in self.ks.units for unit in holder.units):
             return []
-        return [PlannedKey(NAME, units, valid_from, valid_until, kind.name)
-                for kind in self.ks.key_types]
+        kinds = [kind for kind in self.ks.key_types if kind.name == holder.key_type]
+        # An owner key naming one of our key types gets that PIN only; any other, all.
+        return [PlannedKey(NAME, holder.units, holder.valid_from, holder.valid_until, kind.name)
+                for kind in kinds or self.ks.key_types]
 
     def check_encoder(self, encoder: str) -> str | None:
         return "Salto KS has no encoders"

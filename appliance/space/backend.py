@@ -1,17 +1,19 @@
-"""ProAccess Space as an engine backend: key data kept ready, cards cut on request, check-out.
+"""One ProAccess Space administration as an engine backend.
 
-A booking's Space key is its rooms and validity, prepared when the booking is confirmed so
-the desk can cut a card even while the PMS is away. Space itself learns of it only when a
-card or a mobile key is made (CN/CC/CNM), and forgets it at check-out (CO). Key types,
-products and administrations plug in here later; this is the one-administration core.
+A booking's Space key is prepared when the booking is confirmed: the product that matches
+it gives the key type (authorizations, card lines), the unit map gives the rooms, the
+administration gives the local times (``keydata.py``). Space itself learns of the key only
+when a card or a mobile key is made (CN/CC/CNM/CCM, ``cards.py``), and forgets it at
+check-out (CO). Each administration is its own backend ("space", "space:north"): its own
+link, its own worker, so one Space server being away never holds up another.
 """
 
-import datetime
 from collections.abc import Callable
 from typing import Any
 
-from appliance.config import Config
+from appliance.config import Config, Encoder
 from appliance.engine.backend import (
+    DELIVER,
     ENCODE,
     ISSUE,
     MOBILE,
@@ -22,15 +24,16 @@ from appliance.engine.backend import (
     BackendFailure,
     Checkpoint,
     Health,
+    Holder,
     KeyRow,
     Outcome,
     PlannedKey,
-    holder_fields,
     no_checkpoint,
 )
-from appliance.space import errors
+from appliance.space import cards, errors, keydata
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
+from appliance.space.settings import Administration
 from appliance.store.db import now_iso
 from appliance.store.records import Job
 
@@ -38,36 +41,44 @@ NAME = "space"
 
 
 class SpaceBackend:
-    name = NAME
-
-    def __init__(self, config: Config, client: SpaceClient | None = None,
+    def __init__(self, config: Config, admin: Administration | None = None,
+                 client: SpaceClient | None = None,
                  on_change: Callable[[], None] = lambda: None) -> None:
-        assert config.space is not None
+        self.admin = admin or config.administrations[0]
+        self.name = self.admin.backend
         self.on_change = on_change  # the retained status follows the link at once
         self.config = config
-        self.zone = config.site.zone
-        self.client = client or SpaceClient(config.space, on_health=self._on_health)
-        self.desk = SpaceCommands(self.client)
+        self.rules = config.space_rules
+        self.units = config.admin_units(self.admin.id)
+        self.client = client or SpaceClient(self.admin.settings, on_health=self._on_health)
+        self.desk = SpaceCommands(self.client, self.admin.settings.operator)
         self._health = Health(False, now_iso(), "not connected yet")
 
-    def plan(self, units: tuple[str, ...], valid_from: datetime.datetime,
-             valid_until: datetime.datetime) -> list[PlannedKey]:
-        if not any(unit in self.config.units for unit in units):
+    def plan(self, holder: Holder) -> list[PlannedKey]:
+        units = tuple(unit for unit in holder.units if unit in self.units)
+        choice = self.rules.choose(holder) if units else None
+        if choice is None:
             return []
-        return [PlannedKey(NAME, units, valid_from, valid_until)]
-
-    def rooms(self, units: tuple[str, ...]) -> list[str]:
-        return [self.config.units[unit] for unit in units if unit in self.config.units]
+        kind, product = choice
+        rooms = [self.units[unit] for unit in units]
+        times = keydata.stay(holder, product, self.admin)
+        plan = keydata.prepare(holder, rooms, kind, product, self.rules, self.admin, times)
+        return [PlannedKey(self.name, units, times[0], times[1], kind.name if kind else "",
+                           plan, keydata.deliver_at(product, holder, times[0]))]
 
     def check_encoder(self, encoder: str) -> str | None:
-        if self.config.encoder(encoder) is None:
+        found = self.config.encoder(encoder)
+        if found is None:
             known = ", ".join(e.id for e in self.config.encoders) or "none configured"
             return "no encoder %r in [[encoders]] (known: %s)" % (encoder, known)
+        if found.administration != self.admin.id:
+            return "encoder %r belongs to administration %r, not %r" % (
+                encoder, found.administration, self.admin.id)
         return None
 
     def idempotent(self, kind: str) -> bool:
         # Cutting a card or sending a mobile key twice makes a second key: never blindly.
-        return kind not in (ENCODE, MOBILE)
+        return kind not in (ENCODE, MOBILE, DELIVER)
 
     async def start(self) -> None:
         self.client.start()
@@ -103,80 +114,72 @@ class SpaceBackend:
 
     async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
         if job.kind == TEST:
-            ready = await self.desk.ping()
-            return Outcome(data={"ready": ready})
+            return Outcome(data={"ready": await self.desk.ping(),
+                                 "administration": self.admin.id})
         if job.kind == READ:
-            return await self._read(job)
+            encoder = self._encoder(job)
+            return await cards.read(self.desk, self.rules, self.admin, encoder.id, encoder.name)
         assert key is not None, "job %d (%s) has no key" % (job.id, job.kind)
-        if job.kind in (ISSUE, UPDATE):
-            ids = dict(key.external_ids, rooms=self.rooms(key.units))
-            return Outcome(key_state="active", external_ids=ids)
+        if job.kind == ISSUE:
+            return Outcome(key_state="active")
+        if job.kind == UPDATE:
+            return await self._update(job, key)
         if job.kind == REVOKE:
             return await self._revoke(job, key)
         if job.kind == ENCODE:
-            return await self._encode(job, key)
+            encoder = self._encoder(job)
+            return await cards.encode(self.desk, key, encoder.id, encoder.name,
+                                      job.payload["count"], job.payload["copy"])
         if job.kind == MOBILE:
-            return await self._mobile(job, key)
+            return await cards.mobile(self.desk, key, job.payload["phone"], automatic=False)
+        if job.kind == DELIVER:
+            if key.external_ids.get("delivered") == cards.delivered(key):
+                return Outcome()  # already on the phone, as it is now
+            return await cards.mobile(self.desk, key, key.plan.get("phone", ""),
+                                      automatic=True)
         raise BackendFailure("internal_error", "Space cannot run a %s job" % job.kind)
 
-    def _local(self, text: str) -> datetime.datetime:
-        """Space works in the site's wall time (§4.1)."""
-        return datetime.datetime.fromisoformat(text).astimezone(self.zone).replace(tzinfo=None)
-
-    async def _encode(self, job: Job, key: KeyRow) -> Outcome:
+    def _encoder(self, job: Job) -> Encoder:
         encoder = self.config.encoder(job.payload["encoder"])
         assert encoder is not None
-        rooms = self.rooms(key.units)
-        cards = await self.desk.encode(encoder.name, rooms, self._local(key.valid_from),
-                                       self._local(key.valid_until), count=job.payload["count"],
-                                       copy=job.payload["copy"])
-        fields = holder_fields(key) | {
-            "key_id": key.id, "encoder": encoder.id, "count": cards.count, "copy": cards.copy,
-            "rooms": rooms, "valid_from": key.valid_from, "valid_until": key.valid_until,
-            "serials": list(cards.serials)}
-        action = "card_copied" if cards.copy else "card_encoded"
-        return Outcome(data=fields, events=[("card_encoded", fields)], key_state="active",
-                       external_ids=dict(key.external_ids, rooms=rooms, encoded=True),
-                       audit=[(action, ",".join(cards.serials), "%d at %s"
-                               % (cards.count, encoder.id))])
+        return encoder
 
-    async def _mobile(self, job: Job, key: KeyRow) -> Outcome:
-        rooms = self.rooms(key.units)
-        await self.desk.mobile(job.payload["phone"], rooms, self._local(key.valid_from),
-                               self._local(key.valid_until))
-        fields = holder_fields(key) | {
-            "key_id": key.id, "backend": NAME, "units": list(key.units),
-            "valid_from": key.valid_from, "valid_until": key.valid_until}
-        return Outcome(data=fields, events=[("key_issued", fields)], key_state="active",
-                       external_ids=dict(key.external_ids, rooms=rooms, mobile=True),
-                       audit=[("mobile_key_sent", ",".join(rooms), "")])
+    async def _update(self, job: Job, key: KeyRow) -> Outcome:
+        """New dates or rooms: Space holds the old ones on the cards already cut."""
+        before = job.payload.get("before", {})
+        old = before.get("plan", {})
+        fields = ("rooms", "granted", "space_valid_from", "space_valid_until")
+        if all(old.get(name) == key.plan.get(name) for name in fields):
+            return Outcome(key_state="active")  # only the delivery plan changed
+        modified = False
+        if cards.in_space(key) and self._modifiable(old, key.plan):
+            await self.desk.modify(key.plan["rooms"][0],
+                                   keydata.from_wire(key.plan["space_valid_until"]))
+            modified = True
+        event = cards.key_fields(key) | {
+            "modified": modified, "reencode_required": cards.in_space(key) and not modified,
+            "previous": {name: before.get(name) for name in ("units", "valid_from",
+                                                             "valid_until")}}
+        return Outcome(data=event, events=[("key_updated", event)], key_state="active",
+                       audit=[("key_modified" if modified else "key_data_updated",
+                               ",".join(key.plan["rooms"]), job.payload.get("trigger", ""))])
+
+    def _modifiable(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        """MC moves only the end of an occupied room's stay (§5.6)."""
+        return (self.admin.settings.modify_check_in and old.get("rooms") == new["rooms"]
+                and old.get("granted") == new["granted"]
+                and old.get("space_valid_from") == new["space_valid_from"])
 
     async def _revoke(self, job: Job, key: KeyRow) -> Outcome:
-        rooms = key.external_ids.get("rooms") or self.rooms(key.units)
-        in_space = bool(key.external_ids.get("encoded") or key.external_ids.get("mobile"))
-        if in_space:
+        rooms = key.plan.get("rooms") or key.external_ids.get("rooms", [])
+        checked_out = cards.in_space(key)
+        if checked_out:
             for room in rooms:
                 await self.desk.check_out(room)
-        fields = holder_fields(key) | {
-            "key_id": key.id, "backend": NAME, "units": list(key.units),
-            "reason": job.payload.get("reason", ""), "checked_out": in_space}
-        audit = [("revoked", ",".join(rooms), "check-out" if in_space else "key data deleted")]
+        fields = cards.key_fields(key) | {
+            "reason": job.payload.get("reason", ""), "checked_out": checked_out,
+            "cards_unusable": checked_out and self.admin.settings.checkout_disables_cards}
+        audit = [("revoked", ",".join(rooms), "check-out" if checked_out
+                  else "key data deleted")]
         return Outcome(data=fields, events=[("key_revoked", fields)], key_state="revoked",
                        audit=audit)
-
-    async def _read(self, job: Job) -> Outcome:
-        encoder = self.config.encoder(job.payload["encoder"])
-        assert encoder is not None
-        card = await self.desk.read(encoder.name)
-        fields: dict[str, Any] = {
-            "encoder": encoder.id, "kind": card.kind,
-            "room": card.rooms[0] if card.rooms else None, "rooms": list(card.rooms),
-            "valid": card.valid, "copy": card.copy not in ("", "original"),
-            "copy_label": card.copy or None,
-            "valid_from": _aware(card.valid_from, self.zone),
-            "valid_until": _aware(card.valid_until, self.zone)}
-        return Outcome(data=fields, events=[("card_read", fields)])
-
-
-def _aware(moment: datetime.datetime | None, zone: datetime.tzinfo) -> str | None:
-    return None if moment is None else moment.replace(tzinfo=zone).isoformat()

@@ -163,7 +163,8 @@ class SpaceCommands:
                      valid_from: datetime.datetime | None,
                      valid_until: datetime.datetime | None, copy: bool = False,
                      message: str = "", granted: Iterable[int] = (),
-                     denied: Iterable[int] = (), binary: bool = False) -> MobileKey:
+                     denied: Iterable[int] = (), binary: bool = False,
+                     auth_code: str = "") -> MobileKey:
         """Send a JustIN Mobile key to a phone (CNM/CCM), or get it back (CNMB/CCMB)."""
         command = (b"CC" if copy else b"CN") + (b"MB" if binary else b"M")
         common = (command, to_ascii(phone), tuple(to_ascii(r) for r in rooms),
@@ -175,7 +176,8 @@ class SpaceCommands:
             assert isinstance(reply, protocol.MobileKeyBinary)
             return MobileKey(phone, reply.key.hex().upper(), _text(reply.installation_id))
         await self.client.request(_build(protocol.EncodeMobile, *common,
-                                         message=to_ascii(message, allow_lf=True)))
+                                         message=to_ascii(message, allow_lf=True),
+                                         auth_code=to_ascii(auth_code)))
         return MobileKey(phone)
 
     async def read_track(self, encoder: str, track: int) -> str:

@@ -17,6 +17,17 @@
     busy_retries = 5                    # OV (encoder busy): try again this often...
     busy_retry_s = 2                    # ...this long apart, serving other encoders between
     lrc_skip = false                    # send 0x0D instead of the LRC
+    timezone = ""                       # Space's wall time; "" = [site] timezone
+    check_in_time = "14:00"             # keys start on the arrival day at this time
+    check_out_time = "11:00"            # ... and end on the departure day at this time
+    software_version = "1.16"           # the PMS interface version Space speaks
+    license_plate = "off"               # "auth_code" or "print_info" (1.20 and later)
+    checkout_disables_cards = true      # Space's "remove access on check-out" option
+    modify_check_in = false             # Space accepts MC (a later departure, no re-encode)
+    operator = "keybridge"              # the operator Space logs for our requests
+
+An administration is one Space server with these settings; ``[space]`` is the first
+("main"), ``[space.administrations.NAME]`` tables add more and inherit what they leave out.
 
 Errors name the file and the key, and say how to fix it.
 """
@@ -47,6 +58,14 @@ class SpaceSettings:
     busy_retries: int = 5
     busy_retry_s: float = 2.0
     lrc_skip: bool = False
+    timezone: str = ""
+    check_in_time: str = ""
+    check_out_time: str = ""
+    software_version: str = "1.16"
+    license_plate: str = "off"
+    checkout_disables_cards: bool = True
+    modify_check_in: bool = False
+    operator: str = "keybridge"
 
     @property
     def reply_timeout_s(self) -> float:
@@ -64,6 +83,23 @@ class SpaceSettings:
         return dataclasses.replace(self, **changes)
 
 
+MAIN = "main"
+"""The administration ``[space]`` itself describes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Administration:
+    """One Space server and its settings; each has its own engine backend and link."""
+
+    id: str
+    settings: SpaceSettings
+    timezone: str  # the administration's, or the site's
+
+    @property
+    def backend(self) -> str:
+        return "space" if self.id == MAIN else "space:%s" % self.id
+
+
 def split_host_port(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8090`` for IPv6); raises ValueError with the fix."""
     host, _, port = text.rpartition(":")
@@ -74,12 +110,14 @@ def split_host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def from_table(table: dict[str, Any], source: str, section: str = "space") -> SpaceSettings:
+def from_table(table: dict[str, Any], source: str, section: str = "space",
+               defaults: SpaceSettings | None = None) -> SpaceSettings:
     """Settings from a parsed TOML table; unknown keys and bad values are errors.
 
-    Raises SpaceConfigError listing every problem, one per line.
+    Keys the table leaves out come from ``defaults``. Raises SpaceConfigError listing every
+    problem, one per line.
     """
-    defaults = SpaceSettings()
+    defaults = defaults or SpaceSettings()
     fields = {f.name: f for f in dataclasses.fields(SpaceSettings)}
     values: dict[str, Any] = {}
     problems: list[str] = []
@@ -136,4 +174,44 @@ def _check_choices(settings: SpaceSettings, source: str, section: str) -> list[s
                         "0 < reconnect_min_s <= reconnect_max_s")
     if settings.ack_timeout_s <= 0 or settings.connect_timeout_s <= 0:
         problems.append(where + "ack_timeout_s and connect_timeout_s must be above 0")
+    return problems + [where + problem for problem in _site_problems(settings)]
+
+
+LICENSE_PLATE = ("off", "auth_code", "print_info")
+PLATE_VERSION = (1, 20)  # the first interface version said to carry a licence plate
+
+
+def version(text: str) -> tuple[int, ...] | None:
+    """``"1.20"`` as (1, 20); None if it is no dotted version."""
+    parts = text.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def wall_time(text: str) -> tuple[int, int] | None:
+    """``"14:00"`` as (14, 0); None if it is no HH:MM time."""
+    hours, colon, minutes = text.partition(":")
+    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        return None
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    return int(hours), int(minutes)
+
+
+def _site_problems(settings: SpaceSettings) -> list[str]:
+    problems = []
+    for key in ("check_in_time", "check_out_time"):
+        value = getattr(settings, key)
+        if value and wall_time(value) is None:
+            problems.append("%s: write a time of day such as \"14:00\", or \"\" for the "
+                            "instant the PMS sends" % key)
+    found = version(settings.software_version)
+    if found is None:
+        problems.append("software_version: write the version as Space shows it, e.g. \"1.16\"")
+    if settings.license_plate not in LICENSE_PLATE:
+        problems.append("license_plate: write \"off\", \"auth_code\" or \"print_info\"")
+    elif settings.license_plate != "off" and found is not None and found < PLATE_VERSION:
+        problems.append("license_plate: needs software_version 1.20 or later (this Space is "
+                        "%s); set license_plate = \"off\"" % settings.software_version)
+    if not settings.operator or len(settings.operator) > 24 or not settings.operator.isascii():
+        problems.append("operator: 1 to 24 ASCII characters, e.g. \"keybridge\"")
     return problems

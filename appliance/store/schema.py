@@ -138,4 +138,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ks_entries_utc ON ks_entries (utc);
     """,
+    # 4: ProAccess Space key data, prepared when a booking is confirmed: rooms, authorizations,
+    # print lines and local times, so the desk can cut a card while the PMS is away.
+    """
+    ALTER TABLE keys ADD COLUMN plan TEXT NOT NULL DEFAULT '{}';
+    """,
 )

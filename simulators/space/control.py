@@ -5,6 +5,7 @@ runs. Requests and answers (every answer has ``ok``)::
 
     {"op": "faults", "set": {"nak_frames": 2}}      -> {"ok": true, "faults": {...}}
     {"op": "faults", "clear": true}
+    {"op": "faults", "set": {"refuse_connections": true}}   # Space down; state is kept
     {"op": "card", "encoder": "Online Encoder 1", "kind": "staff", "holder": "Anna"}
     {"op": "card", "encoder": "Online Encoder 1", "serial": "04A10000"}
     {"op": "card", "encoder": "Online Encoder 1", "remove": true}

@@ -376,10 +376,14 @@ def test_a_card_being_cut_during_a_crash_ends_as_outcome_unknown(site: Site) -> 
     assert site.runner.recover() == 1
     [job] = site.rows("SELECT state, last_error FROM jobs WHERE id = ?", job_id)
     assert job["state"] == "failed" and "restarted" in job["last_error"]
-    reply = site.reply()  # the desk's final answer, never a second card
+    # The desk's final answer, never a second card, and key_failed for the PMS's records.
+    (_, reply, _), (topic, failed, _) = site.new_messages()
     assert reply["request_id"] == "e-1" and reply["status"] == "error"
     assert reply["error"]["code"] == "outcome_unknown"
     assert "read the card" in reply["data"]["hint"]
+    assert topic.endswith("/event/key_failed")
+    assert (failed["operation"], failed["code"], failed["booking_id"], failed["will_retry"]) \
+        == ("encode_card", "outcome_unknown", "B1", False)
     # Asking again with the same request_id gets that final answer, not a new card.
     site.send("encode_card", {"request_id": "e-1", "booking_id": "B1", "encoder": "desk-1"})
     assert site.reply()["error"]["code"] == "outcome_unknown"

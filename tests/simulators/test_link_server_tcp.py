@@ -100,3 +100,25 @@ async def test_a_failing_handler_answers_eg_and_the_link_goes_on() -> None:
     assert await driver.request(protocol.CheckOut(b"101").fields()) == [b"CO", b"0", b"101"]
     writer.close()
     await server.close()
+
+
+async def test_going_down_hangs_up_the_served_and_the_queued_pms_then_serves_again() -> None:
+    async def handler(request: protocol.message.Message) -> protocol.message.Message:
+        return protocol.CheckedOut(b"101")
+
+    server = LinkServer(handler, second_connection="queue")
+    host, port = await server.start()
+    served = await asyncio.open_connection(host, port)
+    queued = await asyncio.open_connection(host, port)
+    served[1].write(bytes([protocol.ENQ]))  # this round trip lets the queued one be accepted
+    assert await asyncio.wait_for(served[0].read(1), 2.0) == bytes([protocol.ACK])
+    server.faults.update(refuse_connections=True)
+    for reader, writer in (served, queued):
+        assert await asyncio.wait_for(reader.read(100), 2.0) == b""  # closed, nothing sent
+        writer.close()
+    server.faults.update(refuse_connections=False)
+    reader, writer = await asyncio.open_connection(host, port)
+    assert await LinkDriver(reader, writer).request(protocol.CheckOut(b"101").fields()) == [
+        b"CO", b"0", b"101"]
+    writer.close()
+    await server.close()

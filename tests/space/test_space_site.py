@@ -179,7 +179,8 @@ def test_faults_as_data_and_cleared():
     faults.update(nak_frames=2, split_writes=True, garbage="ff")
     assert faults.as_dict() == {
         "ack_delay_s": 0.0, "reply_delay_s": 0.0, "nak_frames": 2, "corrupt_lrc": 0,
-        "split_writes": True, "garbage": "ff", "drop_mid_frame": 0, "silent": False}
+        "split_writes": True, "garbage": "ff", "drop_mid_frame": 0, "silent": False,
+        "refuse_connections": False}
     faults.clear()
     assert faults == Faults()
 

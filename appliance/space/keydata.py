@@ -1,0 +1,117 @@
+"""A Space key's data, prepared when the booking is confirmed: rooms, authorizations, card
+lines and the local times Space gets.
+
+Prepared and stored in advance so the desk can cut a card while the PMS is away, and so a
+change (a new departure date, another product) is seen as a change of the key.
+
+Times: the key starts on the arrival day at the check-in time (the product's, else the
+administration's) and ends on the departure day at the check-out time, in the
+administration's time zone; without such a time the PMS's instant is used as sent. Space
+takes minutes (``hhmmDDMMYY``): seconds are dropped, never rounded up, and every field that
+lost some is named in ``rounded`` so the PMS can see it.
+"""
+
+import datetime
+import zoneinfo
+from typing import Any
+
+from appliance.engine.backend import Holder
+from appliance.space.rules import KeyType, Product, SpaceRules
+from appliance.space.settings import Administration, wall_time
+from appliance.space.text import to_ascii
+
+MAX_ROOMS = 4  # a key carries a main room and up to three more (CN fields 3-6)
+LINE_CHARS = 24  # a printed card line
+WIRE_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def stay(holder: Holder, product: Product | None, admin: Administration
+         ) -> tuple[datetime.datetime, datetime.datetime]:
+    """The key's start and end, aware: in the administration's time zone where a check-in
+    or check-out time applies, else the PMS's instants as they came."""
+    zone = zoneinfo.ZoneInfo(admin.timezone)
+    if holder.owner_key_id is not None:  # an owner key says exactly when
+        return holder.valid_from, holder.valid_until
+    start_time = (product.start_time if product else "") or admin.settings.check_in_time
+    end_time = (product.end_time if product else "") or admin.settings.check_out_time
+    start = _on_day(holder.valid_from, start_time, zone)
+    end = _on_day(holder.valid_until, end_time, zone)
+    if end <= start:  # a day visit with check-out before check-in: keep the PMS's times
+        return holder.valid_from, holder.valid_until
+    return start, end
+
+
+def _on_day(instant: datetime.datetime, text: str, zone: zoneinfo.ZoneInfo
+            ) -> datetime.datetime:
+    hours_minutes = wall_time(text) if text else None
+    if hours_minutes is None:
+        return instant
+    day = instant.astimezone(zone).date()
+    naive = datetime.datetime.combine(day, datetime.time(*hours_minutes))
+    return naive.replace(tzinfo=zone)
+
+
+def wire(moment: datetime.datetime, timezone: str) -> str:
+    """The administration's wall time Space gets, to the minute."""
+    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).strftime(WIRE_FORMAT)
+
+
+def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Product | None,
+            rules: SpaceRules, admin: Administration,
+            times: tuple[datetime.datetime, datetime.datetime]) -> dict[str, Any]:
+    """Everything a card or mobile key of this key needs, as stored JSON."""
+    start, end = times
+    names = kind.authorizations if kind else ()
+    lines = holder.print_info or (kind.print_info if kind else ())
+    values = _placeholders(holder, rooms, times, admin.timezone)
+    printed = [_line(line, values) for line in lines]
+    plate = _ascii(holder.license_plate)
+    mode = admin.settings.license_plate
+    if mode == "print_info" and plate:
+        printed = [*[*printed, "", ""][:2], plate[:LINE_CHARS]]  # the third line
+    return {
+        "administration": admin.id, "rooms": rooms[:MAX_ROOMS],
+        "authorizations": list(names), "granted": list(rules.numbers(names)),
+        "print_info": printed, "space_valid_from": wire(start, admin.timezone),
+        "space_valid_until": wire(end, admin.timezone),
+        "rounded": [field for field, moment in (("valid_from", start), ("valid_until", end))
+                    if moment.second or moment.microsecond],
+        "max_cards": kind.max_cards if kind else 10,
+        "mobile_message": (kind.mobile_message if kind else "").format_map(values)[:256],
+        "phone": holder.phone, "auth_code": plate if mode == "auth_code" else "",
+        "product": product.name if product else ""}
+
+
+def _placeholders(holder: Holder, rooms: list[str],
+                  times: tuple[datetime.datetime, datetime.datetime],
+                  timezone: str) -> dict[str, str]:
+    zone = zoneinfo.ZoneInfo(timezone)
+    times = (times[0].astimezone(zone), times[1].astimezone(zone))
+    return {"guest": holder.name, "holder": holder.name,
+            "booking": holder.booking_id or holder.owner_key_id or "",
+            "rooms": ", ".join(rooms), "arrival": times[0].strftime("%d-%m-%Y %H:%M"),
+            "departure": times[1].strftime("%d-%m-%Y %H:%M"), "plate": holder.license_plate}
+
+
+def _line(line: str, values: dict[str, str]) -> str:
+    return _ascii(line.format_map(values))[:LINE_CHARS]
+
+
+def _ascii(text: str) -> str:
+    """Transliterated before cutting to length: "ß" becomes two characters."""
+    return to_ascii(text).decode("ascii")
+
+
+def deliver_at(product: Product | None, holder: Holder, start: datetime.datetime
+               ) -> float | None:
+    """When the product's automatic mobile key is due (epoch seconds; 0: at once)."""
+    if product is None or product.mobile == "off":
+        return None
+    if product.mobile == "check_in":
+        return 0.0 if holder.status == "CHECKED_IN" else None
+    return (start - datetime.timedelta(days=product.mobile_days_before)).timestamp()
+
+
+def from_wire(text: str) -> datetime.datetime:
+    """A stored wire time as the naive local datetime the protocol layer takes."""
+    return datetime.datetime.strptime(text, WIRE_FORMAT)
