@@ -14,7 +14,8 @@ In a run directory (``.cache/demo/``, emptied first) it starts, each on a free l
    KS secret files (simulators/demo_config.py);
 5. once the appliance's retained status says ``online``, the PMS simulator
    (``python -m simulators.pms``), whose flow and summary are the point of the exercise; its
-   guests type their PINs at the KS simulator's keypads.
+   guests type their PINs at the KS simulator's keypads and hold their cards to the Space
+   simulator's doors (its control channel).
 
 The services' output is shown prefixed (``appliance │``) and kept in ``<name>.log``.
 Everything started is stopped on the way out (SIGTERM, then SIGKILL after a bound), on Ctrl-C
@@ -248,7 +249,8 @@ def run_pms(site: Site) -> int:
     """The PMS simulator's day, stopped early if the appliance dies under it."""
     prefix, _, site_id = site.root.partition("/")
     argv = [sys.executable, "-m", "simulators.pms", "--broker", "%s:%d" % (
-        HOST, site.broker_port), "--prefix", prefix, "--site", site_id, "--ks", site.ks_url]
+        HOST, site.broker_port), "--prefix", prefix, "--site", site_id, "--ks", site.ks_url,
+        "--space-control", "%s:%d" % (HOST, site.control_port)]
     pms = subprocess.Popen(argv, cwd=ROOT,  # noqa: S603 - our own argv, no shell
                            env=os.environ | {"PYTHONUNBUFFERED": "1"})
 
@@ -275,8 +277,8 @@ def keep_running(site: Site, say: Callable[[str], None]) -> None:
     gone = threading.Event()
     site.appliance.on_exit = lambda code: gone.set()
     say("the site keeps running; Ctrl-C stops it. Meanwhile, for example:")
-    say("  python -m simulators.pms --broker %s:%d --ks %s     # the day again" % (
-        HOST, site.broker_port, site.ks_url))
+    say("  python -m simulators.pms --broker %s:%d --ks %s --space-control %s:%d"
+        "     # the day again" % (HOST, site.broker_port, site.ks_url, HOST, site.control_port))
     say("  mosquitto_sub -h %s -p %d -t '%s/#' -v -V 5" % (HOST, site.broker_port, site.root))
     say("  python -m simulators.space.control %s:%d '{\"op\": \"state\"}'" % (
         HOST, site.control_port))

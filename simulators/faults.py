@@ -30,8 +30,9 @@ class Faults:
     garbage: bytes = b""  # written once, before the next reply frame
     drop_mid_frame: int = 0  # the next N replies: half a frame, then hang up
     silent: bool = False  # read everything, answer nothing
-    # The server is down: TCP connections are accepted and closed unread, open
-    # ones are hung up; a serial line is silent. State survives: clear to restart.
+    # The server is down: its TCP port is closed (connection refused), open
+    # connections are hung up; a serial line is silent. State survives: clear to
+    # listen again on the same port.
     refuse_connections: bool = False
 
     def __post_init__(self) -> None:

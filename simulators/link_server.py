@@ -11,7 +11,8 @@ connection at a time: a second one is refused (closed at once) or queued
 until the first ends (``second_connection``). ``faults`` holds the fault
 knobs (``simulators.faults``), applied here at the byte level;
 ``refuse_connections`` takes the whole server down (and back) without losing
-the simulator's state.
+the simulator's state: it stops listening, so a PMS gets "connection refused"
+as from a stopped Space service, and listens again on the same port after.
 
 Simulators supply the handler: ``async handler(request) -> reply``, both
 ``protocol`` messages.
@@ -65,13 +66,22 @@ class LinkServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[Writer] = set()
         self._tcp: set[_Connection] = set()  # the TCP ones: a server "down" hangs them up
+        self._bound: tuple[str, int] | None = None
+        self.serving = asyncio.Event()  # listening on TCP (cleared while "down")
         self.faults.watch(self._faults_changed)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen on TCP; return the bound (host, port). Port 0 picks a free one."""
         self._server = await asyncio.start_server(self._accept, host, port)
         bound = self._server.sockets[0].getsockname()
-        return bound[0], bound[1]
+        self._bound = (bound[0], bound[1])
+        self.serving.set()
+        return self._bound
+
+    @property
+    def bound(self) -> tuple[str, int] | None:
+        """The TCP (host, port) served, kept while the server is "down"."""
+        return self._bound
 
     def serve_fd(self, fd: int, closer: object = None) -> asyncio.Task[None]:
         """Serve a serial line or pty master already open on ``fd``, until closed."""
@@ -133,8 +143,21 @@ class LinkServer:
     def _faults_changed(self) -> None:
         # A persistent PMS notices a dead server only when its connection drops.
         if self.faults.refuse_connections:
+            if self._server is not None:
+                self._server.close()  # new connections are refused by the OS
+                self.serving.clear()
             for connection in list(self._tcp):
                 connection.hang_up()
+        elif self._bound is not None and (self._server is None
+                                          or not self._server.is_serving()):
+            task = asyncio.get_running_loop().create_task(self._listen_again())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _listen_again(self) -> None:
+        assert self._bound is not None
+        self._server = await asyncio.start_server(self._accept, *self._bound)
+        self.serving.set()
 
     async def _take_slot(self, grace_s: float) -> bool:
         """Acquire the one-PMS slot within ``grace_s``; False if still taken."""

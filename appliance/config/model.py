@@ -293,9 +293,8 @@ def _space(table: Any, source: str, site_zone: str,
         problems.add("[space]", "must be a table")
         return (), SpaceRules()
     link = {key: value for key, value in table.items() if key not in RULE_KEYS}
-    main = _settings(link, source, "space", None, problems)
-    if main is None:
-        return (), rules_table(table, problems)
+    # A bad [space] key must not hide the other tables' problems: go on with defaults.
+    main = _settings(link, source, "space", None, problems) or SpaceSettings()
     admins = [_administration(MAIN, main, site_zone, problems)]
     extra = table.get("administrations", {})
     if not isinstance(extra, dict):
@@ -303,6 +302,10 @@ def _space(table: Any, source: str, site_zone: str,
         extra = {}
     for name, sub in extra.items():
         where = "[space.administrations.%s]" % name
+        if name == MAIN:
+            problems.add(where, "%r is [space] itself; give this administration another "
+                         "name" % MAIN)
+            continue
         if not isinstance(sub, dict) or "server" not in sub:
             problems.add(where, "needs its own server = \"HOST:PORT\" (other keys default "
                          "to [space]'s)")

@@ -219,7 +219,7 @@ class JobRunner:
         of that room, revoked ones too (a card handed back at check-out names its stay),
         one with the card's very end first."""
         room, until = outcome.data.get("room"), outcome.data.get("space_valid_until")
-        found: dict[str, Any] = {"booking_id": None, "key_id": None}
+        found: dict[str, Any] = {"booking_id": None, "owner_key_id": None, "key_id": None}
         candidates = []
         for row in self.store.query("SELECT * FROM keys WHERE backend = ? ORDER BY "
                                     "updated_at DESC, created_at DESC", backend):
@@ -231,7 +231,7 @@ class JobRunner:
                  if until and key.plan.get("space_valid_until", "") == until[:16]]
         if exact or candidates:
             key = (exact or candidates)[0]
-            found = holder_fields(key) | {"key_id": key.id}
+            found |= holder_fields(key) | {"key_id": key.id}
         outcome.data.update(found)
         for _kind, fields in outcome.events:
             fields.update(found)

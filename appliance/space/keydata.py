@@ -62,9 +62,11 @@ def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Pro
     """Everything a card or mobile key of this key needs, as stored JSON."""
     start, end = times
     names = kind.authorizations if kind else ()
-    lines = holder.print_info or (kind.print_info if kind else ())
     values = _placeholders(holder, rooms, times, admin.timezone)
-    printed = [_line(line, values) for line in lines]
+    if holder.print_info:  # the PMS's own lines (an owner key), printed as sent
+        printed = [_ascii(line)[:LINE_CHARS] for line in holder.print_info]
+    else:
+        printed = [_line(line, values) for line in (kind.print_info if kind else ())]
     plate = _ascii(holder.license_plate)
     mode = admin.settings.license_plate
     if mode == "print_info" and plate:

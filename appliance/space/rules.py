@@ -173,7 +173,7 @@ def _authorizations(table: Any, problems: Problems) -> dict[int, str]:
         return {}
     auths: dict[int, str] = {}
     for number, name in table.items():
-        if not number.isdigit() or not 1 <= int(number) <= 62:
+        if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= 62:
             problems.add("%s %s" % (where, number), "Space has PMS authorizations 1 to 62; "
                          "write the number Space shows, e.g. 3 = \"Swimming pool\"")
         elif not isinstance(name, str) or not name:
@@ -232,6 +232,6 @@ def _texts(value: list[Any], where: str, problems: Problems) -> list[str]:
 def _placeholders(text: str, where: str, problems: Problems) -> None:
     try:
         text.format_map({name: "" for name in PLACEHOLDERS})
-    except (KeyError, ValueError, IndexError) as err:
+    except (KeyError, ValueError, IndexError, AttributeError) as err:
         problems.add(where, "%r: the placeholders are {%s} (%s)"
                      % (text, "}, {".join(PLACEHOLDERS), err))

@@ -184,13 +184,18 @@ PLATE_VERSION = (1, 20)  # the first interface version said to carry a licence p
 def version(text: str) -> tuple[int, ...] | None:
     """``"1.20"`` as (1, 20); None if it is no dotted version."""
     parts = text.split(".")
-    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+    return tuple(int(p) for p in parts) if all(_digits(p) for p in parts) else None
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: "²".isdigit() is true, and int() refuses it."""
+    return text.isascii() and text.isdigit()
 
 
 def wall_time(text: str) -> tuple[int, int] | None:
     """``"14:00"`` as (14, 0); None if it is no HH:MM time."""
     hours, colon, minutes = text.partition(":")
-    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+    if not (colon and _digits(hours) and _digits(minutes) and len(minutes) == 2):
         return None
     if int(hours) > 23 or int(minutes) > 59:
         return None

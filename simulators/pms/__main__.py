@@ -7,10 +7,11 @@
 It waits for the appliance's retained status ``online``, then sends the commands of
 ``simulators/pms/day.py`` one by one, each time waiting for the replies and the events it
 must cause. Between them its guests type their KS PINs at the keypads of the KS cloud
-simulator (``--ks``, the one the appliance's ``[ks]`` table points at). The flow is printed
-live (→ sent, ← reply, ★ event, ◆ status, ⌨ keypad, ✓/✗ checks; PINs masked), then a
-summary. Exit status: 0 when every check passed, 1 when one failed, 2 when the broker could
-not be reached.
+simulator (``--ks``, the one the appliance's ``[ks]`` table points at), hold their Space cards
+to the doors of the ProAccess Space simulator and hand a card back to the desk (its control
+channel, ``--space-control``). The flow is printed live (→ sent, ← reply, ★ event, ◆ status,
+⌨ keypad, ▣ Space door, ▭ card on an encoder, ✓/✗ checks; PINs masked), then a summary. Exit
+status: 0 when every check passed, 1 when one failed, 2 when the broker could not be reached.
 """
 
 import argparse
@@ -21,8 +22,17 @@ import zoneinfo
 from typing import Any
 
 from simulators.pms import day as scenario
-from simulators.pms.client import Broker, Message, PmsClient, Printer, fields_text, mask_pin
+from simulators.pms.client import (
+    Broker,
+    Message,
+    PmsClient,
+    Printer,
+    fields_text,
+    mask_pin,
+    value_text,
+)
 from simulators.pms.keypad import Keypad, outcome
+from simulators.pms.space_control import SpaceControl, incident_text
 
 CONNECT_TIMEOUT_S = 15.0
 ONLINE_TIMEOUT_S = 30.0
@@ -45,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tls-ca", default="", help="CA certificate: connect with TLS")
     parser.add_argument("--ks", default="http://127.0.0.1:8092",
                         help="URL of the KS cloud simulator whose keypads the guests use")
+    parser.add_argument("--space-control", default="127.0.0.1:8091", metavar="HOST:PORT",
+                        help="control channel of the Space simulator whose doors the guests "
+                        "use (python -m simulators.space --control HOST:PORT)")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     return parser.parse_args(argv)
 
@@ -74,11 +87,12 @@ class Runner:
     """Runs a day's steps through a connected client and keeps every check's outcome."""
 
     def __init__(self, client: PmsClient, day: scenario.Day, show: Printer,
-                 keypad: Keypad) -> None:
+                 keypad: Keypad, space: SpaceControl) -> None:
         self.client = client
         self.day = day
         self.show = show
         self.keypad = keypad
+        self.space = space
         self.checks: list[tuple[bool, str]] = []
 
     def check(self, passed: bool, text: str) -> bool:
@@ -106,6 +120,10 @@ class Runner:
         for number, step in enumerate(self.day.steps, 1):
             if isinstance(step, scenario.Keypad):
                 self._keypad(number, step)
+            elif isinstance(step, scenario.Door):
+                self._door(number, step)
+            elif isinstance(step, scenario.HandBack):
+                self._hand_back(number, step)
             elif not self._step(number, step):
                 skipped = len(self.day.steps) - number
                 self.check(skipped == 0, "the appliance stopped answering: %d step%s not run"
@@ -158,6 +176,54 @@ class Runner:
             step.lock, mask_pin(pin), _short(step.at), outcome(answer)))
         right = answer["opened"] == step.opens
         self.check(right, "%s%s" % (label, "" if right else " (%s)" % outcome(answer)))
+
+    def _door(self, number: int, step: scenario.Door) -> None:
+        """The guest holds a card at a Space door; the door must decide as said."""
+        self.show.line("──", "%d. %s" % (number, step.title))
+        label = "%d door: %s %s %s of %s at %s" % (
+            number, step.door, "opens for" if step.opens else "refuses",
+            _card_name(step.card), step.booking_id, _short(step.at))
+        serial = self._serial(step.booking_id, step.card)
+        if serial is None:
+            self.check(False, "%s (no card_encoded named that card)" % label)
+            return
+        try:
+            incident = self.space.hold_to_door(step.door, serial, step.at)
+        except (OSError, ValueError) as err:
+            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
+            return
+        self.show.line("▣", "%-13s card %s held at %s: %s" % (
+            step.door, serial, _short(step.at), incident_text(incident)))
+        right = (incident == "0") == step.opens
+        self.check(right, "%s%s" % (label, "" if right else " (%s)" % incident_text(incident)))
+
+    def _hand_back(self, number: int, step: scenario.HandBack) -> None:
+        """A card of the booking handed in: laid on the encoder for the next read_card."""
+        self.show.line("──", "%d. %s" % (number, step.title))
+        label = "%d card %s of %s laid on %s" % (number, _card_name(step.card),
+                                                 step.booking_id, step.encoder)
+        serial = self._serial(step.booking_id, step.card)
+        if serial is None:
+            self.check(False, "%s (no card_encoded named that card)" % label)
+            return
+        try:
+            self.space.lay_on_encoder(step.encoder, serial)
+        except (OSError, ValueError) as err:
+            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
+            return
+        self.show.line("▭", "card %s laid on %s" % (serial, step.encoder))
+        self.check(True, label)
+
+    def _serial(self, booking_id: str, index: int) -> str | None:
+        """The booking's card ``index`` (-1: the last), as card_encoded named them."""
+        serials = [str(serial) for event in self.client.events()
+                   if event.get("type") == "card_encoded"
+                   and event.get("booking_id") == booking_id
+                   for serial in event.get("serials") or ()]
+        try:
+            return serials[index]
+        except IndexError:
+            return None
 
     def _pin(self, booking_id: str, key_type: str) -> str | None:
         """The PIN of the booking's KS key of ``key_type``, as key_issued delivered it."""
@@ -219,7 +285,12 @@ def _same(a: Message, b: Message) -> bool:
 
 
 def _match(expect: scenario.Expect) -> str:
-    return " ".join("%s=%s" % item for item in expect.match.items())
+    return " ".join("%s=%s" % (key, value_text(key, value))
+                    for key, value in expect.match.items())
+
+
+def _card_name(index: int) -> str:
+    return "the last card" if index == -1 else "card #%d" % (index + 1)
 
 
 def _counts(counter: dict[str, int]) -> str:
@@ -239,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.ks.startswith(("http://", "https://")):
         raise SystemExit("--ks %r: write the KS simulator's URL, e.g. http://127.0.0.1:8092"
                          % args.ks)
+    try:
+        space = SpaceControl(args.space_control, scenario.ZONE)
+    except ValueError as err:
+        raise SystemExit("--space-control: %s" % err) from None
     root = "%s/%s" % (args.prefix, args.site)
     client = PmsClient(Broker(host, int(port), args.username, password, args.tls_ca), root,
                        "pms-sim-%s" % args.site, show)
@@ -246,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client.connect(CONNECT_TIMEOUT_S)
         day = scenario.build(os.urandom(2).hex(), today)
-        return Runner(client, day, show, Keypad(args.ks)).run()
+        return Runner(client, day, show, Keypad(args.ks), space).run()
     except ConnectionError as err:
         print("simulators.pms: %s" % err, file=sys.stderr)
         return 2

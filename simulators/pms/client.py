@@ -31,22 +31,28 @@ Message = dict[str, Any]
 Predicate = Callable[[Message], bool]
 
 
-# What each event's line shows after its type and booking (or owner key).
+# What each event's line shows after its type and booking (or owner key); ``space`` stands for
+# a Space key's validity as Space got it (space_valid_from → space_valid_until, wall time),
+# shown instead of valid_until.
 EVENT_FIELDS = {
-    "key_issued": ("backend", "key_type", "units", "locks", "valid_until", "pin"),
-    "key_updated": ("backend", "key_type", "units", "locks", "valid_until"),
-    "key_revoked": ("backend", "key_type", "units", "reason"),
-    "key_failed": ("backend", "code", "message", "will_retry"),
-    "card_encoded": ("encoder", "count", "copy", "rooms", "serials"),
-    "card_read": ("encoder", "room", "booking_id", "copy", "valid_until"),
+    "key_issued": ("backend", "key_type", "units", "locks", "valid_until", "pin", "mobile",
+                   "automatic", "copy", "phone", "authorizations", "space"),
+    "key_updated": ("backend", "key_type", "units", "locks", "valid_until", "reencode_required",
+                    "modified", "mobile_resent", "space"),
+    "key_revoked": ("backend", "key_type", "units", "reason", "checked_out", "cards_unusable"),
+    "key_failed": ("backend", "operation", "code", "message", "hint", "will_retry"),
+    "card_encoded": ("key_type", "encoder", "count", "copy", "serials", "rooms",
+                     "authorizations", "space"),
+    "card_read": ("encoder", "booking_id", "room", "valid", "copy_label", "authorizations",
+                  "space"),
     "reconcile_report": ("backend", "discrepancies", "repaired"),
     "door_event": ("backend", "door", "granted", "key_type", "detail"),
     "battery_low": ("backend", "door", "level"),
     "command_rejected": ("topic", "reason", "request_id"),
 }
-COLOURS = {"→": "36", "←": "32", "★": "33", "◆": "35", "⌨": "34", "✓": "32", "✗": "31",
-           "?": "31", "·": "2", "══": "1"}
-LINE_WIDTH = 150
+COLOURS = {"→": "36", "←": "32", "★": "33", "◆": "35", "⌨": "34", "▣": "34", "▭": "34",
+           "✓": "32", "✗": "31", "?": "31", "·": "2", "══": "1"}
+LINE_WIDTH = 200
 HIDDEN = ("key_id", "event_id", "occurred_at")  # long ids that say nothing at a glance
 
 
@@ -127,7 +133,21 @@ def describe_event(body: Message) -> str:
     kind = str(body.get("type"))
     keys = EVENT_FIELDS.get(kind) or tuple(k for k in body if k != "type")
     holder = "" if "booking_id" in keys else body.get("booking_id") or body.get("owner_key_id")
-    return " ".join(filter(None, ["%-16s" % kind, str(holder or ""), *fields_text(body, keys)]))
+    shown = dict(body)
+    if body.get("space_valid_from") or body.get("space_valid_until"):
+        # Space's own wall times say it shorter than the instants: shown instead of them.
+        shown["space"] = "%s→%s" % (_wall(body.get("space_valid_from")),
+                                    _wall(body.get("space_valid_until")))
+        shown.pop("valid_until", None)
+    return " ".join(filter(None, ["%-16s" % kind, str(holder or ""), *fields_text(shown, keys)]))
+
+
+def _wall(text: object) -> str:
+    """Space's ``2026-07-01T14:00`` as ``01-07 14:00``; "?" when absent."""
+    value = str(text or "")
+    if len(value) < 16 or value[10] != "T":
+        return value or "?"
+    return "%s-%s %s" % (value[8:10], value[5:7], value[11:16])
 
 
 def describe_status(body: Message) -> str:

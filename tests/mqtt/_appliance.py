@@ -39,11 +39,11 @@ def _env() -> dict[str, str]:
 class SpaceProcess:
     """``python -m simulators.space`` on a free port, frames logged to ``frames.log``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = "space") -> None:
         self.directory = directory
         self.port = free_port()
         self.control_port = free_port()
-        self.log_file = directory / "space-frames.log"
+        self.log_file = directory / ("%s-frames.log" % name)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "SpaceProcess":
@@ -117,7 +117,8 @@ class Appliance:
     def __init__(self, directory: Path, broker: Broker, space: SpaceProcess | None = None, *,
                  protocol: str = "5", mqtt: dict[str, Any] | None = None,
                  service: dict[str, Any] | None = None, watchdog_s: float = 0,
-                 ks_url: str | None = None, ks: dict[str, Any] | None = None) -> None:
+                 ks_url: str | None = None, ks: dict[str, Any] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.broker = broker
@@ -128,6 +129,7 @@ class Appliance:
         config = _config(directory, broker, space, protocol, mqtt or {}, service or {})
         if ks_url is not None:
             config["ks"] = _ks_config(directory, ks_url, ks or {})
+        _merge(config, extra or {})
         self.config_file.write_text(toml_text(config, "Written by tests/mqtt/_appliance.py."))
         self.notify = Notifications(directory / "notify.sock")
         self.process: subprocess.Popen[bytes] | None = None
@@ -177,6 +179,15 @@ class Appliance:
     def close(self) -> None:
         _end(self.process)
         self.notify.close()
+
+
+def _merge(config: dict[str, Any], extra: dict[str, Any]) -> None:
+    """``extra``'s tables merged into ``config``'s, key by key; other values replace."""
+    for name, value in extra.items():
+        if isinstance(value, dict) and isinstance(config.get(name), dict):
+            _merge(config[name], value)
+        else:
+            config[name] = value
 
 
 def _config(directory: Path, broker: Broker, space: SpaceProcess | None, protocol: str,

@@ -117,6 +117,7 @@ async def test_going_down_hangs_up_the_served_and_the_queued_pms_then_serves_aga
         assert await asyncio.wait_for(reader.read(100), 2.0) == b""  # closed, nothing sent
         writer.close()
     server.faults.update(refuse_connections=False)
+    await asyncio.wait_for(server.serving.wait(), 2.0)  # listening on the same port again
     reader, writer = await asyncio.open_connection(host, port)
     assert await LinkDriver(reader, writer).request(protocol.CheckOut(b"101").fields()) == [
         b"CO", b"0", b"101"]

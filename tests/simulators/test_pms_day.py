@@ -1,5 +1,6 @@
 """The PMS simulator's day: the scenario as data against the contract and the demo site's
-configuration, and ``make run`` end to end (Space cards and KS PINs, every check passing, no
+configuration (its Space products give each booking the key type the day expects), and
+``make run`` end to end (Space cards, phone keys and doors, KS PINs, every check passing, no
 PIN in the clear).
 
 The contract's JSON Schemas come from ``tests/mqtt/_asyncapi.py`` (``docs/asyncapi.yaml``); its
@@ -21,6 +22,9 @@ from typing import Any
 
 import pytest
 
+from appliance.bridge import contract
+from appliance.config import load as load_config
+from appliance.engine.engine import _booking_holder
 from simulators.ks import defaults as ks_defaults
 from simulators.pms import day
 
@@ -84,6 +88,19 @@ def test_the_day_covers_what_a_campsite_day_has() -> None:
     assert any(step.payload.get("count") == 2 for step in DAY.commands)
     assert {step.payload.get("backend") for step in DAY.commands
             if step.command == "test_connection"} == {"space", "ks"}
+    space_events = [expect.match for step in DAY.commands for expect in step.events
+                    if expect.match.get("backend") == "space"]
+    # Phone keys sent by the products on their own (before arrival, at check-in) and by the desk.
+    automatic = {m["booking_id"] for m in space_events if m.get("automatic") is True}
+    assert len(automatic) == 2
+    assert any(m.get("automatic") is False for m in space_events)
+    # Check-out reaches Space, and a card read back afterwards says so.
+    assert any(m.get("checked_out") is True for m in space_events)
+    reads = [expect.match for step in DAY.commands for expect in step.events
+             if expect.type == "card_read"]
+    assert [read["valid"] for read in reads] == [True, False]
+    assert {door.opens for door in DAY.doors} == {True, False}
+    assert DAY.hand_backs
 
 
 def _expected(kind: str, backend: str) -> set[tuple[str, str]]:
@@ -137,9 +154,45 @@ def test_the_demo_config_matches_the_space_simulators_site() -> None:
     units = {unit for step in DAY.commands if step.command == "booking"
              for unit in step.payload["booking"]["units"]}
     assert units <= set(demo["units"])
-    assert day.PHONE in site["justin"]["phones"]
+    phones = {step.payload["booking"].get("guest", {}).get("phone") for step in DAY.commands
+              if step.command == "booking"} | {step.payload["phone"] for step in DAY.commands
+                                                if step.command == "send_mobile_key"}
+    assert {day.PHONE, day.MULLER_PHONE} <= phones
+    assert phones - {None} <= set(site["justin"]["phones"])
     ids = {e["id"] for e in demo["encoders"]} | {e["name"] for e in demo["encoders"]}
     assert {step.payload["encoder"] for step in DAY.commands if "encoder" in step.payload} <= ids
+    assert {step.encoder for step in DAY.hand_backs} <= {e["name"] for e in site["encoders"]}
+    # [space.authorizations] are the simulator's shared doors, by their numbers.
+    doors = {door["name"]: door for door in site["doors"]}
+    assert {int(number): name for number, name in demo["space"]["authorizations"].items()} == {
+        door["authorization"]: name for name, door in doors.items() if "authorization" in door}
+    assert {step.door for step in DAY.doors} <= set(doors) | rooms
+
+
+def test_the_demo_products_give_each_booking_the_key_the_day_expects() -> None:
+    """config/demo.toml's [[space.products]] against the day's bookings, with the appliance's
+    own rules: the key type, what it opens, and which products send phone keys."""
+    config = load_config(ROOT / "config" / "demo.toml")
+    rules = config.space_rules
+    chosen: dict[tuple[str, str], tuple[str, tuple[str, ...], str] | None] = {}
+    for step in DAY.commands:
+        if step.command == "booking":
+            booking = contract.booking(step.payload)
+            choice = rules.choose(_booking_holder(booking))
+            chosen[booking.id, booking.status] = None if choice is None else (
+                choice[0].name if choice[0] else "", choice[0].authorizations if choice[0]
+                else (), choice[1].mobile if choice[1] else "off")
+    jansen, muller, peeters, nowak = ("Bt0-%d" % n for n in range(1, 5))
+    pool, pitch = tuple(day.POOL), tuple(day.PITCH)
+    assert chosen[jansen, "CONFIRMED"] == chosen[jansen, "COMPLETED"] == (
+        "pitch-pool", pool, "off")
+    assert chosen[muller, "CONFIRMED"] == ("pitch", pitch, "before_arrival")
+    assert chosen[peeters, "CONFIRMED"] is None  # a chalet waits for check-in
+    assert chosen[nowak, "CONFIRMED"] is None
+    assert chosen[nowak, "CHECKED_IN"] == ("chalet", tuple(day.CHALET), "check_in")
+    assert "Swimming pool" not in pitch
+    settings = config.administrations[0].settings
+    assert (settings.check_in_time, settings.check_out_time) == ("14:00", "11:00")
 
 
 def test_the_demo_config_matches_the_ks_simulators_account() -> None:
@@ -189,6 +242,10 @@ def test_make_run_plays_the_whole_day_and_every_check_passes(tmp_path: Path) -> 
     assert any("backend=ks" in line and "key_revoked" in line for line in checks)
     assert any("backend=ks" in line and "key_updated" in line for line in checks)
     assert sum(" keypad: " in line for line in checks) == len(DAY.keypads), report
+    assert sum(" door: " in line for line in checks) == len(DAY.doors), report
+    assert any("backend=space" in line and "automatic=true" in line for line in checks)
+    assert any("card_read" in line and "valid=false" in line for line in checks)
+    assert any("checked_out=true" in line and "cards_unusable=true" in line for line in checks)
     # PINs came and were typed at the keypads, but only ever shown masked.
     assert "pin=••••••" in done.stdout and "PIN ••••••" in done.stdout, report
     for name in ("", "appliance.log", "ks.log"):

@@ -39,7 +39,7 @@ def address(simulator):
     """Where the client finds the simulator: HOST:PORT, or serial:PATH for its pty."""
     if simulator.pty_path:
         return "serial:" + simulator.pty_path
-    host, port = simulator.server._server.sockets[0].getsockname()[:2]
+    host, port = simulator.server.bound
     return "%s:%d" % (host, port)
 
 
