@@ -27,10 +27,9 @@ from appliance.config.schema import (
 from appliance.errors import ConfigError
 from appliance.ks.config import KsConfig
 from appliance.ks.config import from_table as ks_table
-from appliance.space.errors import SpaceConfigError
+from appliance.space.admins import administrations, check_administrations
 from appliance.space.rules import SpaceRules
-from appliance.space.rules import from_table as rules_table
-from appliance.space.settings import MAIN, Administration, SpaceSettings, from_table
+from appliance.space.settings import MAIN, Administration, SpaceSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +226,7 @@ def parse(data: dict[str, Any], source: str) -> Config:
     _check_mqtt(mqtt, problems)
     if not mqtt["client_id"] and site["id"]:
         mqtt["client_id"] = "keybridge-%s" % site["id"]
-    admins, rules = _space(data.get("space"), source, site["timezone"], problems)
+    admins, rules = administrations(data.get("space"), source, site["timezone"], problems)
     units, unit_admins = _units(data.get("units", {}), problems)
     config = Config(
         source=source, site=Site(**site), mqtt=Mqtt(**mqtt),
@@ -238,7 +237,8 @@ def parse(data: dict[str, Any], source: str) -> Config:
         ks=None if "ks" not in data else ks_table(
             data["ks"], problems, lambda value, where: _secret(value, base, where, problems)),
         administrations=admins, space_rules=rules, unit_admins=unit_admins)
-    _check_administrations(config, problems)
+    check_administrations(admins, {e.id: e.administration for e in config.encoders},
+                          unit_admins, problems)
     if problems.items:
         raise ConfigError(problems.items)
     return config
@@ -279,83 +279,6 @@ def _secret(value: str, base: Path, where: str, problems: Problems) -> str | Non
         problems.add(where, "cannot read %s (%s); create it, readable only by keybridge"
                      % (path, err.strerror))
         return None
-
-
-RULE_KEYS = ("administrations", "authorizations", "key_types", "products")
-
-
-def _space(table: Any, source: str, site_zone: str,
-           problems: Problems) -> tuple[tuple[Administration, ...], SpaceRules]:
-    """The administrations, ``[space]`` first, and the rules they share."""
-    if table is None:
-        return (), SpaceRules()
-    if not isinstance(table, dict):
-        problems.add("[space]", "must be a table")
-        return (), SpaceRules()
-    link = {key: value for key, value in table.items() if key not in RULE_KEYS}
-    # A bad [space] key must not hide the other tables' problems: go on with defaults.
-    main = _settings(link, source, "space", None, problems) or SpaceSettings()
-    admins = [_administration(MAIN, main, site_zone, problems)]
-    extra = table.get("administrations", {})
-    if not isinstance(extra, dict):
-        problems.add("[space.administrations]", "write each as [space.administrations.NAME]")
-        extra = {}
-    for name, sub in extra.items():
-        where = "[space.administrations.%s]" % name
-        if name == MAIN:
-            problems.add(where, "%r is [space] itself; give this administration another "
-                         "name" % MAIN)
-            continue
-        if not isinstance(sub, dict) or "server" not in sub:
-            problems.add(where, "needs its own server = \"HOST:PORT\" (other keys default "
-                         "to [space]'s)")
-            continue
-        settings = _settings(sub, source, "space.administrations.%s" % name, main, problems)
-        if settings is not None:
-            admins.append(_administration(name, settings, site_zone, problems))
-    return tuple(admins), rules_table(table, problems)
-
-
-def _settings(table: dict[str, Any], source: str, section: str,
-              defaults: SpaceSettings | None, problems: Problems) -> SpaceSettings | None:
-    try:
-        return from_table(table, source, section, defaults)
-    except SpaceConfigError as err:
-        problems.items.extend(err.problems or [str(err)])
-        return None
-
-
-def _administration(name: str, settings: SpaceSettings, site_zone: str,
-                    problems: Problems) -> Administration:
-    where = "[space]" if name == MAIN else "[space.administrations.%s]" % name
-    if settings.timezone and _zone(settings.timezone) is not None:
-        problems.add(where + " timezone", "must be an IANA time zone such as "
-                     "\"Europe/Amsterdam\", or \"\" for [site] timezone")
-        return Administration(name, settings, site_zone)
-    return Administration(name, settings, settings.timezone or site_zone)
-
-
-def _check_administrations(config: Config, problems: Problems) -> None:
-    """Encoders and units name administrations that exist; two never share a server."""
-    names = {admin.id for admin in config.administrations}
-    servers: dict[str, str] = {}
-    for admin in config.administrations:
-        if admin.settings.server in servers:
-            problems.add("[space.administrations.%s] server" % admin.id, "%s is already "
-                         "administration %r's; each administration is its own Space server"
-                         % (admin.settings.server, servers[admin.settings.server]))
-        servers[admin.settings.server] = admin.id
-    if not config.administrations:
-        return
-    for encoder in config.encoders:
-        if encoder.administration not in names:
-            problems.add("[[encoders]] %s administration" % encoder.id, "no administration "
-                         "%r; the administrations are %s" % (encoder.administration,
-                                                              ", ".join(sorted(names))))
-    for unit, admin_id in config.unit_admins.items():
-        if admin_id not in names:
-            problems.add("[units] %s" % unit, "no administration %r; the administrations "
-                         "are %s" % (admin_id, ", ".join(sorted(names))))
 
 
 def _encoders(tables: Any, problems: Problems) -> tuple[Encoder, ...]:

@@ -3,6 +3,7 @@
 import pytest
 
 from appliance.space import SpaceClient, SpaceCommands
+from simulators.space.control import ControlChannel
 
 from _spacesim import make_space, settings_for
 
@@ -28,3 +29,12 @@ async def client(space):
 @pytest.fixture
 async def desk(client):
     return SpaceCommands(client)
+
+
+@pytest.fixture
+async def control(space):
+    """The simulator's JSON control channel, as HOST:PORT."""
+    channel = ControlChannel(space)
+    host, port = await channel.start("127.0.0.1", 0)
+    yield "%s:%d" % (host, port)
+    await channel.close()

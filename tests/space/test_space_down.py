@@ -12,7 +12,7 @@ import pytest
 import protocol
 from appliance.space import SpaceClient, SpaceCommands, errors
 from protocol.driver import LinkDriver
-from simulators.space.control import ControlChannel, send
+from simulators.space.control import send
 
 from _spacesim import ARRIVAL, DEPARTURE, ENC1, address, make_space, settings_for
 
@@ -27,14 +27,6 @@ async def space():
     await simulator.start_tcp("127.0.0.1", 0)
     yield simulator
     await simulator.close()
-
-
-@pytest.fixture
-async def control(space):
-    channel = ControlChannel(space)
-    host, port = await channel.start("127.0.0.1", 0)
-    yield "%s:%d" % (host, port)
-    await channel.close()
 
 
 async def ask(control, **request):

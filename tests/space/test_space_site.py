@@ -10,7 +10,7 @@ from appliance.space import errors
 from simulators.faults import FaultError, Faults
 from simulators.space import load_site
 from simulators.space.clock import SimClock
-from simulators.space.control import ControlChannel, send
+from simulators.space.control import send
 from simulators.space.site import SiteError
 
 from _spacesim import ARRIVAL, DEPARTURE, ENC1, ENC2, SITE_FILE
@@ -186,14 +186,6 @@ def test_faults_as_data_and_cleared():
 
 
 # -- the control channel ------------------------------------------------------------------
-
-
-@pytest.fixture
-async def control(space):
-    channel = ControlChannel(space)
-    host, port = await channel.start("127.0.0.1", 0)
-    yield "%s:%d" % (host, port)
-    await channel.close()
 
 
 async def ask(address, **request):
