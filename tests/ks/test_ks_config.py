@@ -62,6 +62,7 @@ def test_the_account_comes_from_the_files_and_one_stay_pin_is_the_default(folder
 def test_two_key_types_make_two_pins_per_booking(folder: Path) -> None:
     import datetime
 
+    from appliance.engine.backend import Holder
     from appliance.ks.backend import KsBackend
     config = load(write(folder, BASE + KS + """
         [ks.units]
@@ -75,9 +76,12 @@ def test_two_key_types_make_two_pins_per_booking(folder: Path) -> None:
         locks = ["Shower block"]
         """))
     moment = datetime.datetime(2027, 7, 1, 14, tzinfo=datetime.UTC)
-    plans = KsBackend(config).plan(("P12",), moment, moment)
+    plans = KsBackend(config).plan(Holder(("P12",), moment, moment, booking_id="B1"))
     assert [plan.key_type for plan in plans] == ["stay", "showers"]
-    assert KsBackend(config).plan(("X9",), moment, moment) == []  # no unit of ours
+    assert KsBackend(config).plan(Holder(("X9",), moment, moment)) == []  # no unit of ours
+    # An owner key naming one KS key type gets that PIN only.
+    owner = Holder(("P12",), moment, moment, owner_key_id="O1", key_type="showers")
+    assert [plan.key_type for plan in KsBackend(config).plan(owner)] == ["showers"]
 
 
 def test_svn_is_refused_with_what_to_do_instead(folder: Path) -> None:
