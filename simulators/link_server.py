@@ -68,6 +68,7 @@ class LinkServer:
         self._tcp: set[_Connection] = set()  # the TCP ones: a server "down" hangs them up
         self._bound: tuple[str, int] | None = None
         self.serving = asyncio.Event()  # listening on TCP (cleared while "down")
+        self._relisten = False
         self.faults.watch(self._faults_changed)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
@@ -148,16 +149,19 @@ class LinkServer:
                 self.serving.clear()
             for connection in list(self._tcp):
                 connection.hang_up()
-        elif self._bound is not None and (self._server is None
-                                          or not self._server.is_serving()):
+        elif self._bound is not None and not self.serving.is_set() and not self._relisten:
             task = asyncio.get_running_loop().create_task(self._listen_again())
+            self._relisten = True  # one at a time: two would bind the port twice
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _listen_again(self) -> None:
         assert self._bound is not None
-        self._server = await asyncio.start_server(self._accept, *self._bound)
-        self.serving.set()
+        try:
+            self._server = await asyncio.start_server(self._accept, *self._bound)
+            self.serving.set()
+        finally:
+            self._relisten = False
 
     async def _take_slot(self, grace_s: float) -> bool:
         """Acquire the one-PMS slot within ``grace_s``; False if still taken."""

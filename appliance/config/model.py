@@ -110,8 +110,9 @@ class Config:
         return "%s/%s" % (self.mqtt.prefix, self.site.id)
 
     def backends(self) -> list[str]:
-        return [name for name, table in (("space", self.space), ("ks", self.ks))
-                if table is not None]
+        """The engine's backends: one per Space administration, then KS."""
+        return [admin.backend for admin in self.administrations] + (
+            ["ks"] if self.ks is not None else [])
 
     def key_types(self) -> list[str]:
         """The key types an owner key may name; [] (any name) without Space key types."""

@@ -8,6 +8,7 @@ those whose effect may have happened and must not be repeated blindly (a card cu
 two cards): those end with ``outcome_unknown`` and a hint.
 """
 
+import dataclasses
 import functools
 import logging
 import random
@@ -114,9 +115,23 @@ class JobRunner:
     async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
         if job.backend == APPLIANCE:
             return await self._appliance(job)
+        if key is not None and job.kind in (UPDATE, REVOKE):
+            job = dataclasses.replace(job, payload=job.payload | {
+                "rooms_taken": self._rooms_taken(key)})
         checkpoint = no_checkpoint if key is None else functools.partial(self._checkpoint,
                                                                            key.id)
         return await self.backends[job.backend].run(job, key, checkpoint)
+
+    def _rooms_taken(self, key: KeyRow) -> list[str]:
+        """Rooms a newer live key of the same backend checked in since this one did."""
+        since = key.external_ids.get("checked_in_ns", 0)
+        taken: set[str] = set()
+        for row in self.store.query("SELECT * FROM keys WHERE backend = ? AND id != ? AND "
+                                    "state IN (?, ?)", key.backend, key.id, *keyset.LIVE):
+            other = keyset.key_from_row(row)
+            if other.external_ids.get("checked_in_ns", 0) > since:
+                taken.update(other.plan.get("rooms", ()))
+        return sorted(taken)
 
     def _checkpoint(self, key_id: str, ids: dict[str, Any]) -> None:
         with self.store.transaction() as db:
@@ -225,7 +240,8 @@ class JobRunner:
                                     "updated_at DESC, created_at DESC", backend):
             key = keyset.key_from_row(row)
             rooms = key.plan.get("rooms") or key.external_ids.get("rooms", ())
-            if room is not None and list(rooms)[:1] == [room]:
+            held = key.external_ids.get("encoded") or key.external_ids.get("mobile")
+            if room is not None and list(rooms)[:1] == [room] and held:
                 candidates.append(key)
         exact = [key for key in candidates
                  if until and key.plan.get("space_valid_until", "") == until[:16]]
@@ -275,8 +291,9 @@ def _failure_fields(job: Job, key: KeyRow | None, failure: BackendFailure,
     fields: dict[str, Any] = {"backend": family, "operation": job.kind}
     if key is not None:
         fields |= holder_fields(key) | {"key_id": key.id}
-        if key.key_type:  # only keys of backends with key types name theirs
-            fields["key_type"] = key.key_type
+        kind = key.key_type or key.plan.get("key_type")
+        if kind:  # only keys of backends with key types name theirs
+            fields["key_type"] = kind
     if family == "space":
         fields["administration"] = administration or "main"
     if "encoder" in job.payload:

@@ -63,8 +63,10 @@ class SpaceBackend:
         rooms = [self.units[unit] for unit in units]
         times = keydata.stay(holder, product, self.admin)
         plan = keydata.prepare(holder, rooms, kind, product, self.rules, self.admin, times)
-        return [PlannedKey(self.name, units, times[0], times[1], kind.name if kind else "",
-                           plan, keydata.deliver_at(product, holder, times[0]))]
+        # One Space key per holder and administration, whatever its type: a new product
+        # mid-stay changes the key (re-encode), it does not check the room out.
+        return [PlannedKey(self.name, units, times[0], times[1], "", plan,
+                           keydata.deliver_at(product, holder, times[0]))]
 
     def check_encoder(self, encoder: str) -> str | None:
         found = self.config.encoder(encoder)
@@ -101,7 +103,7 @@ class SpaceBackend:
     async def run(self, job: Job, key: KeyRow | None,
                   checkpoint: Checkpoint = no_checkpoint) -> Outcome:
         try:
-            return await self._run(job, key)
+            return await self._run(job, key, checkpoint)
         except errors.SpaceRefused as err:
             raise BackendFailure(err.code, err.meaning, hint=err.hint,
                                  retry=err.retry_later) from err
@@ -112,7 +114,7 @@ class SpaceBackend:
         except errors.SpaceError as err:
             raise BackendFailure("backend_error", str(err)) from err
 
-    async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
+    async def _run(self, job: Job, key: KeyRow | None, checkpoint: Checkpoint) -> Outcome:
         if job.kind == TEST:
             return Outcome(data={"ready": await self.desk.ping(),
                                  "administration": self.admin.id})
@@ -126,17 +128,21 @@ class SpaceBackend:
             return await self._update(job, key)
         if job.kind == REVOKE:
             return await self._revoke(job, key)
+        if not key.plan.get("rooms"):
+            raise BackendFailure("no_key_data", "the key was made before this version and "
+                                 "has no key data yet", hint="send the booking again with a "
+                                 "higher revision")
         if job.kind == ENCODE:
             encoder = self._encoder(job)
             return await cards.encode(self.desk, key, encoder.id, encoder.name,
-                                      job.payload["count"], job.payload["copy"])
+                                      job.payload["count"], job.payload["copy"], checkpoint)
         if job.kind == MOBILE:
-            return await cards.mobile(self.desk, key, job.payload["phone"], automatic=False)
+            return await cards.mobile(self.desk, key, job.payload["phone"], False, checkpoint)
         if job.kind == DELIVER:
-            if key.external_ids.get("delivered") == cards.delivered(key):
+            phone = key.plan.get("phone", "")
+            if key.external_ids.get("delivered") == cards.delivered(key, phone):
                 return Outcome()  # already on the phone, as it is now
-            return await cards.mobile(self.desk, key, key.plan.get("phone", ""),
-                                      automatic=True)
+            return await cards.mobile(self.desk, key, phone, True, checkpoint)
         raise BackendFailure("internal_error", "Space cannot run a %s job" % job.kind)
 
     def _encoder(self, job: Job) -> Encoder:
@@ -152,6 +158,9 @@ class SpaceBackend:
         if all(old.get(name) == key.plan.get(name) for name in fields):
             return Outcome(key_state="active")  # only the delivery plan changed
         modified = False
+        if cards.in_space(key):  # rooms the key no longer has are left to nobody
+            await self._check_out(job, [room for room in old.get("rooms", [])
+                                        if room not in key.plan["rooms"]])
         if cards.in_space(key) and self._modifiable(old, key.plan):
             await self.desk.modify(key.plan["rooms"][0],
                                    keydata.from_wire(key.plan["space_valid_until"]))
@@ -172,14 +181,23 @@ class SpaceBackend:
 
     async def _revoke(self, job: Job, key: KeyRow) -> Outcome:
         rooms = key.plan.get("rooms") or key.external_ids.get("rooms", [])
-        checked_out = cards.in_space(key)
-        if checked_out:
-            for room in rooms:
-                await self.desk.check_out(room)
+        checked_out = cards.in_space(key) and await self._check_out(job, rooms)
         fields = cards.key_fields(key) | {
             "reason": job.payload.get("reason", ""), "checked_out": checked_out,
             "cards_unusable": checked_out and self.admin.settings.checkout_disables_cards}
         audit = [("revoked", ",".join(rooms), "check-out" if checked_out
-                  else "key data deleted")]
+                  else "key data deleted, no check-out")]
         return Outcome(data=fields, events=[("key_revoked", fields)], key_state="revoked",
                        audit=audit)
+
+    async def _check_out(self, job: Job, rooms: list[str]) -> bool:
+        """CO each room, except one a newer key has checked in since: Space holds one
+        check-in per room, and checking it out would lock the next guest out. True if any
+        room was checked out."""
+        taken = set(job.payload.get("rooms_taken", ()))
+        done = False
+        for room in rooms:
+            if room not in taken:
+                await self.desk.check_out(room)
+                done = True
+        return done

@@ -5,12 +5,16 @@ and says what happened as an ``Outcome``: the event for the PMS, the key's new b
 (cards made, mobile keys sent) and the audit rows.
 """
 
+import contextlib
 import datetime
+import time
 import zoneinfo
+from collections.abc import Iterator
 from typing import Any
 
-from appliance.engine.backend import BackendFailure, KeyRow, Outcome, holder_fields
+from appliance.engine.backend import BackendFailure, Checkpoint, KeyRow, Outcome, holder_fields
 from appliance.space.commands import SpaceCommands
+from appliance.space.errors import SpaceRefused, SpaceUnavailable
 from appliance.space.keydata import from_wire
 from appliance.space.rules import SpaceRules
 from appliance.space.settings import Administration
@@ -25,8 +29,9 @@ def key_fields(key: KeyRow) -> dict[str, Any]:
         "authorizations": plan.get("authorizations", []), "valid_from": key.valid_from,
         "valid_until": key.valid_until, "space_valid_from": plan.get("space_valid_from"),
         "space_valid_until": plan.get("space_valid_until"), "rounded": plan.get("rounded", [])}
-    if key.key_type:
-        fields["key_type"] = key.key_type
+    kind = key.key_type or plan.get("key_type")
+    if kind:
+        fields["key_type"] = kind
     return fields
 
 
@@ -36,8 +41,8 @@ def in_space(key: KeyRow) -> bool:
 
 
 async def encode(desk: SpaceCommands, key: KeyRow, encoder_id: str, encoder_name: str,
-                 count: int, copy: bool) -> Outcome:
-    """New cards (CN: the room's older cards stop working) or copies (CC)."""
+                 count: int, copy: bool, checkpoint: Checkpoint) -> Outcome:
+    """New cards (CN: the room's older cards and mobile keys stop working) or copies (CC)."""
     plan = key.plan
     made = int(key.external_ids.get("cards", 0)) if copy else 0
     if made + count > plan["max_cards"]:
@@ -45,26 +50,63 @@ async def encode(desk: SpaceCommands, key: KeyRow, encoder_id: str, encoder_name
                              "allows %d" % (count, made + count, plan["max_cards"]),
                              hint="collect a card before copying, or cut new cards "
                              "(copy = false) to start again")
-    cards = await desk.encode(encoder_name, plan["rooms"], from_wire(plan["space_valid_from"]),
-                              from_wire(plan["space_valid_until"]), count=count, copy=copy,
-                              granted=plan["granted"], print_info=plan["print_info"])
+    ids = _in_space(key, "encoded", checked_in=not copy)
+    with _unless_refused(key, ids, checkpoint):
+        cards = await desk.encode(encoder_name, plan["rooms"],
+                                  from_wire(plan["space_valid_from"]),
+                                  from_wire(plan["space_valid_until"]), count=count, copy=copy,
+                                  granted=plan["granted"], print_info=plan["print_info"])
     fields = key_fields(key) | {"encoder": encoder_id, "count": cards.count, "copy": copy,
                                 "serials": list(cards.serials)}
-    ids = dict(key.external_ids, encoded=True, cards=made + count)
+    ids["cards"] = made + count
+    if not copy and key.external_ids.get("mobile"):
+        # A new key for the room: the phone's key stopped working with the old cards.
+        fields["mobile_invalidated"] = True
+        ids.pop("delivered", None)
+        ids["mobile"] = False
     return Outcome(data=fields, events=[("card_encoded", fields)], key_state="active",
                    external_ids=ids, audit=[("card_copied" if copy else "card_encoded",
                                              ",".join(cards.serials),
                                              "%d at %s" % (count, encoder_id))])
 
 
-def delivered(key: KeyRow) -> dict[str, Any]:
+def _in_space(key: KeyRow, what: str, checked_in: bool) -> dict[str, Any]:
+    """The key's ids once Space holds it; ``checked_in_ns`` says since when it holds the
+    room's check-in (CN, CNM), so an older key's check-out leaves the room alone."""
+    ids = dict(key.external_ids, **{what: True})
+    if checked_in:
+        ids["checked_in_ns"] = time.time_ns()  # seconds are too coarse: two cuts a second
+    return ids
+
+
+@contextlib.contextmanager
+def _unless_refused(key: KeyRow, ids: dict[str, Any], checkpoint: Checkpoint
+                    ) -> Iterator[None]:
+    """Record ``ids`` before asking: Space may act although its answer is lost (a check-out
+    must still go out then). A refusal, or a request never sent, changed nothing in Space:
+    the old ids again."""
+    checkpoint(ids)
+    try:
+        yield
+    except SpaceRefused:
+        checkpoint(key.external_ids)
+        raise
+    except SpaceUnavailable as err:
+        if not err.request_may_have_run:
+            checkpoint(key.external_ids)
+        raise
+
+
+def delivered(key: KeyRow, phone: str) -> dict[str, Any]:
     """What a mobile key was sent for: sent again only once this changes."""
     plan = key.plan
     return {"rooms": plan.get("rooms"), "from": plan.get("space_valid_from"),
-            "until": plan.get("space_valid_until"), "granted": plan.get("granted")}
+            "until": plan.get("space_valid_until"), "granted": plan.get("granted"),
+            "phone": phone}
 
 
-async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool) -> Outcome:
+async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool,
+                 checkpoint: Checkpoint) -> Outcome:
     """A JustIN Mobile key: CNM for a key Space does not know yet, else CCM (a copy), so
     the cards already in the guest's hands keep working."""
     plan = key.plan
@@ -73,13 +115,15 @@ async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool) 
                              hint="add guest.phone to the booking, or send_mobile_key "
                              "with a phone")
     copy = in_space(key)
-    await desk.mobile(phone, plan["rooms"], from_wire(plan["space_valid_from"]),
-                      from_wire(plan["space_valid_until"]), copy=copy,
-                      message=plan.get("mobile_message", ""), granted=plan["granted"],
-                      auth_code=plan.get("auth_code", ""))
+    ids = _in_space(key, "mobile", checked_in=not copy)
+    with _unless_refused(key, ids, checkpoint):
+        await desk.mobile(phone, plan["rooms"], from_wire(plan["space_valid_from"]),
+                          from_wire(plan["space_valid_until"]), copy=copy,
+                          message=plan.get("mobile_message", ""), granted=plan["granted"],
+                          auth_code=plan.get("auth_code", ""))
     fields = key_fields(key) | {"mobile": True, "phone": phone, "automatic": automatic,
                                 "copy": copy}
-    ids = dict(key.external_ids, mobile=True, delivered=delivered(key))
+    ids["delivered"] = delivered(key, phone)
     return Outcome(data=fields, events=[("key_issued", fields)], key_state="active",
                    external_ids=ids, audit=[("mobile_key_sent", phone[-4:].rjust(8, "*"),
                                              "automatic" if automatic else "desk")])

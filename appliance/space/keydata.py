@@ -11,6 +11,7 @@ takes minutes (``hhmmDDMMYY``): seconds are dropped, never rounded up, and every
 lost some is named in ``rounded`` so the PMS can see it.
 """
 
+import dataclasses
 import datetime
 import zoneinfo
 from typing import Any
@@ -21,6 +22,9 @@ from appliance.space.settings import Administration, wall_time
 from appliance.space.text import to_ascii
 
 MAX_ROOMS = 4  # a key carries a main room and up to three more (CN fields 3-6)
+# hhmmDDMMYY has a two-digit year: keys are held inside this century ("forever" ends here).
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(2099, 12, 31, tzinfo=datetime.UTC)
 LINE_CHARS = 24  # a printed card line
 WIRE_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -30,6 +34,8 @@ def stay(holder: Holder, product: Product | None, admin: Administration
     """The key's start and end, aware: in the administration's time zone where a check-in
     or check-out time applies, else the PMS's instants as they came."""
     zone = zoneinfo.ZoneInfo(admin.timezone)
+    holder = dataclasses.replace(holder, valid_from=_held(holder.valid_from),
+                                 valid_until=_held(holder.valid_until))
     if holder.owner_key_id is not None:  # an owner key says exactly when
         return holder.valid_from, holder.valid_until
     start_time = (product.start_time if product else "") or admin.settings.check_in_time
@@ -39,6 +45,10 @@ def stay(holder: Holder, product: Product | None, admin: Administration
     if end <= start:  # a day visit with check-out before check-in: keep the PMS's times
         return holder.valid_from, holder.valid_until
     return start, end
+
+
+def _held(instant: datetime.datetime) -> datetime.datetime:
+    return min(max(instant, EARLIEST), LATEST)
 
 
 def _on_day(instant: datetime.datetime, text: str, zone: zoneinfo.ZoneInfo
@@ -70,7 +80,11 @@ def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Pro
     plate = _ascii(holder.license_plate)
     mode = admin.settings.license_plate
     if mode == "print_info" and plate:
-        printed = [*[*printed, "", ""][:2], plate[:LINE_CHARS]]  # the third line
+        printed = [*printed[:2], plate[:LINE_CHARS]]  # the last line, the third at most
+    # Space takes no empty line between printed ones (a guest without a name): a space.
+    while printed and not printed[-1].strip():
+        printed.pop()
+    printed = [line if line.strip() else " " for line in printed]
     return {
         "administration": admin.id, "rooms": rooms[:MAX_ROOMS],
         "authorizations": list(names), "granted": list(rules.numbers(names)),
@@ -81,7 +95,7 @@ def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Pro
         "max_cards": kind.max_cards if kind else 10,
         "mobile_message": (kind.mobile_message if kind else "").format_map(values)[:256],
         "phone": holder.phone, "auth_code": plate if mode == "auth_code" else "",
-        "product": product.name if product else ""}
+        "product": product.name if product else "", "key_type": kind.name if kind else ""}
 
 
 def _placeholders(holder: Holder, rooms: list[str],

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import protocol
 from appliance.config.model import Config, parse
 from appliance.engine import keys as keyset
 from appliance.engine.backend import DELIVER, ISSUE, UPDATE, Holder, PlannedKey
@@ -287,8 +288,8 @@ def products(*items: dict[str, Any]) -> Config:
 def test_the_first_matching_product_wins() -> None:
     config = products({"name": "Pool", "key_type": "pool", "labels": ["pool"]},
                       {"name": "Pitch", "key_type": "pitch"})
-    assert one_key(config, booking(labels=("pool", "shade"))).key_type == "pool"
-    assert one_key(config, booking(labels=("shade",))).key_type == "pitch"
+    assert one_key(config, booking(labels=("pool", "shade"))).plan["key_type"] == "pool"
+    assert one_key(config, booking(labels=("shade",))).plan["key_type"] == "pitch"
 
 
 @pytest.mark.parametrize(("field", "holder_field", "present"), [
@@ -302,7 +303,7 @@ def test_a_filter_matches_any_of_its_values(field: str, holder_field: str,
     values = {"labels": ["pool", "spa"], "types": ["pitch", "chalet"],
               "extras": ["pool-pass", "spa-pass"], "costs": ["tourist-tax", "dog"]}[field]
     config = products({"name": "Pool", "key_type": "pool", field: values})
-    assert one_key(config, booking(**{holder_field: present})).key_type == "pool"
+    assert one_key(config, booking(**{holder_field: present})).plan["key_type"] == "pool"
     assert plan(config, booking()) == []  # none of them: no Space key at all
 
 
@@ -311,7 +312,7 @@ def test_filters_combine_with_and() -> None:
                        "types": ["pitch"], "extras": ["pool-pass"], "costs": ["tourist-tax"]})
     every = {"labels": ("pool",), "type": "pitch", "extras": ("pool-pass",),
              "costs": ("tourist-tax",)}
-    assert one_key(config, booking(**every)).key_type == "pool"
+    assert one_key(config, booking(**every)).plan["key_type"] == "pool"
     for missing in every:
         fields = dict(every, **{missing: "" if missing == "type" else ()})
         assert plan(config, booking(**fields)) == [], missing
@@ -320,7 +321,7 @@ def test_filters_combine_with_and() -> None:
 def test_a_product_without_filters_matches_every_booking() -> None:
     config = products({"name": "Anyone", "key_type": "pitch"})
     key = one_key(config, booking())
-    assert key.key_type == "pitch"
+    assert key.plan["key_type"] == "pitch"
     assert key.plan["authorizations"] == ["Barrier", "Shower block"]
     assert key.plan["granted"] == [1, 2] and key.plan["max_cards"] == 4
     assert key.plan["product"] == "Anyone"
@@ -329,12 +330,12 @@ def test_a_product_without_filters_matches_every_booking() -> None:
 def test_wait_for_check_in_gives_the_key_only_once_checked_in() -> None:
     config = products({"name": "Pitch", "key_type": "pitch", "wait_for_check_in": True})
     assert plan(config, booking(status="CONFIRMED")) == []
-    assert one_key(config, booking(status="CHECKED_IN")).key_type == "pitch"
+    assert one_key(config, booking(status="CHECKED_IN")).plan["key_type"] == "pitch"
 
 
 def test_without_products_every_mapped_booking_gets_one_plain_key() -> None:
     key = one_key(make(rules()), booking(units=("P12", "C3", "X9")))
-    assert key.key_type == "" and key.units == ("P12", "C3")
+    assert key.plan["key_type"] == "" and key.units == ("P12", "C3")
     assert key.plan["rooms"] == ["Pitch 12", "Chalet 3"]
     assert key.plan["authorizations"] == [] and key.plan["print_info"] == []
 
@@ -350,7 +351,7 @@ def test_a_booking_without_mapped_units_gets_no_key() -> None:
 
 def test_an_owner_key_gets_the_key_type_it_names() -> None:
     key = one_key(make(rules()), owner("pool", name="Maintenance"))
-    assert key.key_type == "pool" and key.plan["granted"] == [1, 3]
+    assert key.plan["key_type"] == "pool" and key.plan["granted"] == [1, 3]
     assert (key.valid_from, key.valid_until) == (at("2027-01-01T00:00:00+01:00"),
                                                  at("2027-12-31T23:00:00+01:00"))
 
@@ -589,3 +590,25 @@ def test_any_stay_gives_a_key_that_starts_before_it_ends(
         parsed = keydata.from_wire(text)
         assert parsed.second == 0 and parsed.microsecond == 0
         assert parsed.strftime(keydata.WIRE_FORMAT) == text
+
+
+def test_a_forever_owner_key_ends_in_the_last_year_space_can_hold() -> None:
+    config = make()
+    holder = Holder(("P12",), datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
+                    datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC),
+                    owner_key_id="O1")
+    [key] = SpaceBackend(config, config.administrations[0]).plan(holder)
+    assert key.plan["space_valid_until"].startswith("2099-12-31")
+
+
+def test_printed_lines_are_never_empty_for_space() -> None:
+    """The protocol refuses an empty card line: a guest without a name gets a blank."""
+    config = make({"key_types": [{"name": "pitch", "print_info": [
+        "{guest}", "Pitch {rooms}", "{plate}"]}]})
+    holder = Holder(("P12",), datetime.datetime(2027, 7, 1, tzinfo=datetime.UTC),
+                    datetime.datetime(2027, 7, 4, tzinfo=datetime.UTC), owner_key_id="O1",
+                    key_type="pitch")
+    [key] = SpaceBackend(config, config.administrations[0]).plan(holder)
+    assert key.plan["print_info"] == [" ", "Pitch Pitch 12"]
+    protocol.EncodeCard(b"CN", b"Online Encoder 1", (b"Pitch 12",),
+                        print_info=tuple(line.encode() for line in key.plan["print_info"]))

@@ -372,3 +372,33 @@ def test_a_date_change_updates_the_key_data_and_says_what_the_cards_need(
     appliance.close()
     for message in pms.messages:
         check_published(message)
+
+
+def test_a_late_check_out_leaves_the_next_guest_of_the_room_alone(site, space):
+    """Space holds one check-in per room: the guest who left must not lock out the next."""
+    appliance, pms = site
+    accepted(pms, appliance, "booking", booking("l1", "B12", labels=["pitch"]))
+    cut(pms, appliance, "l2", booking_id="B12")
+    accepted(pms, appliance, "booking", booking("l3", "B13", labels=["pitch"]))
+    cut(pms, appliance, "l4", booking_id="B13")  # the next guest's card: a new check-in
+    accepted(pms, appliance, "booking", booking("l5", "B12", labels=["pitch"], revision=2,
+                                                status="COMPLETED"))  # told late
+    revoked = event(pms, "key_revoked", booking_id="B12")
+    assert (revoked["checked_out"], revoked["cards_unusable"]) == (False, False)
+    assert space.requests("CO") == []
+    card = read(pms, appliance, "l6")  # the next guest's card, still on the encoder
+    assert (card["booking_id"], card["valid"]) == ("B13", True)
+
+
+def test_a_product_change_mid_stay_updates_the_key_without_a_check_out(site, space):
+    appliance, pms = site
+    accepted(pms, appliance, "booking", booking("x1", "B14", labels=["pitch"]))
+    cut(pms, appliance, "x2", booking_id="B14")
+    accepted(pms, appliance, "booking", booking("x3", "B14", labels=["pitch"], revision=2,
+                                                extras=["pool-pass"]))
+    updated = event(pms, "key_updated", booking_id="B14")
+    assert updated["key_type"] == "pool" and "Swimming pool" in updated["authorizations"]
+    assert (updated["reencode_required"], updated["modified"]) == (True, False)
+    assert space.requests("CO") == []
+    new = cut(pms, appliance, "x4", booking_id="B14")["data"]
+    assert new["authorizations"] == ["Barrier", "Shower block", "Swimming pool"]
