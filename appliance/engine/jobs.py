@@ -39,6 +39,7 @@ from appliance.engine.backend import (
 from appliance.engine.engine import APPLIANCE, reply_body
 from appliance.engine.reconcile import reconcile
 from appliance.errors import CommandError
+from appliance.space.cards import in_space
 from appliance.store.db import Store, now_iso
 from appliance.store.records import (
     Job,
@@ -115,7 +116,9 @@ class JobRunner:
     async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
         if job.backend == APPLIANCE:
             return await self._appliance(job)
-        if key is not None and job.kind in (UPDATE, REVOKE):
+        if key is not None and job.kind in (UPDATE, REVOKE) and in_space(key):
+            # Only a key Space holds is checked out; which of its rooms are someone else's
+            # now is asked of the store here, where it is.
             job = dataclasses.replace(job, payload=job.payload | {
                 "rooms_taken": self._rooms_taken(key)})
         checkpoint = no_checkpoint if key is None else functools.partial(self._checkpoint,
@@ -240,8 +243,7 @@ class JobRunner:
                                     "updated_at DESC, created_at DESC", backend):
             key = keyset.key_from_row(row)
             rooms = key.plan.get("rooms") or key.external_ids.get("rooms", ())
-            held = key.external_ids.get("encoded") or key.external_ids.get("mobile")
-            if room is not None and list(rooms)[:1] == [room] and held:
+            if room is not None and list(rooms)[:1] == [room] and in_space(key):
                 candidates.append(key)
         exact = [key for key in candidates
                  if until and key.plan.get("space_valid_until", "") == until[:16]]

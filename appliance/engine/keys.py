@@ -57,13 +57,6 @@ def holder_keys(db: sqlite3.Connection, booking_id: str | None,
     return [key_from_row(row) for row in rows]
 
 
-def live_key(db: sqlite3.Connection, backend: str, booking_id: str | None,
-             owner_key_id: str | None, key_type: str = "") -> KeyRow | None:
-    for key in holder_keys(db, booking_id, owner_key_id):
-        if key.backend == backend and key.key_type == key_type and key.state in LIVE:
-            return key
-    return None
-
 
 def converge(db: sqlite3.Connection, backends: Mapping[str, Backend], trigger: str,
              holder: Holder, active: bool, reason: str = "") -> int:

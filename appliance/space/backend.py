@@ -37,8 +37,6 @@ from appliance.space.settings import Administration
 from appliance.store.db import now_iso
 from appliance.store.records import Job
 
-NAME = "space"
-
 
 class SpaceBackend:
     def __init__(self, config: Config, admin: Administration | None = None,

@@ -17,7 +17,7 @@ import zoneinfo
 from typing import Any
 
 from appliance.engine.backend import Holder
-from appliance.space.rules import KeyType, Product, SpaceRules
+from appliance.space.rules import MAX_CARDS, KeyType, Product, SpaceRules
 from appliance.space.settings import Administration, wall_time
 from appliance.space.text import to_ascii
 
@@ -92,7 +92,7 @@ def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Pro
         "space_valid_until": wire(end, admin.timezone),
         "rounded": [field for field, moment in (("valid_from", start), ("valid_until", end))
                     if moment.second or moment.microsecond],
-        "max_cards": kind.max_cards if kind else 10,
+        "max_cards": kind.max_cards if kind else MAX_CARDS,
         "mobile_message": (kind.mobile_message if kind else "").format_map(values)[:256],
         "phone": holder.phone, "auth_code": plate if mode == "auth_code" else "",
         "product": product.name if product else "", "key_type": kind.name if kind else ""}
