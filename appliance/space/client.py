@@ -1,8 +1,10 @@
-"""The one link to one Space server: a queue, one request in flight, reconnects.
+"""The requests to one Space server: a queue, one request in flight, when to connect.
 
-``SpaceClient`` owns the connection. Callers ``await client.request(msg)``
-from anywhere; a single dispatcher task sends one request at a time (the
-protocol has no message ids, §3.1), so nothing ever interleaves on the link.
+``SpaceClient`` owns the queue and its dispatcher. Callers ``await
+client.request(msg)`` from anywhere; a single dispatcher task sends one
+request at a time (the protocol has no message ids, §3.1), so nothing ever
+interleaves on the link. Opening, probing and closing the stream itself is
+``appliance.space.connection``'s job.
 
 - Connection per request (closed once idle) or persistent. A lost link is reopened
   for the next request, with exponential backoff and jitter between attempts;
@@ -25,8 +27,9 @@ from collections.abc import Callable
 
 import protocol
 from appliance.space import errors
+from appliance.space.connection import SpaceConnection
 from appliance.space.settings import PER_REQUEST, SpaceSettings
-from appliance.space.transport import Transport, close_quietly
+from appliance.space.transport import Transport
 from protocol.driver import LinkDriver
 
 log = logging.getLogger("keybridge.space")
@@ -50,7 +53,7 @@ class _Job:
 
 
 class SpaceClient:
-    """The link to one Space server.
+    """The link to one Space server: its request queue and the dispatcher that drains it.
 
     Args:
         settings: timeouts, connection mode, backoff.
@@ -64,18 +67,13 @@ class SpaceClient:
                  on_health: Callable[[bool, str], None] | None = None) -> None:
         self.settings = settings
         self.transport = transport or settings.transport()
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
-        self.on_health = on_health
-        self.up: bool | None = None  # None until the first attempt
-        self.since: datetime.datetime | None = None
-        self.last_error = ""
+        self.connection = SpaceConnection(
+            settings, self.transport,
+            rng or random.Random(),  # noqa: S311 - jitter, not secrets
+            on_health)
         self.requests_sent = 0
         self._queue: list[_Job] = []
         self._wakeup = asyncio.Event()
-        self._driver: LinkDriver | None = None
-        self._writer: object = None
-        self._failures = 0
-        self._retry_at = 0.0  # loop time of the next idle reconnect attempt
         self._task: asyncio.Task[None] | None = None
         self._current: _Job | None = None
 
@@ -107,11 +105,32 @@ class SpaceClient:
                 job.future.set_exception(errors.SpaceUnavailable(
                     "the Space client was closed before the request was sent", False))
         self._queue.clear()
-        await self._disconnect()
+        await self.connection.disconnect()
 
     @property
     def queue_depth(self) -> int:
         return len(self._queue)
+
+    @property
+    def up(self) -> bool | None:
+        """Whether the link is up; None until the first attempt."""
+        return self.connection.up
+
+    @property
+    def since(self) -> datetime.datetime | None:
+        return self.connection.since
+
+    @property
+    def last_error(self) -> str:
+        return self.connection.last_error
+
+    # The names tests/space look at the link by, from before it had its own class.
+    @property
+    def _driver(self) -> LinkDriver | None:
+        return self.connection.driver
+
+    def _backoff_s(self) -> float:
+        return self.connection.backoff_s()
 
     async def request(self, message: protocol.message.Message,
                       reply_timeout_s: float | None = None) -> protocol.message.Message:
@@ -147,13 +166,13 @@ class SpaceClient:
                 await self._dispatch_one()
             except Exception:  # a bug must not leave every later request hanging
                 log.exception("Space dispatcher failed; going on")
-                await self._disconnect()
-                await asyncio.sleep(self._backoff_s())
+                await self.connection.disconnect()
+                await asyncio.sleep(self.connection.backoff_s())
 
     async def _dispatch_one(self) -> None:
         job = await self._next_job()
         if job is None:
-            await self._probe_idle()
+            await self.connection.probe_idle()
         elif not job.future.done():  # a caller that gave up is skipped
             self._current = job
             try:
@@ -180,14 +199,15 @@ class SpaceClient:
                 return job
             waits = [job.not_before - now for job in self._queue]
             idle_s = now - idle_since
-            if self._driver is not None and self.settings.connection == PER_REQUEST:
+            driver = self.connection.driver
+            if driver is not None and self.settings.connection == PER_REQUEST:
                 if idle_s >= PER_REQUEST_LINGER_S:
-                    await self._disconnect()
+                    await self.connection.disconnect()
                     continue
                 waits.append(PER_REQUEST_LINGER_S - idle_s)
             elif self.settings.connection != PER_REQUEST and self.settings.probe_interval_s > 0:
                 # Persistent and idle: probe the link, or (re)open it when due.
-                due = (self._retry_at if self._driver is None
+                due = (self.connection.retry_at if driver is None
                        else idle_since + self.settings.probe_interval_s)
                 waits.append(due - now)
                 if waits[-1] <= 0:
@@ -210,7 +230,7 @@ class SpaceClient:
             self._settle(job, error=error)
         except Exception as error:  # a bug must not stop the link for every caller
             log.exception("Space request failed unexpectedly")
-            await self._link_lost("unexpected failure: %r" % error)
+            await self.connection.lost("unexpected failure: %r" % error)
             self._settle(job, error=errors.SpaceUnavailable(
                 "unexpected failure: %r" % error, request_may_have_run=job.sent))
         else:
@@ -235,7 +255,7 @@ class SpaceClient:
     async def _exchange(self, job: _Job) -> object:
         message = job.message
         fields = None if message is PROBE else _fields(message)
-        driver = await self._connect(job)
+        driver = await self.connection.connect(job.future.done)
         where = self.transport.describe()
         job.sent = True
         try:
@@ -244,10 +264,10 @@ class SpaceClient:
             assert isinstance(message, protocol.message.Message)
             return await self._send(driver, message, fields, job.reply_timeout_s)
         except protocol.LinkFailure as err:
-            await self._link_lost(str(err))
+            await self.connection.lost(str(err))
             raise errors.unavailable(err, where) from err
         except protocol.RemoteProtocolError as err:
-            await self._link_lost(str(err))
+            await self.connection.lost(str(err))
             raise errors.SpaceProtocolError("%s: %s; the link will be reopened" % (where, err)
                                             ) from err
 
@@ -262,96 +282,6 @@ class SpaceClient:
             return protocol.check_reply(message, reply)
         except protocol.VendorError as err:
             raise errors.refusal(err) from err
-
-    # -- the connection ------------------------------------------------------------
-
-    async def _connect(self, job: _Job) -> LinkDriver:
-        if self._driver is not None and not self._driver.broken and not self._at_eof():
-            return self._driver
-        await self._disconnect()
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.settings.connect_budget_s
-        while True:
-            try:
-                return await self._open()
-            except errors.SpaceUnavailable:
-                delay = self._backoff_s()
-                if loop.time() + delay > give_up or job.future.done():
-                    raise
-                await asyncio.sleep(delay)
-
-    def _at_eof(self) -> bool:
-        """Space hung up while we were idle (not read): reopen, and send nothing into it."""
-        reader = self._driver.reader if self._driver is not None else None
-        at_eof = getattr(reader, "at_eof", None)
-        return bool(at_eof()) if callable(at_eof) else False
-
-    async def _open(self) -> LinkDriver:
-        """One connection attempt; SpaceUnavailable (never ran) if it fails."""
-        try:
-            reader, writer = await self.transport.open()
-        except (OSError, TimeoutError) as err:
-            reason = "cannot connect to %s: %s" % (self.transport.describe(),
-                                                   err or "timed out")
-            self._health(False, reason)
-            raise errors.SpaceUnavailable(reason, False) from err
-        self._failures = 0
-        self._writer = writer
-        self._driver = LinkDriver(reader, writer, self._link())
-        self._health(True, "connected to %s" % self.transport.describe())
-        return self._driver
-
-    def _link(self) -> protocol.ClientLink:
-        return protocol.ClientLink(ack_timeout_ms=int(self.settings.ack_timeout_s * 1000),
-                                   reply_timeout_ms=int(self.settings.reply_timeout_s * 1000),
-                                   lrc_skip=self.settings.lrc_skip)
-
-    def _backoff_s(self) -> float:
-        """Exponential backoff with full jitter, between min and max (settings)."""
-        self._failures += 1
-        low = self.settings.reconnect_min_s
-        ceiling: float = min(self.settings.reconnect_max_s,
-                             low * 2.0 ** min(self._failures - 1, 16))
-        jitter: float = self.rng.random()
-        return low + jitter * (ceiling - low)
-
-    async def _probe_idle(self) -> None:
-        """Keep a persistent link known to be up: reopen it, or ENQ it."""
-        driver = self._driver
-        if driver is None or driver.broken:
-            await self._disconnect()
-            try:
-                await self._open()
-            except errors.SpaceUnavailable:
-                self._retry_at = asyncio.get_running_loop().time() + self._backoff_s()
-            return
-        try:
-            await driver.probe()
-        except (protocol.ProtocolError, OSError) as err:
-            await self._link_lost("health probe failed: %s" % err)
-
-    async def _link_lost(self, reason: str) -> None:
-        self._health(False, reason)
-        await self._disconnect()
-
-    async def _disconnect(self) -> None:
-        writer, self._writer, self._driver = self._writer, None, None
-        if writer is not None:
-            await close_quietly(writer)  # type: ignore[arg-type]
-
-    def _health(self, up: bool, reason: str) -> None:
-        if not up:
-            self.last_error = reason
-        if up == self.up:
-            return
-        self.up = up
-        self.since = datetime.datetime.now(datetime.UTC)
-        (log.info if up else log.warning)("Space link %s: %s", "up" if up else "down", reason)
-        if self.on_health is not None:
-            try:
-                self.on_health(up, reason)
-            except Exception:  # the observer's bug is not the link's
-                log.exception("Space health callback failed")
 
 
 def _fields(message: object) -> list[bytes]:
