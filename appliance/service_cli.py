@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from appliance import config as configuration
-from appliance import logs
+from appliance import lifecycle, logs
 from appliance.config import Config
 from appliance.errors import ConfigError, KeybridgeError, StoreError
 from appliance.store import open_store
@@ -100,10 +100,10 @@ def _status(store: Store) -> dict[str, Any]:
 def cmd_keys(args: argparse.Namespace) -> int:
     config = _load(args.config)
     with open_store(config) as store:
-        sql = "SELECT * FROM keys WHERE (? IS NULL OR booking_id = ?)"
-        if not args.all:
-            sql += " AND state IN ('issuing', 'active', 'revoking')"
-        rows = store.query(sql + " ORDER BY created_at", args.booking, args.booking)
+        states = lifecycle.KEY_STATES if args.all else (*lifecycle.LIVE, lifecycle.REVOKING)
+        rows = store.query("SELECT * FROM keys WHERE (? IS NULL OR booking_id = ?) AND state "
+                           "IN (SELECT value FROM json_each(?)) ORDER BY created_at",
+                           args.booking, args.booking, json.dumps(states))
         keys = [_key(store, row, args.reveal) for row in rows]
     if args.json:
         print(json.dumps(keys, indent=2))

@@ -105,14 +105,16 @@ def holder_fields(key: KeyRow) -> dict[str, Any]:
 class Outcome:
     """What a finished job changes, committed together with the job's end.
 
-    ``data``: the desk reply's data; ``events``: (type, fields) to publish;
-    ``key_state`` / ``external_ids``: the key's new state; ``audit``: (action, external id,
-    detail) rows; ``secret``: a PIN or card data to store encrypted.
+    ``data``: the desk reply's data; ``events``: (type, fields) to publish; ``key_event``:
+    what happened to the key (``lifecycle.ISSUED``, ``UPDATED``, ``REVOKED_EVENT``; the
+    engine looks its new state up in the life-cycle table); ``external_ids``: its new
+    backend ids; ``audit``: (action, external id, detail) rows; ``secret``: a PIN or card
+    data to store encrypted.
     """
 
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
-    key_state: str | None = None
+    key_event: str | None = None
     external_ids: dict[str, Any] | None = None
     audit: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
     secret: bytes | None = None

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from appliance import lifecycle
 from appliance.bridge import contract
 from appliance.config import Config
 from appliance.engine import keys as keyset
@@ -170,7 +171,7 @@ class Engine:
             db.execute("UPDATE owner_keys SET deleted = 1 WHERE id = ?", (owner_key_id,))
         jobs = 0
         for key in keyset.holder_keys(db, booking_id, owner_key_id):
-            if key.state in keyset.LIVE:
+            if key.state in lifecycle.LIVE:
                 jobs += keyset.revoke(db, key, request_id, "delete_keys")
         return "accepted", {"booking_id": booking_id, "owner_key_id": owner_key_id,
                             "keys": jobs}
@@ -220,7 +221,7 @@ class Engine:
                   owner_key_id: str | None, backends: list[str]) -> KeyRow:
         self._holder_exists(db, booking_id, owner_key_id)
         for key in keyset.holder_keys(db, booking_id, owner_key_id):
-            if key.backend in backends and key.state in keyset.LIVE:
+            if key.backend in backends and key.state in lifecycle.LIVE:
                 return key
         raise CommandError("no_key", "%s has no Space key here: it is not confirmed (or waits "
                            "for check-in), has ended, no product matches it, or none of its "

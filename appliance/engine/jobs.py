@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from appliance import lifecycle
 from appliance.engine import keys as keyset
 from appliance.engine.backend import (
     DELIVER,
@@ -83,12 +84,12 @@ class JobRunner:
         key = keyset.load_key(self.store.db, job.key_id)
         ctx = _ctx(job, key)
         if job.kind in (ISSUE, UPDATE, DELIVER) and (key is None
-                                                     or key.state not in keyset.LIVE):
+                                                     or key.state not in lifecycle.LIVE):
             log.info("%s skipped: the key was revoked meanwhile", job.kind, extra={"ctx": ctx})
             with self.store.transaction() as db:
-                job_done(db, job)
+                job_done(db, job, lifecycle.SKIPPED)
             return
-        if job.kind in (ENCODE, MOBILE) and (key is None or key.state not in keyset.LIVE):
+        if job.kind in (ENCODE, MOBILE) and (key is None or key.state not in lifecycle.LIVE):
             # delete_keys or a check-out arrived after this request was accepted.
             self.failed(job, key, BackendFailure(
                 "no_key", "the key was revoked before the card could be made",
@@ -130,7 +131,7 @@ class JobRunner:
         since = key.external_ids.get("checked_in_ns", 0)
         taken: set[str] = set()
         for row in self.store.query("SELECT * FROM keys WHERE backend = ? AND id != ? AND "
-                                    "state IN (?, ?)", key.backend, key.id, *keyset.LIVE):
+                                    "state IN (?, ?)", key.backend, key.id, *lifecycle.LIVE):
             other = keyset.key_from_row(row)
             if other.external_ids.get("checked_in_ns", 0) > since:
                 taken.update(other.plan.get("rooms", ()))
@@ -148,7 +149,7 @@ class JobRunner:
         with self.store.transaction() as db:
             if key is not None:
                 state = self._update_key(db, key, outcome)
-                if job.kind in (ISSUE, UPDATE) and state in (keyset.REVOKING, keyset.REVOKED):
+                if job.kind in (ISSUE, UPDATE) and state not in lifecycle.LIVE:
                     # Revoked while this job ran: a PIN about to die is no news for the PMS.
                     outcome.events = []
             for action, external_id, detail in outcome.audit:
@@ -201,7 +202,8 @@ class JobRunner:
             repeatable = not job.started or backend is None or backend.idempotent(job.kind)
             if repeatable:
                 with self.store.transaction() as db:
-                    job_retry(db, job, self.clock(), "interrupted by a restart")
+                    job_retry(db, job, self.clock(), "interrupted by a restart",
+                              lifecycle.INTERRUPTED)
                 continue
             key = keyset.load_key(self.store.db, job.key_id)
             self.failed(job, key, BackendFailure(
@@ -214,12 +216,12 @@ class JobRunner:
         """Record the outcome on the key; returns the state it now has."""
         current = keyset.load_key(db, key.id)  # not the copy read when the job began
         key = current or key
-        state = outcome.key_state or key.state
-        if key.state in (keyset.REVOKING, keyset.REVOKED) and state == keyset.ACTIVE:
-            state = keyset.REVOKING  # a revocation is on its way; do not resurrect the key
+        state = key.state
+        if outcome.key_event is not None:  # the table keeps a revoked key from coming back
+            state = keyset.move(db, key.id, outcome.key_event)
         ids = key.external_ids if outcome.external_ids is None else outcome.external_ids
-        db.execute("UPDATE keys SET state = ?, external_ids = ?, updated_at = ? WHERE id = ?",
-                   (state, dumps(ids), now_iso(), key.id))
+        db.execute("UPDATE keys SET external_ids = ?, updated_at = ? WHERE id = ?",
+                   (dumps(ids), now_iso(), key.id))
         if outcome.secret is not None:
             db.execute("UPDATE keys SET secret = ? WHERE id = ?",
                        (self.store.encrypt(outcome.secret), key.id))

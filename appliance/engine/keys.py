@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 
+from appliance import lifecycle
 from appliance.engine.backend import (
     DELIVER,
     ISSUE,
@@ -21,15 +22,9 @@ from appliance.engine.backend import (
     KeyRow,
     PlannedKey,
 )
+from appliance.lifecycle import LIVE, PENDING
 from appliance.store.db import now_iso
-from appliance.store.records import PENDING, dumps, job_add
-
-# Key states: ISSUING until the backend confirms, then ACTIVE; REVOKING until it confirms.
-ISSUING = "issuing"
-ACTIVE = "active"
-REVOKING = "revoking"
-REVOKED = "revoked"
-LIVE = (ISSUING, ACTIVE)
+from appliance.store.records import dumps, job_add
 
 
 def key_from_row(row: sqlite3.Row) -> KeyRow:
@@ -87,10 +82,18 @@ def converge(db: sqlite3.Connection, backends: Mapping[str, Backend], trigger: s
 
 
 def revoke(db: sqlite3.Connection, key: KeyRow, trigger: str, reason: str) -> int:
-    db.execute("UPDATE keys SET state = ?, updated_at = ? WHERE id = ?",
-               (REVOKING, now_iso(), key.id))
+    move(db, key.id, lifecycle.REVOKE)
     job_add(db, key.backend, REVOKE, {"reason": reason, "trigger": trigger}, key_id=key.id)
     return 1
+
+
+def move(db: sqlite3.Connection, key_id: str, event: str) -> str:
+    """Apply ``event`` to the key's state as stored now; returns the new state."""
+    row = db.execute("SELECT state FROM keys WHERE id = ?", (key_id,)).fetchone()
+    state = lifecycle.key_next(row[0], event)
+    db.execute("UPDATE keys SET state = ?, updated_at = ? WHERE id = ?",
+               (state, now_iso(), key_id))
+    return state
 
 
 def _differs(key: KeyRow, want: PlannedKey) -> bool:
@@ -134,7 +137,8 @@ def _insert(db: sqlite3.Connection, want: PlannedKey, trigger: str, booking_id: 
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (key_id, want.backend, want.key_type, booking_id, owner_key_id,
                 dumps(list(want.units)), want.valid_from.isoformat(),
-                want.valid_until.isoformat(), ISSUING, dumps(_plan(want)), now_iso(),
-                now_iso()))
+                want.valid_until.isoformat(),
+                lifecycle.key_next(lifecycle.NEW, lifecycle.PLANNED), dumps(_plan(want)),
+                now_iso(), now_iso()))
     job_add(db, want.backend, ISSUE, {"trigger": trigger}, key_id=key_id)
     _schedule(db, key_id, want)

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from appliance import lifecycle
 from appliance.engine import keys as keyset
 from appliance.engine.backend import (
     FIX_REISSUE,
@@ -35,8 +36,9 @@ from appliance.engine.backend import (
     KeyRow,
     holder_fields,
 )
+from appliance.lifecycle import PENDING, RUNNING
 from appliance.store.db import Store, now_iso
-from appliance.store.records import PENDING, RUNNING, event, integration, job_add
+from appliance.store.records import event, integration, job_add
 
 log = logging.getLogger("keybridge.reconcile")
 STRANDED_REVOCATIONS = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs "
@@ -100,7 +102,7 @@ def _store_only(db: sqlite3.Connection, backends: Mapping[str, Backend], repair:
                 trigger: str) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in backends}
     now = datetime.datetime.now(datetime.UTC)
-    for row in db.execute(STRANDED_REVOCATIONS, (keyset.REVOKING, PENDING, RUNNING)):
+    for row in db.execute(STRANDED_REVOCATIONS, (lifecycle.REVOKING, PENDING, RUNNING)):
         key = keyset.key_from_row(row)
         found.setdefault(key.backend, []).append({
             "kind": "revocation_failed", "key_id": key.id, **holder_fields(key)})
@@ -108,7 +110,7 @@ def _store_only(db: sqlite3.Connection, backends: Mapping[str, Backend], repair:
                     "open doors", key_id=key.id)
         if repair:
             keyset.revoke(db, key, trigger, "reconcile")
-    for row in db.execute(STRANDED_ISSUES, (keyset.ISSUING, PENDING, RUNNING)):
+    for row in db.execute(STRANDED_ISSUES, (lifecycle.ISSUING, PENDING, RUNNING)):
         key = keyset.key_from_row(row)
         found.setdefault(key.backend, []).append({
             "kind": "issue_failed", "fix": FIX_REISSUE, "key_id": key.id, **holder_fields(key),
@@ -117,7 +119,7 @@ def _store_only(db: sqlite3.Connection, backends: Mapping[str, Backend], repair:
         if repair:
             job_add(db, key.backend, ISSUE, {"trigger": trigger, "reason": "reconcile"},
                     key_id=key.id)
-    for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", keyset.LIVE):
+    for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", lifecycle.LIVE):
         key = keyset.key_from_row(row)
         if datetime.datetime.fromisoformat(key.valid_until) >= now:
             continue
@@ -141,17 +143,18 @@ def _repair(db: sqlite3.Connection, backend: str, item: dict[str, Any], trigger:
     key = keyset.load_key(db, item.get("key_id"))
     payload = {"trigger": trigger, "reason": "reconcile: %s" % item["kind"]}
     if fix == FIX_REMOVE:
-        if key is not None and key.state != keyset.REVOKED:
+        if key is not None and key.state != lifecycle.REVOKED:
             return  # issued (or being revoked) since the backend was listed: not a stray
         job_add(db, backend, REMOVE_REMOTE, payload | {"remote": item.get("remote", {})},
                 key_id=None if key is None else key.id)
-    elif key is None or key.state not in keyset.LIVE or _queued(db, key):
+    elif key is None or key.state not in lifecycle.LIVE or _queued(db, key):
         return
     elif fix == FIX_REISSUE:
         # A new PIN: the old one no longer opens anything, the guest must get the new one.
-        db.execute("UPDATE keys SET state = ?, secret = NULL, external_ids = json_remove("
+        keyset.move(db, key.id, lifecycle.REISSUE)
+        db.execute("UPDATE keys SET secret = NULL, external_ids = json_remove("
                    "external_ids, '$.pin_stored'), updated_at = ? WHERE id = ?",
-                   (keyset.ISSUING, now_iso(), key.id))
+                   (now_iso(), key.id))
         job_add(db, backend, ISSUE, payload, key_id=key.id)
     elif fix == FIX_UPDATE:
         job_add(db, backend, UPDATE, payload, key_id=key.id)

@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 
 from appliance.engine.jobs import JobRunner
-from appliance.store.records import PENDING, job_claim
+from appliance.lifecycle import PENDING
+from appliance.store.records import job_claim
 from appliance.store.retry import persist
 from appliance.wakeup import Wakeup
 

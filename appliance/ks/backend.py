@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from appliance import lifecycle
 from appliance.config import Config
 from appliance.engine.backend import (
     ISSUE,
@@ -149,11 +150,12 @@ class KsBackend:
             "units": list(key.units), "locks": self._lock_names(ids),
             "valid_from": key.valid_from, "valid_until": key.valid_until}
         if pin is None:
-            return Outcome(data=fields, events=[("key_updated", fields)], key_state="active",
+            return Outcome(data=fields, events=[("key_updated", fields)],
+                           key_event=lifecycle.UPDATED,
                            external_ids=ids, audit=[("pin_updated", ids["site_user_id"],
                                                      _ks_ids(ids))])
         return Outcome(data=fields, events=[("key_issued", fields | {"pin": pin})],
-                       key_state="active", external_ids=ids | {"pin_stored": True},
+                       key_event=lifecycle.ISSUED, external_ids=ids | {"pin_stored": True},
                        secret=pin.encode("ascii"),
                        audit=[("pin_minted", ids["site_user_id"], _ks_ids(ids))])
 
@@ -164,13 +166,14 @@ class KsBackend:
             "units": list(key.units), "reason": job.payload.get("reason", "")}
         detail = _ks_ids(key.external_ids) + (" (already gone)" if not any(removed.values())
                                               else "")
-        return Outcome(data=fields, events=[("key_revoked", fields)], key_state="revoked",
+        return Outcome(data=fields, events=[("key_revoked", fields)],
+                       key_event=lifecycle.REVOKED_EVENT,
                        audit=[("pin_revoked", str(key.external_ids.get("site_user_id", "")),
                                detail)])
 
     async def _remove_remote(self, job: Job, key: KeyRow | None) -> Outcome:
         remote = dict(job.payload.get("remote") or {})
-        if key is not None and key.state != "revoked":
+        if key is not None and key.state != lifecycle.REVOKED:
             return Outcome(data={"removed": None, "reason": "the key is live again"})
         await self.saga.remove(None, {name: remote.get(name) for name in (
             "site_user_id", "access_group_id")})

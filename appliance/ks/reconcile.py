@@ -17,7 +17,7 @@ PIN values cannot be compared: KS never shows them (§2.5).
 
 from typing import Any
 
-from appliance.engine import keys as keyset
+from appliance import lifecycle
 from appliance.engine.backend import (
     FIX_REISSUE,
     FIX_REMOVE,
@@ -38,7 +38,7 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
     groups = {group["customer_reference"]: group for group in await saga.call(
         saga.client.access_groups, site_id) if stay.ours(name, group.get("customer_reference"))}
     found: list[dict[str, Any]] = []
-    live = {stay.reference(name, key.id): key for key in keys if key.state == keyset.ACTIVE}
+    live = {stay.reference(name, key.id): key for key in keys if key.state == lifecycle.ACTIVE}
     for reference, key in live.items():
         try:
             found.extend(await _check(saga, key, guests.get(reference), groups.get(reference)))
@@ -48,7 +48,7 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
             # One key's problem (a lock renamed in KS) must not hide all the others.
             found.append(_item(key, "cannot_check", None, "%s: %s" % (failure.code,
                                                                      failure.message)))
-    settled = {stay.reference(name, key.id) for key in keys if key.state != keyset.REVOKED}
+    settled = {stay.reference(name, key.id) for key in keys if key.state != lifecycle.REVOKED}
     for reference in (set(guests) | set(groups)) - settled:
         found.append(_stray(reference, guests.get(reference), groups.get(reference), keys))
     return found

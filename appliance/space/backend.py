@@ -11,6 +11,7 @@ link, its own worker, so one Space server being away never holds up another.
 from collections.abc import Callable
 from typing import Any
 
+from appliance import lifecycle
 from appliance.config import Config, Encoder
 from appliance.engine.backend import (
     DELIVER,
@@ -121,7 +122,7 @@ class SpaceBackend:
             return await cards.read(self.desk, self.rules, self.admin, encoder.id, encoder.name)
         assert key is not None, "job %d (%s) has no key" % (job.id, job.kind)
         if job.kind == ISSUE:
-            return Outcome(key_state="active")
+            return Outcome(key_event=lifecycle.ISSUED)
         if job.kind == UPDATE:
             return await self._update(job, key)
         if job.kind == REVOKE:
@@ -154,7 +155,7 @@ class SpaceBackend:
         old = before.get("plan", {})
         fields = ("rooms", "granted", "space_valid_from", "space_valid_until")
         if all(old.get(name) == key.plan.get(name) for name in fields):
-            return Outcome(key_state="active")  # only the delivery plan changed
+            return Outcome(key_event=lifecycle.UPDATED)  # only the delivery plan changed
         modified = False
         if cards.in_space(key):  # rooms the key no longer has are left to nobody
             await self._check_out(job, [room for room in old.get("rooms", [])
@@ -167,7 +168,8 @@ class SpaceBackend:
             "modified": modified, "reencode_required": cards.in_space(key) and not modified,
             "previous": {name: before.get(name) for name in ("units", "valid_from",
                                                              "valid_until")}}
-        return Outcome(data=event, events=[("key_updated", event)], key_state="active",
+        return Outcome(data=event, events=[("key_updated", event)],
+                       key_event=lifecycle.UPDATED,
                        audit=[("key_modified" if modified else "key_data_updated",
                                ",".join(key.plan["rooms"]), job.payload.get("trigger", ""))])
 
@@ -185,7 +187,8 @@ class SpaceBackend:
             "cards_unusable": checked_out and self.admin.settings.checkout_disables_cards}
         audit = [("revoked", ",".join(rooms), "check-out" if checked_out
                   else "key data deleted, no check-out")]
-        return Outcome(data=fields, events=[("key_revoked", fields)], key_state="revoked",
+        return Outcome(data=fields, events=[("key_revoked", fields)],
+                       key_event=lifecycle.REVOKED_EVENT,
                        audit=audit)
 
     async def _check_out(self, job: Job, rooms: list[str]) -> bool:

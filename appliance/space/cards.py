@@ -12,6 +12,7 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
+from appliance import lifecycle
 from appliance.engine.backend import BackendFailure, Checkpoint, KeyRow, Outcome, holder_fields
 from appliance.space.commands import SpaceCommands
 from appliance.space.errors import SpaceRefused, SpaceUnavailable
@@ -64,7 +65,8 @@ async def encode(desk: SpaceCommands, key: KeyRow, encoder_id: str, encoder_name
         fields["mobile_invalidated"] = True
         ids.pop("delivered", None)
         ids["mobile"] = False
-    return Outcome(data=fields, events=[("card_encoded", fields)], key_state="active",
+    return Outcome(data=fields, events=[("card_encoded", fields)],
+                   key_event=lifecycle.ISSUED,
                    external_ids=ids, audit=[("card_copied" if copy else "card_encoded",
                                              ",".join(cards.serials),
                                              "%d at %s" % (count, encoder_id))])
@@ -124,7 +126,8 @@ async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool,
     fields = key_fields(key) | {"mobile": True, "phone": phone, "automatic": automatic,
                                 "copy": copy}
     ids["delivered"] = delivered(key, phone)
-    return Outcome(data=fields, events=[("key_issued", fields)], key_state="active",
+    return Outcome(data=fields, events=[("key_issued", fields)],
+                   key_event=lifecycle.ISSUED,
                    external_ids=ids, audit=[("mobile_key_sent", phone[-4:].rjust(8, "*"),
                                              "automatic" if automatic else "desk")])
 

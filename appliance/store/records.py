@@ -12,13 +12,9 @@ import time
 import uuid
 from typing import Any
 
+from appliance import lifecycle
+from appliance.lifecycle import PENDING, RUNNING
 from appliance.store.db import Store, now_iso
-
-# Job states. A job is done only once its result is committed with it.
-PENDING = "pending"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
 
 
 def dumps(value: Any) -> str:
@@ -124,7 +120,8 @@ def job_add(db: sqlite3.Connection, backend: str, kind: str, payload: dict[str, 
             at: float | None = None) -> None:
     db.execute("INSERT INTO jobs (backend, kind, key_id, request_id, payload, state, "
                "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (backend, kind, key_id, request_id, dumps(payload), PENDING,
+               (backend, kind, key_id, request_id, dumps(payload),
+                lifecycle.job_next(lifecycle.QUEUED_NEW, lifecycle.QUEUED),
                 time.time() if at is None else at, now_iso(), now_iso()))
 
 
@@ -138,7 +135,8 @@ def job_claim(store: Store, backend: str, now: float, lease_s: float) -> Job | N
             return None
         db.execute("UPDATE jobs SET state = ?, attempts = attempts + 1, lease_until = ?, "
                    "started = 0, updated_at = ? WHERE id = ?",
-                   (RUNNING, now + lease_s, now_iso(), row["id"]))
+                   (lifecycle.job_next(PENDING, lifecycle.CLAIMED), now + lease_s, now_iso(),
+                    row["id"]))
     # As the UPDATE above left it: one attempt more, nothing started yet.
     return dataclasses.replace(_job(row), attempts=row["attempts"] + 1, started=False)
 
@@ -149,20 +147,23 @@ def job_started(store: Store, job: Job) -> None:
         db.execute("UPDATE jobs SET started = 1 WHERE id = ?", (job.id,))
 
 
-def job_done(db: sqlite3.Connection, job: Job) -> None:
+def job_done(db: sqlite3.Connection, job: Job, event: str = lifecycle.SUCCEEDED) -> None:
     db.execute("UPDATE jobs SET state = ?, lease_until = NULL, last_error = NULL, "
-               "updated_at = ? WHERE id = ?", (DONE, now_iso(), job.id))
+               "updated_at = ? WHERE id = ?",
+               (lifecycle.job_next(RUNNING, event), now_iso(), job.id))
 
 
-def job_retry(db: sqlite3.Connection, job: Job, at: float, error: str) -> None:
+def job_retry(db: sqlite3.Connection, job: Job, at: float, error: str,
+              event: str = lifecycle.RETRY) -> None:
     db.execute("UPDATE jobs SET state = ?, next_attempt_at = ?, lease_until = NULL, "
                "started = 0, last_error = ?, updated_at = ? WHERE id = ?",
-               (PENDING, at, error, now_iso(), job.id))
+               (lifecycle.job_next(RUNNING, event), at, error, now_iso(), job.id))
 
 
 def job_failed(db: sqlite3.Connection, job: Job, error: str) -> None:
     db.execute("UPDATE jobs SET state = ?, lease_until = NULL, last_error = ?, updated_at = ? "
-               "WHERE id = ?", (FAILED, error, now_iso(), job.id))
+               "WHERE id = ?",
+               (lifecycle.job_next(RUNNING, lifecycle.GAVE_UP), error, now_iso(), job.id))
 
 
 def jobs_interrupted(store: Store) -> list[Job]:

@@ -558,7 +558,7 @@ def _key(site: Site) -> Any:
 def test_a_check_out_that_may_have_run_is_retried_not_abandoned(site: Site) -> None:
     from appliance.engine.backend import BackendFailure
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("booking", booking("done", revision=2, status="COMPLETED"))
     site.new_messages()
     job = _claim(site, "revoke_key")
@@ -571,20 +571,20 @@ def test_a_check_out_that_may_have_run_is_retried_not_abandoned(site: Site) -> N
 
 def test_a_card_cut_while_delete_keys_arrived_does_not_bring_the_key_back(site: Site) -> None:
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("encode_card", {"request_id": "cut", "booking_id": "B1", "encoder": "desk-1"})
     site.new_messages()
     cut = _claim(site, "encode_card")
     held = _key(site)  # what the worker read when the card went to Space
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.new_messages()
-    site.runner.succeeded(cut, held, _outcome("active"))
+    site.runner.succeeded(cut, held, _outcome("issued"))
     assert site.key_rows()[0]["state"] == "revoking"
 
 
 async def test_a_card_for_a_key_revoked_meanwhile_is_refused_with_no_key(site: Site) -> None:
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("encode_card", {"request_id": "cut", "booking_id": "B1", "encoder": "desk-1"})
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.new_messages()
@@ -596,7 +596,7 @@ async def test_a_card_for_a_key_revoked_meanwhile_is_refused_with_no_key(site: S
 def test_reconcile_reports_and_repairs_a_revocation_that_gave_up(site: Site) -> None:
     from appliance.engine.backend import BackendFailure
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("active"))
+    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.runner.failed(_claim(site, "revoke_key"), _key(site),
                        BackendFailure("OS", "room out of service"))
@@ -613,6 +613,6 @@ def test_an_unpublishable_response_topic_falls_back_to_the_reply_topic(
     assert site.reply()["request_id"] == "r-1"  # on reply/booking
 
 
-def _outcome(state: str) -> Any:
+def _outcome(event: str) -> Any:
     from appliance.engine.backend import Outcome
-    return Outcome(key_state=state)
+    return Outcome(key_event=event)
