@@ -28,9 +28,7 @@ from appliance.engine.backend import Backend
 from appliance.engine.engine import APPLIANCE, Engine, ReplyTo
 from appliance.engine.jobs import JobRunner
 from appliance.engine.worker import Worker
-from appliance.store import open_store
-from appliance.store.db import now_iso
-from appliance.store.records import job_depths, outbox_prune
+from appliance.store import now_iso, open_store
 from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.service")
@@ -154,13 +152,13 @@ class Service:
     # Status and watchdog.
 
     def status(self) -> dict[str, Any]:
-        depths = job_depths(self.store)
+        depths = self.store.read.jobs.depths()
         backends = {}
         for name, backend in self.backends.items():
             health = backend.health()
             backends[name] = {"up": health.up, "since": health.since,
                               "last_error": health.last_error, "queue": depths.get(name, 0)}
-        last = self.store.get_meta("last_reconciliation")
+        last = self.store.read.meta.get("last_reconciliation")
         return {"state": "online", "version": __version__, "site": self.config.site.id,
                 "since": self.started_at, "backends": backends,
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
@@ -180,26 +178,30 @@ class Service:
         payload = json.dumps(self.status(), sort_keys=True).encode()
         if payload == self._last_status and not force:
             return
-        with self.store.transaction() as db:
-            self.store.set_meta(db, "status", payload.decode())
+        with self.store.transaction() as tx:
+            tx.meta.set("status", payload.decode())
         if self.link.connected.is_set():
             self.link.publish(self.link.status_topic, payload, retain=True)
             self._last_status = payload
 
     def _record_offline(self) -> None:
         """What ``keybridge status`` shows after an orderly stop: not the last online view."""
-        with self.store.transaction() as db:
-            self.store.set_meta(db, "status", json.dumps(
+        with self.store.transaction() as tx:
+            tx.meta.set("status", json.dumps(
                 {"state": "offline", "since": now_iso(), "backends": {}}))
 
     async def _status_loop(self) -> None:
         pruned = 0.0
         while True:
             if time.monotonic() - pruned > PRUNE_EVERY_S:
-                await persist(lambda: outbox_prune(self.store), "pruning the outbox")
+                await persist(self._prune, "pruning the outbox")
                 pruned = time.monotonic()
             await asyncio.sleep(self.config.service.status_interval_s)
             await persist(self._publish_status, "recording the status")
+
+    def _prune(self) -> None:
+        with self.store.transaction() as tx:
+            tx.outbox.prune()
 
     async def _ready_and_watch(self) -> None:
         await self.link.connected.wait()

@@ -12,12 +12,10 @@ import sys
 from typing import Any
 
 from appliance import config as configuration
-from appliance import lifecycle, logs
+from appliance import logs
 from appliance.config import Config
 from appliance.errors import ConfigError, KeybridgeError, StoreError
-from appliance.store import open_store
-from appliance.store.db import Store
-from appliance.store.records import reencrypt
+from appliance.store import KeyRow, Store, open_store
 from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
 
 DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
@@ -88,23 +86,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _status(store: Store) -> dict[str, Any]:
-    from appliance.store.records import job_depths, job_last_errors, outbox_depth
-    service = store.get_meta("status")
-    last = store.get_meta("last_reconciliation")
+    read = store.read
+    service = read.meta.get("status")
+    last = read.meta.get("last_reconciliation")
     return {"service": None if service is None else json.loads(service),
-            "jobs": job_depths(store), "outbox": outbox_depth(store),
-            "last_errors": job_last_errors(store),
+            "jobs": read.jobs.depths(), "outbox": read.outbox.depth(),
+            "last_errors": read.jobs.last_errors(),
             "last_reconciliation": None if last is None else json.loads(last)}
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
     config = _load(args.config)
     with open_store(config) as store:
-        states = lifecycle.KEY_STATES if args.all else (*lifecycle.LIVE, lifecycle.REVOKING)
-        rows = store.query("SELECT * FROM keys WHERE (? IS NULL OR booking_id = ?) AND state "
-                           "IN (SELECT value FROM json_each(?)) ORDER BY created_at",
-                           args.booking, args.booking, json.dumps(states))
-        keys = [_key(store, row, args.reveal) for row in rows]
+        keys = [_key(store, key, args.reveal)
+                for key in store.read.keys.listing(args.booking, args.all)]
     if args.json:
         print(json.dumps(keys, indent=2))
     for key in [] if args.json else keys:
@@ -113,23 +108,22 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key(store: Store, row: Any, reveal: bool) -> dict[str, Any]:
+def _key(store: Store, key: KeyRow, reveal: bool) -> dict[str, Any]:
     secret = None
-    if row["secret"] is not None:
-        secret = store.decrypt(row["secret"]).decode() if reveal else "(hidden; --reveal)"
-    return {"id": row["id"], "backend": row["backend"], "state": row["state"],
-            "holder": row["booking_id"] or "owner:%s" % row["owner_key_id"],
-            "units": ",".join(json.loads(row["units"])), "valid_from": row["valid_from"],
-            "valid_until": row["valid_until"], "external_ids": json.loads(row["external_ids"]),
+    if key.has_secret:
+        found = store.read.keys.secret(key.id) if reveal else None
+        secret = "(hidden; --reveal)" if found is None else found.decode()
+    return {"id": key.id, "backend": key.backend, "state": key.state,
+            "holder": key.booking_id or "owner:%s" % key.owner_key_id,
+            "units": ",".join(key.units), "valid_from": key.valid_from.isoformat(),
+            "valid_until": key.valid_until.isoformat(), "external_ids": key.external_ids,
             "secret": secret or "-"}
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     config = _load(args.config)
     with open_store(config) as store:
-        rows = store.query("SELECT * FROM audit WHERE (? IS NULL OR booking_id = ?) "
-                           "ORDER BY id DESC LIMIT ?", args.booking, args.booking, args.limit)
-    entries = [dict(row) for row in reversed(rows)]
+        entries = store.read.audit.newest(args.booking, args.limit)
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -173,7 +167,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     rotate_key_file(config.store.key_file)
     keyring = Keyring(config.store.key_file)
     with Store(config.store.path, keyring) as store:
-        count = reencrypt(store)
+        count = store.reencrypt()
     print("new key in %s; %d secrets re-encrypted" % (config.store.key_file, count))
     return 0
 

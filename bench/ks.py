@@ -50,8 +50,8 @@ def _key(n: int) -> KeyRow:
     arrival = datetime.datetime(2027, 7, 1, 14, tzinfo=datetime.UTC)
     departure = arrival + datetime.timedelta(days=3, hours=-3)
     unit = tuple(UNITS)[n % len(UNITS)]
-    return KeyRow(str(uuid.uuid4()), "ks", "B%d" % n, None, (unit,), arrival.isoformat(),
-                  departure.isoformat(), "issuing", {}, "stay")
+    return KeyRow(str(uuid.uuid4()), "ks", "B%d" % n, None, (unit,), arrival, departure,
+                  "issuing", {}, "stay")
 
 
 def _requests(server: KsServer) -> int:

@@ -12,7 +12,6 @@ import logging
 
 from appliance.bridge.mqtt import MqttLink
 from appliance.store.db import Store
-from appliance.store.records import outbox_depth, outbox_pending, outbox_published
 from appliance.store.retry import persist
 from appliance.wakeup import Wakeup
 
@@ -39,7 +38,7 @@ class Publisher:
         self._wakeup.stop()
 
     def depth(self) -> int:
-        return outbox_depth(self.store)
+        return self.store.read.outbox.depth()
 
     def connected(self) -> None:
         """A new connection: everything unconfirmed goes again, from the oldest row."""
@@ -81,13 +80,14 @@ class Publisher:
     def _confirm(self) -> None:
         if self._acked:
             acked, self._acked = self._acked, []
-            outbox_published(self.store, acked)
+            with self.store.transaction() as tx:
+                tx.outbox.published(acked)
 
     def _send(self) -> None:
         room = self.window - len(self.in_flight)
         if room <= 0:
             return
-        for row in outbox_pending(self.store, self._after, room):
+        for row in self.store.read.outbox.pending(self._after, room):
             correlation = bytes.fromhex(row.properties.get("correlation_hex", ""))
             try:
                 mid = self.link.publish(row.topic, row.payload, correlation=correlation)

@@ -11,7 +11,8 @@ import datetime
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from appliance.store.records import Job
+from appliance.store import Job
+from appliance.store import KeyRow as KeyRow  # the seam names it for the backends
 
 # Job kinds every backend understands. ISSUE/UPDATE/REVOKE converge keys on desired state;
 # the others are desk requests a person is waiting for, so they are never retried.
@@ -77,28 +78,9 @@ class PlannedKey:
     deliver_at: float | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyRow:
-    """A key as the store knows it."""
-
-    id: str
-    backend: str
-    booking_id: str | None
-    owner_key_id: str | None
-    units: tuple[str, ...]
-    valid_from: str
-    valid_until: str
-    state: str
-    external_ids: dict[str, Any]
-    key_type: str = ""
-    plan: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
 def holder_fields(key: KeyRow) -> dict[str, Any]:
     """``booking_id`` or ``owner_key_id``: whose key it is, as events name it."""
-    if key.booking_id is not None:
-        return {"booking_id": key.booking_id}
-    return {"owner_key_id": key.owner_key_id}
+    return key.holder()
 
 
 @dataclasses.dataclass

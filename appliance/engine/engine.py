@@ -8,7 +8,6 @@ does the bridge acknowledge the MQTT message, so a crash at any point either los
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,10 +17,11 @@ from appliance.config import Config
 from appliance.engine import keys as keyset
 from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend, Holder, KeyRow
 from appliance.errors import CommandError
-from appliance.store.db import Store, now_iso
-from appliance.store.records import dumps, event, inbox_add, inbox_reply, job_add, outbox_add
+from appliance.store import Route, Store, Tx, now_iso
 
 log = logging.getLogger("keybridge.engine")
+
+
 APPLIANCE = "appliance"
 """The pseudo-backend whose worker runs cross-backend jobs (test_connection, reconcile)."""
 
@@ -79,7 +79,7 @@ class Engine:
             log.warning("retained command refused", extra={"ctx": ctx})
             return self._reject(command, request_id, "retained commands are never carried "
                                 "out: publish commands with retain = false")
-        previous = inbox_reply(self.store, request_id)
+        previous = self.store.read.inbox.reply(request_id)
         if previous is not None and previous["command"] != command:
             return self._answer(request_id, command, reply_to, error=CommandError(
                 "request_id_conflict", "request_id %r was already used for a %s command; "
@@ -93,119 +93,112 @@ class Engine:
     def _accept(self, command: str, request_id: str, payload: dict[str, Any],
                 reply_to: ReplyTo, ctx: dict[str, Any]) -> None:
         try:
-            with self.store.transaction() as db:
-                status, data = self._apply(db, command, request_id, payload,
+            with self.store.transaction() as tx:
+                status, data = self._apply(tx, command, request_id, payload,
                                            self._route(command, reply_to))
                 reply = reply_body(request_id, command, status, data)
-                inbox_add(db, request_id, command, payload, reply)
-                self._queue_reply(db, command, reply, reply_to)
+                tx.inbox.add(request_id, command, payload, reply)
+                self._queue_reply(tx, command, reply, reply_to)
         except CommandError as err:
             log.warning("command refused: %s", err.message, extra={"ctx": ctx | {
                 "code": err.code, "field": err.field}})
             reply = reply_body(request_id, command, "error", error=err)
-            with self.store.transaction() as db:
-                inbox_add(db, request_id, command, payload, reply)
-                self._queue_reply(db, command, reply, reply_to)
+            with self.store.transaction() as tx:
+                tx.inbox.add(request_id, command, payload, reply)
+                self._queue_reply(tx, command, reply, reply_to)
         else:
             log.info("command %s", status, extra={"ctx": ctx})
         self.wake()
 
-    def _apply(self, db: sqlite3.Connection, command: str, request_id: str,
-               payload: dict[str, Any], route: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _apply(self, tx: Tx, command: str, request_id: str,
+               payload: dict[str, Any], route: Route) -> tuple[str, dict[str, Any]]:
         if command == "booking":
-            return self._booking(db, contract.booking(payload), request_id)
+            return self._booking(tx, contract.booking(payload), request_id)
         if command == "owner_key":
-            return self._owner_key(db, contract.owner_key(payload), request_id)
+            return self._owner_key(tx, contract.owner_key(payload), request_id)
         if command == "delete_keys":
-            return self._delete(db, contract.delete_keys(payload), request_id)
+            return self._delete(tx, contract.delete_keys(payload), request_id)
         if command in contract.DESK_COMMANDS:
             args = contract.DESK_COMMANDS[command](payload)
-            return self._desk(db, command, args | {"reply": route}, request_id)
+            return self._desk(tx, command, args | {"reply": {
+                "topic": route.topic, "properties": route.properties}}, request_id)
         raise CommandError("unknown_command", "%r is not a command; the commands are %s"
                            % (command, ", ".join(contract.COMMANDS)))
 
-    def _booking(self, db: sqlite3.Connection, booking: contract.Booking,
+    def _booking(self, tx: Tx, booking: contract.Booking,
                  request_id: str) -> tuple[str, dict[str, Any]]:
-        row = db.execute("SELECT revision FROM bookings WHERE id = ?", (booking.id,)).fetchone()
+        current = tx.bookings.revision(booking.id)
         data: dict[str, Any] = {"booking_id": booking.id, "revision": booking.revision}
-        if row is not None and booking.revision <= row[0]:
-            return "ok", data | {"stale": True, "current_revision": row[0]}
-        db.execute("INSERT INTO bookings (id, revision, status, arrival, departure, data, "
-                   "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                   "revision = excluded.revision, status = excluded.status, arrival = "
-                   "excluded.arrival, departure = excluded.departure, data = excluded.data, "
-                   "updated_at = excluded.updated_at",
-                   (booking.id, booking.revision, booking.status, booking.arrival.isoformat(),
-                    booking.departure.isoformat(), _booking_json(booking), now_iso()))
-        jobs = keyset.converge(db, self.backends, request_id, _booking_holder(booking),
+        if current is not None and booking.revision <= current:
+            return "ok", data | {"stale": True, "current_revision": current}
+        tx.bookings.put(booking.id, booking.revision, booking.status, booking.arrival,
+                        booking.departure, _booking_data(booking))
+        jobs = keyset.converge(tx, self.backends, request_id, _booking_holder(booking),
                                booking.status in contract.ACTIVE_STATUSES,
                                reason=booking.status.lower())
         return "accepted", data | {"stale": False, "jobs": jobs}
 
-    def _owner_key(self, db: sqlite3.Connection, owner: contract.OwnerKey,
+    def _owner_key(self, tx: Tx, owner: contract.OwnerKey,
                    request_id: str) -> tuple[str, dict[str, Any]]:
         known = self.config.key_types()
         if known and owner.key_type not in known:
             raise CommandError("unknown_key_type", "owner_key.key_type %r is no key type here; "
                                "the key types are %s" % (owner.key_type, ", ".join(known)),
                                "owner_key.key_type")
-        db.execute("INSERT INTO owner_keys (id, data, deleted, updated_at) VALUES (?, ?, 0, ?) "
-                   "ON CONFLICT (id) DO UPDATE SET data = excluded.data, deleted = 0, "
-                   "updated_at = excluded.updated_at",
-                   (owner.id, dumps({"key_type": owner.key_type, "units": list(owner.units),
+        tx.owner_keys.put(owner.id, {"key_type": owner.key_type, "units": list(owner.units),
                                      "valid_from": owner.valid_from.isoformat(),
                                      "valid_until": owner.valid_until.isoformat(),
                                      "print_info": list(owner.print_info),
-                                     "holder": owner.holder}), now_iso()))
+                                     "holder": owner.holder})
         holder = Holder(owner.units, owner.valid_from, owner.valid_until,
                         owner_key_id=owner.id, key_type=owner.key_type,
                         print_info=owner.print_info, name=owner.holder)
-        jobs = keyset.converge(db, self.backends, request_id, holder, True)
+        jobs = keyset.converge(tx, self.backends, request_id, holder, True)
         return "accepted", {"owner_key_id": owner.id, "jobs": jobs}
 
-    def _delete(self, db: sqlite3.Connection, target: dict[str, Any],
+    def _delete(self, tx: Tx, target: dict[str, Any],
                 request_id: str) -> tuple[str, dict[str, Any]]:
         booking_id, owner_key_id = target["booking_id"], target["owner_key_id"]
-        self._holder_exists(db, booking_id, owner_key_id)
+        self._holder_exists(tx, booking_id, owner_key_id)
         if owner_key_id is not None:
-            db.execute("UPDATE owner_keys SET deleted = 1 WHERE id = ?", (owner_key_id,))
+            tx.owner_keys.delete(owner_key_id)
         jobs = 0
-        for key in keyset.holder_keys(db, booking_id, owner_key_id):
+        for key in tx.keys.of_holder(booking_id, owner_key_id):
             if key.state in lifecycle.LIVE:
-                jobs += keyset.revoke(db, key, request_id, "delete_keys")
+                jobs += keyset.revoke(tx, key, request_id, "delete_keys")
         return "accepted", {"booking_id": booking_id, "owner_key_id": owner_key_id,
                             "keys": jobs}
 
-    def _holder_exists(self, db: sqlite3.Connection, booking_id: str | None,
+    def _holder_exists(self, tx: Tx, booking_id: str | None,
                        owner_key_id: str | None) -> None:
         if booking_id is not None:
-            if db.execute("SELECT 1 FROM bookings WHERE id = ?", (booking_id,)).fetchone():
+            if tx.bookings.exists(booking_id):
                 return
             raise CommandError("unknown_booking", "no booking %r has been received"
                                % booking_id, "booking_id")
-        if db.execute("SELECT 1 FROM owner_keys WHERE id = ?", (owner_key_id,)).fetchone():
+        if owner_key_id is not None and tx.owner_keys.exists(owner_key_id):
             return
         raise CommandError("unknown_owner_key", "no owner key %r has been received"
                            % owner_key_id, "owner_key_id")
 
-    def _desk(self, db: sqlite3.Connection, command: str, args: dict[str, Any],
+    def _desk(self, tx: Tx, command: str, args: dict[str, Any],
               request_id: str) -> tuple[str, dict[str, Any]]:
         if command in (TEST, RECONCILE):
             if command == TEST and args["backend"] != "all":
                 self._family(args["backend"])
             if command == RECONCILE:
                 args["repair"] = args["repair"] or self.config.service.auto_repair
-            job_add(db, APPLIANCE, command, args, request_id=request_id)
+            tx.jobs.add(APPLIANCE, command, args, request_id=request_id)
             return "accepted", {}
         spaces = self._family("space")
         key_id = None
         if "encoder" in args:
             backend = self._encoder_backend(args["encoder"], spaces)
         if command != "read_card":
-            key = self._desk_key(db, args.get("booking_id"), args.get("owner_key_id"),
+            key = self._desk_key(tx, args.get("booking_id"), args.get("owner_key_id"),
                                  [backend] if "encoder" in args else spaces)
             key_id, backend = key.id, key.backend
-        job_add(db, backend, command, args, key_id=key_id, request_id=request_id)
+        tx.jobs.add(backend, command, args, key_id=key_id, request_id=request_id)
         assert command in DESK_KINDS
         return "accepted", {}
 
@@ -217,10 +210,10 @@ class Engine:
         raise CommandError("unknown_encoder", self.backends[spaces[0]].check_encoder(name)
                            or "no encoder %r" % name, "encoder")
 
-    def _desk_key(self, db: sqlite3.Connection, booking_id: str | None,
+    def _desk_key(self, tx: Tx, booking_id: str | None,
                   owner_key_id: str | None, backends: list[str]) -> KeyRow:
-        self._holder_exists(db, booking_id, owner_key_id)
-        for key in keyset.holder_keys(db, booking_id, owner_key_id):
+        self._holder_exists(tx, booking_id, owner_key_id)
+        for key in tx.keys.of_holder(booking_id, owner_key_id):
             if key.backend in backends and key.state in lifecycle.LIVE:
                 return key
         raise CommandError("no_key", "%s has no Space key here: it is not confirmed (or waits "
@@ -240,32 +233,31 @@ class Engine:
     def _answer(self, request_id: str | None, command: str, reply_to: ReplyTo,
                 error: CommandError) -> None:
         log.warning("command refused: %s", error.message, extra={"ctx": {"command": command}})
-        with self.store.transaction() as db:
-            self._queue_reply(db, command, reply_body(request_id, command, "error",
+        with self.store.transaction() as tx:
+            self._queue_reply(tx, command, reply_body(request_id, command, "error",
                                                       error=error), reply_to)
         self.wake()
 
     def _reject(self, command: str, request_id: str, reason: str) -> None:
-        with self.store.transaction() as db:
-            event(self.store, db, self.root, "command_rejected", {
+        with self.store.transaction() as tx:
+            tx.outbox.event(self.root, "command_rejected", {
                 "topic": "%s/cmd/%s" % (self.root, command), "reason": reason,
                 "request_id": request_id})
         self.wake()
 
     def _resend(self, command: str, reply: dict[str, Any], reply_to: ReplyTo) -> None:
-        with self.store.transaction() as db:
-            self._queue_reply(db, command, reply, reply_to)
+        with self.store.transaction() as tx:
+            self._queue_reply(tx, command, reply, reply_to)
         self.wake()
 
-    def _route(self, command: str, reply_to: ReplyTo) -> dict[str, Any]:
-        """Where this command's replies go; kept with a desk job for its final reply."""
-        return {"topic": reply_to.response_topic or "%s/reply/%s" % (self.root, command),
-                "properties": reply_to.properties()}
-
-    def _queue_reply(self, db: sqlite3.Connection, command: str, reply: dict[str, Any],
+    def _queue_reply(self, tx: Tx, command: str, reply: dict[str, Any],
                      reply_to: ReplyTo) -> None:
-        route = self._route(command, reply_to)
-        outbox_add(self.store, db, route["topic"], reply, route["properties"])
+        tx.outbox.add(self._route(command, reply_to), reply)
+
+    def _route(self, command: str, reply_to: ReplyTo) -> Route:
+        """Where this command's replies go; kept with a desk job for its final reply."""
+        return Route(reply_to.response_topic or "%s/reply/%s" % (self.root, command),
+                     reply_to.properties())
 
 
 MAX_DEPTH = 32
@@ -291,9 +283,9 @@ def _booking_holder(booking: contract.Booking) -> Holder:
                   phone=booking.guest.phone, license_plate=booking.license_plate)
 
 
-def _booking_json(booking: contract.Booking) -> str:
-    return dumps({"units": list(booking.units), "labels": list(booking.labels),
-                  "type": booking.type, "extras": list(booking.extras),
-                  "guest": {"name": booking.guest.name, "phone": booking.guest.phone,
-                            "email": booking.guest.email},
-                  "license_plate": booking.license_plate, "costs": list(booking.costs)})
+def _booking_data(booking: contract.Booking) -> dict[str, Any]:
+    return {"units": list(booking.units), "labels": list(booking.labels),
+            "type": booking.type, "extras": list(booking.extras),
+            "guest": {"name": booking.guest.name, "phone": booking.guest.phone,
+                      "email": booking.guest.email},
+            "license_plate": booking.license_plate, "costs": list(booking.costs)}

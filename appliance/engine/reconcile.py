@@ -17,7 +17,6 @@ behind the workers' backs, so a repair survives a crash like any other job.
 import datetime
 import json
 import logging
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,22 +32,11 @@ from appliance.engine.backend import (
     UPDATE,
     Backend,
     BackendFailure,
-    KeyRow,
-    holder_fields,
 )
-from appliance.lifecycle import PENDING, RUNNING
-from appliance.store.db import Store, now_iso
-from appliance.store.records import event, integration, job_add
+from appliance.store import Store, Tx, now_iso
 
 log = logging.getLogger("keybridge.reconcile")
-STRANDED_REVOCATIONS = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs "
-                        "WHERE jobs.key_id = keys.id AND jobs.kind = 'revoke_key' AND "
-                        "jobs.state IN (?, ?))")
-"""Keys stuck revoking: their revocation job failed for good."""
-STRANDED_ISSUES = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs "
-                   "WHERE jobs.key_id = keys.id AND jobs.kind IN ('issue_key', 'update_key') "
-                   "AND jobs.state IN (?, ?))")
-"""Keys stuck issuing: their issue job failed for good (Space keys are made on the spot)."""
+Found = dict[str, list[dict[str, Any]]]
 
 
 async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], repair: bool,
@@ -56,36 +44,42 @@ async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], re
     """Compare, record, report and (with ``repair``) queue the fixes; returns the summary."""
     started = now_iso()
     remote, errors = await _ask_backends(store, backends)
-    with store.transaction() as db:
-        found = _store_only(db, backends, repair, trigger)
-        for name, items in remote.items():
-            for item in items:
-                _record(db, name, item)
-                if repair:
-                    _repair(db, name, item, trigger)
-            found.setdefault(name, []).extend(items)
-        for name, items in found.items():
-            event(store, db, root, "reconcile_report", {
-                "backend": name, "started_at": started, "finished_at": now_iso(),
-                "discrepancies": items, "repaired": repair and bool(items),
-                "error": errors.get(name)})
-        total = sum(map(len, found.values()))
-        store.set_meta(db, "last_reconciliation", json.dumps(
-            {"at": now_iso(), "discrepancies": total, "repaired": repair,
-             "errors": errors}))
+    found = _record_all(store, root, backends, remote, errors, repair, trigger, started)
+    total = sum(map(len, found.values()))
     log.info("reconciliation: %d discrepancies%s", total, ", repair queued" if repair else "",
              extra={"ctx": {"trigger": trigger}})
     return {"discrepancies": total, "repaired": repair, "errors": errors,
             "by_backend": {name: len(items) for name, items in found.items()}}
 
 
+def _record_all(store: Store, root: str, backends: Mapping[str, Backend], remote: Found,
+                errors: dict[str, str], repair: bool, trigger: str, started: str) -> Found:
+    with store.transaction() as tx:
+        found = _store_only(tx, backends, repair, trigger)
+        for name, items in remote.items():
+            for item in items:
+                tx.integration.add(name, "discrepancy", item.get("message") or item["kind"],
+                                   key_id=item.get("key_id"), detail=item)
+                if repair:
+                    _repair(tx, name, item, trigger)
+            found.setdefault(name, []).extend(items)
+        for name, items in found.items():
+            tx.outbox.event(root, "reconcile_report", {
+                "backend": name, "started_at": started, "finished_at": now_iso(),
+                "discrepancies": items, "repaired": repair and bool(items),
+                "error": errors.get(name)})
+        tx.meta.set("last_reconciliation", json.dumps(
+            {"at": now_iso(), "discrepancies": sum(map(len, found.values())),
+             "repaired": repair, "errors": errors}))
+    return found
+
+
 async def _ask_backends(store: Store, backends: Mapping[str, Backend]
-                        ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    remote: dict[str, list[dict[str, Any]]] = {}
+                        ) -> tuple[Found, dict[str, str]]:
+    remote: Found = {}
     errors: dict[str, str] = {}
     for name, backend in backends.items():
-        keys = [keyset.key_from_row(row) for row in store.query(
-            "SELECT * FROM keys WHERE backend = ? ORDER BY created_at", name)]
+        keys = store.read.keys.of_backend(name)
         try:
             remote[name] = await backend.reconcile(keys)
         except BackendFailure as failure:
@@ -98,70 +92,52 @@ async def _ask_backends(store: Store, backends: Mapping[str, Backend]
     return remote, errors
 
 
-def _store_only(db: sqlite3.Connection, backends: Mapping[str, Backend], repair: bool,
-                trigger: str) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {name: [] for name in backends}
+def _store_only(tx: Tx, backends: Mapping[str, Backend], repair: bool, trigger: str) -> Found:
+    found: Found = {name: [] for name in backends}
     now = datetime.datetime.now(datetime.UTC)
-    for row in db.execute(STRANDED_REVOCATIONS, (lifecycle.REVOKING, PENDING, RUNNING)):
-        key = keyset.key_from_row(row)
+    for key in tx.keys.stranded(lifecycle.REVOKING, (REVOKE,)):
         found.setdefault(key.backend, []).append({
-            "kind": "revocation_failed", "key_id": key.id, **holder_fields(key)})
-        integration(db, key.backend, "discrepancy", "revocation gave up; the key may still "
-                    "open doors", key_id=key.id)
+            "kind": "revocation_failed", "key_id": key.id, **key.holder()})
+        tx.integration.add(key.backend, "discrepancy", "revocation gave up; the key may "
+                           "still open doors", key_id=key.id)
         if repair:
-            keyset.revoke(db, key, trigger, "reconcile")
-    for row in db.execute(STRANDED_ISSUES, (lifecycle.ISSUING, PENDING, RUNNING)):
-        key = keyset.key_from_row(row)
+            keyset.revoke(tx, key, trigger, "reconcile")
+    for key in tx.keys.stranded(lifecycle.ISSUING, (ISSUE, UPDATE)):
         found.setdefault(key.backend, []).append({
-            "kind": "issue_failed", "fix": FIX_REISSUE, "key_id": key.id, **holder_fields(key),
+            "kind": "issue_failed", "fix": FIX_REISSUE, "key_id": key.id, **key.holder(),
             "message": "issuing gave up; the guest has no working key"})
-        integration(db, key.backend, "discrepancy", "issuing gave up", key_id=key.id)
+        tx.integration.add(key.backend, "discrepancy", "issuing gave up", key_id=key.id)
         if repair:
-            job_add(db, key.backend, ISSUE, {"trigger": trigger, "reason": "reconcile"},
-                    key_id=key.id)
-    for row in db.execute("SELECT * FROM keys WHERE state IN (?, ?)", lifecycle.LIVE):
-        key = keyset.key_from_row(row)
-        if datetime.datetime.fromisoformat(key.valid_until) >= now:
+            tx.jobs.add(key.backend, ISSUE, {"trigger": trigger, "reason": "reconcile"},
+                        key_id=key.id)
+    for key in tx.keys.live():
+        if key.valid_until >= now:
             continue
         found.setdefault(key.backend, []).append({
-            "kind": "expired_but_live", "key_id": key.id, **holder_fields(key),
-            "valid_until": key.valid_until})
-        integration(db, key.backend, "discrepancy", "key past its validity still live",
-                    key_id=key.id)
+            "kind": "expired_but_live", "key_id": key.id, **key.holder(),
+            "valid_until": key.valid_until.isoformat()})
+        tx.integration.add(key.backend, "discrepancy", "key past its validity still live",
+                           key_id=key.id)
         if repair:
-            keyset.revoke(db, key, trigger, "expired")
+            keyset.revoke(tx, key, trigger, "expired")
     return found
 
 
-def _record(db: sqlite3.Connection, backend: str, item: dict[str, Any]) -> None:
-    integration(db, backend, "discrepancy", item.get("message") or item["kind"],
-                key_id=item.get("key_id"), detail=item)
-
-
-def _repair(db: sqlite3.Connection, backend: str, item: dict[str, Any], trigger: str) -> None:
+def _repair(tx: Tx, backend: str, item: dict[str, Any], trigger: str) -> None:
     fix = item.get("fix")
-    key = keyset.load_key(db, item.get("key_id"))
+    key = tx.keys.get(item.get("key_id"))
     payload = {"trigger": trigger, "reason": "reconcile: %s" % item["kind"]}
     if fix == FIX_REMOVE:
         if key is not None and key.state != lifecycle.REVOKED:
             return  # issued (or being revoked) since the backend was listed: not a stray
-        job_add(db, backend, REMOVE_REMOTE, payload | {"remote": item.get("remote", {})},
-                key_id=None if key is None else key.id)
-    elif key is None or key.state not in lifecycle.LIVE or _queued(db, key):
-        return
+        tx.jobs.add(backend, REMOVE_REMOTE, payload | {"remote": item.get("remote", {})},
+                    key_id=None if key is None else key.id)
+    elif key is None or key.state not in lifecycle.LIVE or tx.jobs.queued(
+            key.id, (ISSUE, UPDATE, REVOKE)):
+        return  # work already waiting for the key fixes it on its own
     elif fix == FIX_REISSUE:
         # A new PIN: the old one no longer opens anything, the guest must get the new one.
-        keyset.move(db, key.id, lifecycle.REISSUE)
-        db.execute("UPDATE keys SET secret = NULL, external_ids = json_remove("
-                   "external_ids, '$.pin_stored'), updated_at = ? WHERE id = ?",
-                   (now_iso(), key.id))
-        job_add(db, backend, ISSUE, payload, key_id=key.id)
+        tx.keys.reissue(key.id)
+        tx.jobs.add(backend, ISSUE, payload, key_id=key.id)
     elif fix == FIX_UPDATE:
-        job_add(db, backend, UPDATE, payload, key_id=key.id)
-
-
-def _queued(db: sqlite3.Connection, key: KeyRow) -> bool:
-    """Work already waiting for the key fixes it on its own; do not stack another job."""
-    row = db.execute("SELECT 1 FROM jobs WHERE key_id = ? AND kind IN (?, ?, ?) AND state "
-                     "IN (?, ?)", (key.id, ISSUE, UPDATE, REVOKE, PENDING, RUNNING)).fetchone()
-    return row is not None
+        tx.jobs.add(backend, UPDATE, payload, key_id=key.id)

@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable
 
 from appliance.engine.jobs import JobRunner
-from appliance.lifecycle import PENDING
-from appliance.store.records import job_claim
+from appliance.store import Job
 from appliance.store.retry import persist
 from appliance.wakeup import Wakeup
 
@@ -38,22 +37,23 @@ class Worker:
     async def run(self) -> None:
         while not self._wakeup.stopping:
             self._wakeup.clear()  # before looking, so a commit meanwhile is not missed
-            job = await persist(lambda: job_claim(self.runner.store, self.backend, self.clock(),
-                                                  self.lease_s), "taking the next job")
+            job = await persist(self._claim, "taking the next job")
             if job is None:
                 await self._idle()
                 continue
             self.busy = True
             try:
-                await self.runner.execute(job)
+                await self.runner.run_job(job)
             finally:
                 self.busy = False
 
     async def _idle(self) -> None:
         await self._wakeup.wait(min(POLL_S, max(0.0, self._next_due() - self.clock())))
 
+    def _claim(self) -> Job | None:
+        with self.runner.store.transaction() as tx:
+            return tx.jobs.claim(self.backend, self.clock(), self.lease_s)
+
     def _next_due(self) -> float:
-        row = self.runner.store.db.execute(
-            "SELECT min(next_attempt_at) FROM jobs WHERE backend = ? AND state = ?",
-            (self.backend, PENDING)).fetchone()
-        return self.clock() + POLL_S if row[0] is None else float(row[0])
+        due = self.runner.store.read.jobs.next_due(self.backend)
+        return self.clock() + POLL_S if due is None else due

@@ -36,8 +36,7 @@ from appliance.ks.config import KsConfig
 from appliance.ks.reconcile import compare
 from appliance.ks.saga import Saga
 from appliance.ks.site import KsSite
-from appliance.store.db import now_iso
-from appliance.store.records import Job
+from appliance.store import Job, now_iso
 
 T = TypeVar("T")
 NAME = "ks"
@@ -142,13 +141,15 @@ class KsBackend:
 
     async def _ensure(self, job: Job, key: KeyRow, checkpoint: Checkpoint) -> Outcome:
         # pin_stored is committed with the encrypted PIN itself: one fact, one transaction.
-        has_pin = bool(key.external_ids.get("pin_stored"))
+        # A reissue forgets the secret: then a new PIN is due whatever the ids say.
+        has_pin = bool(key.external_ids.get("pin_stored")) and key.has_secret
         ids, pin = await self.saga.ensure(key, key.external_ids, has_pin, checkpoint,
                                           first_try=job.kind == ISSUE and job.attempts == 1)
         fields = holder_fields(key) | {
             "key_id": key.id, "backend": NAME, "key_type": key.key_type,
             "units": list(key.units), "locks": self._lock_names(ids),
-            "valid_from": key.valid_from, "valid_until": key.valid_until}
+            "valid_from": key.valid_from.isoformat(),
+            "valid_until": key.valid_until.isoformat()}
         if pin is None:
             return Outcome(data=fields, events=[("key_updated", fields)],
                            key_event=lifecycle.UPDATED,

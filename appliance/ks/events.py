@@ -22,12 +22,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from appliance.engine import keys as keyset
-from appliance.engine.backend import BackendFailure, KeyRow, holder_fields
+from appliance.engine.backend import BackendFailure, KeyRow
 from appliance.ks import stay
 from appliance.ks.backend import KsBackend
-from appliance.store.db import Store, now_iso
-from appliance.store.records import EVENT_NAMESPACE, event
+from appliance.store import Store, Tx, now_iso
+from appliance.store.messages import EVENT_NAMESPACE
 from appliance.store.retry import persist
 from appliance.wakeup import Wakeup
 
@@ -100,7 +99,7 @@ class DoorEvents:
         Not from the newest entry seen: one lock's late entries or clock would move that
         past other locks' entries. The ids seen make the overlap harmless.
         """
-        last = self.store.get_meta("ks_entries_polled_at")
+        last = self.store.read.meta.get("ks_entries_polled_at")
         if last is None:
             return now - datetime.timedelta(seconds=FIRST_LOOK_BACK_S)
         return min(now, datetime.datetime.fromisoformat(last)) - datetime.timedelta(
@@ -108,23 +107,22 @@ class DoorEvents:
 
     def _publish(self, entries: list[dict[str, Any]], started: datetime.datetime) -> int:
         fresh = 0
-        with self.store.transaction() as db:
+        with self.store.transaction() as tx:
             for entry in sorted(entries, key=lambda item: str(item.get("utc_date_time"))):
                 entry_id = str(entry.get("id"))
-                if db.execute("SELECT 1 FROM ks_entries WHERE id = ?", (entry_id,)).fetchone():
+                if tx.entries.seen(entry_id):
                     continue
-                db.execute("INSERT INTO ks_entries (id, utc, seen_at) VALUES (?, ?, ?)",
-                           (entry_id, _instant(entry.get("utc_date_time")), now_iso()))
-                event(self.store, db, self.root, "door_event", self._door_event(db, entry),
-                      str(uuid.uuid5(EVENT_NAMESPACE, "ks-entry/" + entry_id)))
+                tx.entries.remember(entry_id, _instant(entry.get("utc_date_time")))
+                tx.outbox.event(self.root, "door_event", self._door_event(tx, entry),
+                                str(uuid.uuid5(EVENT_NAMESPACE, "ks-entry/" + entry_id)))
                 fresh += 1
             cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
                 seconds=KEEP_SEEN_S)
-            db.execute("DELETE FROM ks_entries WHERE seen_at < ?", (cutoff.isoformat(),))
-            self.store.set_meta(db, "ks_entries_polled_at", started.isoformat())
+            tx.entries.forget_before(cutoff.isoformat())
+            tx.meta.set("ks_entries_polled_at", started.isoformat())
         return fresh
 
-    def _door_event(self, db: Any, entry: dict[str, Any]) -> dict[str, Any]:
+    def _door_event(self, tx: Tx, entry: dict[str, Any]) -> dict[str, Any]:
         """What the PMS needs, without the personal data KS attaches (names, images)."""
         lock = str(entry.get("lock_customer_reference") or entry.get("lock_id") or "?")
         fields: dict[str, Any] = {
@@ -134,30 +132,28 @@ class DoorEvents:
             "lock_id": entry.get("lock_id"), "category": entry.get("event_category"),
             "detail": entry.get("event_detail"), "access_by": entry.get("access_by"),
             "entry_id": str(entry.get("id"))}
-        key = self._key_of(db, entry.get("user_id"))
+        key = self._key_of(tx, entry.get("user_id"))
         if key is not None:
-            fields.update(holder_fields(key), key_id=key.id, key_type=key.key_type)
+            fields.update(key.holder(), key_id=key.id, key_type=key.key_type)
         return fields
 
     def _units(self, lock: str) -> list[str]:
         return [unit for unit, locks in self.ks.units.items() if lock in locks]
 
-    def _key_of(self, db: Any, platform_user_id: Any) -> KeyRow | None:
+    def _key_of(self, tx: Tx, platform_user_id: Any) -> KeyRow | None:
         if not platform_user_id:
             return None
-        row = db.execute("SELECT * FROM keys WHERE backend = 'ks' AND json_extract("
-                         "external_ids, '$.platform_user_id') = ? ORDER BY created_at DESC",
-                         (str(platform_user_id),)).fetchone()
-        return None if row is None else keyset.key_from_row(row)
+        return tx.keys.by_external_id(self.backend.name, "platform_user_id",
+                                      str(platform_user_id))
 
     async def poll_batteries(self) -> int:
         locks = await self.backend.guarded(self.backend.site.locks(fresh=True))
         return await persist(lambda: self._batteries(locks), "recording battery levels")
 
     def _batteries(self, locks: list[dict[str, Any]]) -> int:
-        known = json.loads(self.store.get_meta("ks_battery") or "{}")
+        known = json.loads(self.store.read.meta.get("ks_battery") or "{}")
         reported = 0
-        with self.store.transaction() as db:
+        with self.store.transaction() as tx:
             for lock in locks:
                 level = str(lock.get("battery_level"))
                 lock_id = str(lock.get("id"))
@@ -165,12 +161,12 @@ class DoorEvents:
                     continue
                 if level not in FINE_LEVELS:
                     name = str(lock.get("customer_reference") or "")
-                    event(self.store, db, self.root, "battery_low", {
+                    tx.outbox.event(self.root, "battery_low", {
                         "backend": "ks", "door": name or lock_id, "level": level,
                         "lock_id": lock_id, "units": self._units(name)})
                     reported += 1
                 known[lock_id] = level
-            self.store.set_meta(db, "ks_battery", json.dumps(known))
+            tx.meta.set("ks_battery", json.dumps(known))
         if reported:
             self.wake()
         return reported

@@ -121,7 +121,7 @@ class Saga:
             if guest is not None and not ids.get("guest_created_at"):
                 ids["guest_created_at"] = self.clock()  # made just before a crash, maybe
         if guest is None:
-            expires = datetime.datetime.fromisoformat(key.valid_until)
+            expires = key.valid_until
             guest = await self.call(self.client.create_guest, site_id, reference, expires)
             ids["guest_created_at"] = self.clock()
             log.info("KS guest created", extra={"ctx": {"key_id": key.id,

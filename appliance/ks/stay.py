@@ -39,8 +39,10 @@ LAST_DAY = datetime.datetime(9999, 12, 30, tzinfo=datetime.UTC)
 """An owner key valid "forever" (9999-12-31) cannot be moved to a zone east of UTC."""
 
 
-def _moment(instant: str, zone: datetime.tzinfo) -> datetime.datetime:
-    return min(datetime.datetime.fromisoformat(instant), LAST_DAY).astimezone(zone)
+def _moment(instant: str | datetime.datetime, zone: datetime.tzinfo) -> datetime.datetime:
+    moment = (instant if isinstance(instant, datetime.datetime)
+              else datetime.datetime.fromisoformat(instant))
+    return min(moment, LAST_DAY).astimezone(zone)
 
 
 def parse_instant(text: Any) -> datetime.datetime | None:
@@ -52,12 +54,12 @@ def parse_instant(text: Any) -> datetime.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
 
 
-def local_text(instant: str, zone: datetime.tzinfo) -> str:
+def local_text(instant: str | datetime.datetime, zone: datetime.tzinfo) -> str:
     """``2026-11-21T14:00:00+00:00`` → ``2026-11-21T15:00:00`` in Europe/Amsterdam."""
     return _moment(instant, zone).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
-def utc_text(instant: str) -> str:
+def utc_text(instant: str | datetime.datetime) -> str:
     return _moment(instant, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -35,8 +35,7 @@ from appliance.space import cards, errors, keydata
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
 from appliance.space.settings import Administration
-from appliance.store.db import now_iso
-from appliance.store.records import Job
+from appliance.store import Job, now_iso
 
 
 class SpaceBackend:

@@ -27,8 +27,9 @@ def key_fields(key: KeyRow) -> dict[str, Any]:
     fields = holder_fields(key) | {
         "key_id": key.id, "backend": "space", "administration": plan.get("administration"),
         "units": list(key.units), "rooms": plan.get("rooms", []),
-        "authorizations": plan.get("authorizations", []), "valid_from": key.valid_from,
-        "valid_until": key.valid_until, "space_valid_from": plan.get("space_valid_from"),
+        "authorizations": plan.get("authorizations", []),
+        "valid_from": key.valid_from.isoformat(), "valid_until": key.valid_until.isoformat(),
+        "space_valid_from": plan.get("space_valid_from"),
         "space_valid_until": plan.get("space_valid_until"), "rounded": plan.get("rounded", [])}
     kind = key.key_type or plan.get("key_type")
     if kind:

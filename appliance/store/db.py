@@ -7,7 +7,6 @@ network thread never touches the database.
 """
 
 import contextlib
-import datetime
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -16,17 +15,15 @@ from typing import Any
 from appliance.errors import StoreError
 from appliance.store.schema import MIGRATIONS
 from appliance.store.secrets import Keyring
+from appliance.store.tx import Crypt, Tx
 
 BUSY_TIMEOUT_MS = 5000
 """How long a writer waits for another (the CLI during a run) before giving up."""
 
 
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-
-
 class Store:
-    """One open store: ``with store.transaction() as db:`` for every change."""
+    """One open store: ``with store.transaction() as tx:`` for every change, ``store.read``
+    for reads outside one."""
 
     def __init__(self, path: str, keyring: Keyring | None, *, check: bool = True) -> None:
         self.path = path
@@ -39,6 +36,7 @@ class Store:
         except BaseException:
             self.db.close()
             raise
+        self.read = Tx(self.db, Crypt(keyring))
 
     def close(self) -> None:
         self.db.close()
@@ -50,39 +48,55 @@ class Store:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    def transaction(self) -> Iterator[Tx]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; a StoreError when
+        another writer holds the store past the busy timeout."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
             raise StoreError("%s is locked by another writer: %s" % (self.path, err)) from err
         try:
-            yield self.db
+            yield self.read
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
-
-    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return list(self.db.execute(sql, args))
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self.db.execute("ROLLBACK")
+            raise StoreError("%s could not commit: %s" % (self.path, err)) from err
 
     def encrypt(self, data: bytes) -> bytes:
-        if self.keyring is None:
-            raise StoreError("this store was opened without its key file")
-        return self.keyring.encrypt(data)
+        return self.read.crypt.encrypt(data)
 
     def decrypt(self, token: bytes) -> bytes:
-        if self.keyring is None:
-            raise StoreError("this store was opened without its key file")
-        return self.keyring.decrypt(token)
+        return self.read.crypt.decrypt(token)
 
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else str(row[0])
+    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Raw SQL for tests and a technician's inspection; the appliance uses ``read``."""
+        return list(self.db.execute(sql, args))
 
-    def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
-        db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                   "DO UPDATE SET value = excluded.value", (key, value))
+    def reencrypt(self) -> int:
+        """Every stored secret under the newest key, in short transactions so the running
+        service is never held up; returns how many."""
+        assert self.keyring is not None
+        count = 0
+        for select, update in REENCRYPT:
+            rows = self.query(select)
+            for start in range(0, len(rows), BATCH):
+                batch = rows[start:start + BATCH]
+                with self.transaction():
+                    self.db.executemany(update, [(self.keyring.rotate(token), rowid)
+                                                 for rowid, token in batch])
+                count += len(batch)
+        return count
+
+
+REENCRYPT = (("SELECT rowid, secret FROM keys WHERE secret IS NOT NULL",
+              "UPDATE keys SET secret = ? WHERE rowid = ?"),
+             ("SELECT rowid, payload FROM outbox WHERE published_at IS NULL",
+              "UPDATE outbox SET payload = ? WHERE rowid = ?"))
+BATCH = 100
 
 
 def _connect(path: str) -> sqlite3.Connection:

@@ -20,13 +20,8 @@ from appliance.engine.backend import Outcome
 from appliance.engine.engine import Engine, ReplyTo
 from appliance.engine.jobs import JobRunner
 from appliance.space.backend import SpaceBackend
+from appliance.store import Job
 from appliance.store.db import Store
-from appliance.store.records import (
-    job_claim,
-    job_done,
-    job_started,
-    outbox_pending,
-)
 from appliance.store.secrets import Keyring, create_key_file
 
 ROOT = "keybridge/vliet"
@@ -79,7 +74,7 @@ class Site:
 
     def new_messages(self) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
         """Outbox rows queued since the last call: (topic, payload, properties)."""
-        rows = outbox_pending(self.store, self.seen, 1000)
+        rows = self.store.read.outbox.pending(self.seen, 1000)
         if rows:
             self.seen = rows[-1].id
         return [(row.topic, json.loads(row.payload), row.properties) for row in rows]
@@ -355,17 +350,23 @@ def test_an_owner_key_gets_a_key_and_delete_keys_revokes_it(site: Site) -> None:
     assert site.jobs()[-1]["kind"] == "revoke_key"
 
 
+def job_claim(store: Store, backend: str, now: float, lease_s: float) -> Job | None:
+    with store.transaction() as tx:
+        return tx.jobs.claim(backend, now, lease_s)
+
+
 def _interrupt(site: Site, kind: str) -> int:
     """Claim jobs until ``kind``'s is running with its external call begun; then 'crash'."""
     while True:
         job = job_claim(site.store, "space", time.time() + 1, 120)
         assert job is not None
         if job.kind == kind:
-            job_started(site.store, job)
+            with site.store.transaction() as db:
+                db.jobs.started(job)
             site.restart()
             return job.id
         with site.store.transaction() as db:
-            job_done(db, job)
+            db.jobs.done(job)
 
 
 def test_a_card_being_cut_during_a_crash_ends_as_outcome_unknown(site: Site) -> None:
@@ -429,7 +430,7 @@ def test_reconcile_with_repair_revokes_a_key_past_its_stay(site: Site) -> None:
     assert report["backend"] == "space" and report["repaired"] is True
     [found] = report["discrepancies"]
     assert found["kind"] == "expired_but_live" and found["booking_id"] == "OLD"
-    last = json.loads(site.store.get_meta("last_reconciliation") or "null")
+    last = json.loads(site.store.read.meta.get("last_reconciliation") or "null")
     assert last["discrepancies"] == 1 and last["repaired"] is True
     assert datetime.datetime.fromisoformat(last["at"]).tzinfo is not None
     # Once repaired, the next run finds nothing.
@@ -544,21 +545,19 @@ def test_any_message_gets_exactly_one_answer_and_never_raises(
 # Review findings: each test is a scenario that went wrong before its fix.
 
 def _claim(site: Site, kind: str) -> Any:
-    from appliance.store.records import job_claim
     job = job_claim(site.store, "space", time.time() + 1, 60)
     assert job is not None and job.kind == kind, job
     return job
 
 
 def _key(site: Site) -> Any:
-    from appliance.engine.keys import load_key
-    return load_key(site.store.db, site.key_rows()[0]["id"])
+    return site.store.read.keys.get(site.key_rows()[0]["id"])
 
 
 def test_a_check_out_that_may_have_run_is_retried_not_abandoned(site: Site) -> None:
     from appliance.engine.backend import BackendFailure
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
+    site.runner.record.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("booking", booking("done", revision=2, status="COMPLETED"))
     site.new_messages()
     job = _claim(site, "revoke_key")
@@ -571,24 +570,24 @@ def test_a_check_out_that_may_have_run_is_retried_not_abandoned(site: Site) -> N
 
 def test_a_card_cut_while_delete_keys_arrived_does_not_bring_the_key_back(site: Site) -> None:
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
+    site.runner.record.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("encode_card", {"request_id": "cut", "booking_id": "B1", "encoder": "desk-1"})
     site.new_messages()
     cut = _claim(site, "encode_card")
     held = _key(site)  # what the worker read when the card went to Space
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.new_messages()
-    site.runner.succeeded(cut, held, _outcome("issued"))
+    site.runner.record.succeeded(cut, held, _outcome("issued"))
     assert site.key_rows()[0]["state"] == "revoking"
 
 
 async def test_a_card_for_a_key_revoked_meanwhile_is_refused_with_no_key(site: Site) -> None:
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
+    site.runner.record.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("encode_card", {"request_id": "cut", "booking_id": "B1", "encoder": "desk-1"})
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.new_messages()
-    await site.runner.execute(_claim(site, "encode_card"))  # Space is never asked
+    await site.runner.run_job(_claim(site, "encode_card"))  # Space is never asked
     [(_topic, answer, _props)] = site.new_messages()
     assert answer["request_id"] == "cut" and answer["error"]["code"] == "no_key"
 
@@ -596,7 +595,7 @@ async def test_a_card_for_a_key_revoked_meanwhile_is_refused_with_no_key(site: S
 def test_reconcile_reports_and_repairs_a_revocation_that_gave_up(site: Site) -> None:
     from appliance.engine.backend import BackendFailure
     confirmed(site)
-    site.runner.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
+    site.runner.record.succeeded(_claim(site, "issue_key"), _key(site), _outcome("issued"))
     site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
     site.runner.failed(_claim(site, "revoke_key"), _key(site),
                        BackendFailure("OS", "room out of service"))
@@ -614,5 +613,5 @@ def test_an_unpublishable_response_topic_falls_back_to_the_reply_topic(
 
 
 def _outcome(event: str) -> Any:
-    from appliance.engine.backend import Outcome
     return Outcome(key_event=event)
+

@@ -15,7 +15,7 @@ from appliance.cli import main
 from appliance.config import Config, load
 from appliance.engine.engine import Engine, ReplyTo
 from appliance.space.backend import SpaceBackend
-from appliance.store import records
+from appliance.store import Route
 from appliance.store.db import Store
 from appliance.store.schema import MIGRATIONS
 from appliance.store.secrets import Keyring
@@ -64,8 +64,8 @@ class Appliance:
         return dict(row)
 
     def give_pin(self, key_id: str, pin: str) -> None:
-        with self.store.transaction() as db:
-            db.execute("UPDATE keys SET secret = ?, state = 'active' WHERE id = ?",
+        with self.store.transaction():
+            self.store.db.execute("UPDATE keys SET secret = ?, state = 'active' WHERE id = ?",
                        (self.store.encrypt(pin.encode()), key_id))
 
 
@@ -95,12 +95,12 @@ def test_init_twice_keeps_the_key_and_the_data(
     key = Path(config.store.key_file).read_bytes()
     with Store(config.store.path, Keyring(config.store.key_file)) as store, \
             store.transaction() as db:
-        records.outbox_add(store, db, "t", {"pin": PIN})
+        db.outbox.add(Route("t"), {"pin": PIN})
     assert main(["init", "--config", initialised]) == 0
     assert "kept the existing key file" in capsys.readouterr().out
     assert Path(config.store.key_file).read_bytes() == key
     with Store(config.store.path, Keyring(config.store.key_file)) as store:
-        assert PIN in records.outbox_pending(store, 0, 10)[0].payload.decode()
+        assert PIN in store.read.outbox.pending(0, 10)[0].payload.decode()
 
 
 def test_init_with_a_broken_config_exits_2_and_creates_nothing(
@@ -163,8 +163,9 @@ def test_keys_lists_revoked_keys_only_with_all(appliance: Appliance,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     key = appliance.book("B1")
     appliance.book("B2")
-    with appliance.store.transaction() as db:
-        db.execute("UPDATE keys SET state = 'revoked' WHERE id = ?", (key["id"],))
+    with appliance.store.transaction():
+        appliance.store.db.execute("UPDATE keys SET state = 'revoked' WHERE id = ?",
+                                   (key["id"],))
     source = appliance.config.source
     assert main(["keys", "--json", "--config", source]) == 0
     assert [k["holder"] for k in json.loads(capsys.readouterr().out)] == ["B2"]
@@ -178,9 +179,9 @@ def test_audit_lists_rows_oldest_first(appliance: Appliance,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     with appliance.store.transaction() as db:
         for number, action in enumerate(["card_encoded", "card_copied", "revoked"]):
-            records.audit(db, action, "space", "r-%d" % number, key_id="k1",
-                          external_id="Pitch 12", booking_id="B1")
-        records.audit(db, "issued", "space", "r-9", booking_id="B2")
+            db.audit.add(action, "space", "r-%d" % number, key_id="k1",
+                         external_id="Pitch 12", booking_id="B1")
+        db.audit.add("issued", "space", "r-9", booking_id="B2")
     source = appliance.config.source
     assert main(["audit", "--config", source]) == 0
     lines = capsys.readouterr().out.splitlines()

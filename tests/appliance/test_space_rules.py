@@ -3,7 +3,6 @@ keybridge.toml, which key a booking gets (key type, rooms, authorizations, card 
 the local times ProAccess Space is given."""
 
 import datetime
-import sqlite3
 import time
 import zoneinfo
 from typing import Any
@@ -88,7 +87,8 @@ def owner(key_type: str, **fields: Any) -> Holder:
 
 
 def plan(config: Config, holder: Holder, admin: str = "space") -> list[PlannedKey]:
-    return SpaceBackend(config, config.administration(admin)).plan(holder)  # never started
+    # Constructed, never started: plan() needs no link.
+    return SpaceBackend(config, config.administration(admin)).plan(holder)
 
 
 def one_key(config: Config, holder: Holder) -> PlannedKey:
@@ -518,35 +518,40 @@ def test_mobile_off_is_never_delivered() -> None:
 @pytest.fixture
 def db(tmp_path: Any) -> Any:
     store = Store(str(tmp_path / "kb.db"), None)
-    yield store.db
+    yield store
     store.close()
 
 
-def jobs(db: sqlite3.Connection) -> list[tuple[str, float]]:
-    return [(row["kind"], row["next_attempt_at"]) for row in db.execute(
+def jobs(db: Store) -> list[tuple[str, float]]:
+    return [(row["kind"], row["next_attempt_at"]) for row in db.query(
         "SELECT kind, next_attempt_at FROM jobs WHERE state = 'pending' ORDER BY id")]
 
 
-def test_converge_schedules_and_replans_the_automatic_mobile_key(db: sqlite3.Connection) -> None:
+def converge(db: Store, *args: Any) -> int:
+    with db.transaction() as tx:
+        return keyset.converge(tx, *args)
+
+
+def test_converge_schedules_and_replans_the_automatic_mobile_key(db: Store) -> None:
     config = mobile("before_arrival", mobile_days_before=2)
     backends = {"space": SpaceBackend(config)}
     holder = booking("2080-07-10T12:00:00+00:00", "2080-07-15T08:00:00+00:00")
     due = datetime.datetime(2080, 7, 8, 14, 0, tzinfo=AMS).timestamp()
-    assert keyset.converge(db, backends, "r1", holder, True) == 1
+    assert converge(db, backends, "r1", holder, True) == 1
     assert [kind for kind, _ in jobs(db)] == [ISSUE, DELIVER]
     assert jobs(db)[1][1] == due
-    assert keyset.converge(db, backends, "r2", holder, True) == 0  # nothing changed
+    assert converge(db, backends, "r2", holder, True) == 0  # nothing changed
     later = booking("2080-07-12T12:00:00+00:00", "2080-07-15T08:00:00+00:00")
-    keyset.converge(db, backends, "r3", later, True)
+    converge(db, backends, "r3", later, True)
     pending = jobs(db)
     assert [kind for kind, _ in pending] == [ISSUE, UPDATE, DELIVER]  # one delivery, moved
     assert pending[2][1] == datetime.datetime(2080, 7, 10, 14, 0, tzinfo=AMS).timestamp()
 
 
-def test_a_delivery_already_due_is_scheduled_now(db: sqlite3.Connection) -> None:
+def test_a_delivery_already_due_is_scheduled_now(db: Store) -> None:
     config = mobile("before_arrival", mobile_days_before=5)
     before = time.time()
-    keyset.converge(db, {"space": SpaceBackend(config)}, "r1",
+    converge(db, {"space": SpaceBackend(config)}, "r1",
                     booking("2001-07-10T12:00:00+00:00", "2001-07-15T08:00:00+00:00"), True)
     (_, deliver_at) = jobs(db)[1]
     assert before <= deliver_at <= time.time()

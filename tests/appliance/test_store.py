@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from appliance.cli import main
 from appliance.errors import SecretKeyError, StoreError
-from appliance.store import records
+from appliance.store import Route
 from appliance.store.db import BUSY_TIMEOUT_MS, Store
 from appliance.store.schema import MIGRATIONS
 from appliance.store.secrets import KEEP_KEYS, Keyring, create_key_file, rotate_key_file
@@ -45,12 +45,13 @@ def file_bytes(db_path: str) -> bytes:
 
 
 def add_key(store: Store, key_id: str, secret: bytes) -> None:
-    with store.transaction() as db:
-        db.execute("INSERT INTO keys (id, backend, booking_id, units, valid_from, valid_until, "
-                   "state, secret, created_at, updated_at) VALUES (?, 'ks', 'B1', '[\"P12\"]', "
-                   "'2027-07-01T14:00:00+02:00', '2027-07-05T10:00:00+02:00', 'active', ?, "
-                   "'2027-06-01T00:00:00+00:00', '2027-06-01T00:00:00+00:00')",
-                   (key_id, store.encrypt(secret)))
+    with store.transaction():
+        store.db.execute(
+            "INSERT INTO keys (id, backend, booking_id, units, valid_from, valid_until, "
+            "state, secret, created_at, updated_at) VALUES (?, 'ks', 'B1', '[\"P12\"]', "
+            "'2027-07-01T14:00:00+02:00', '2027-07-05T10:00:00+02:00', 'active', ?, "
+            "'2027-06-01T00:00:00+00:00', '2027-06-01T00:00:00+00:00')",
+            (key_id, store.encrypt(secret)))
 
 
 def key_secret(store: Store, key_id: str) -> bytes:
@@ -71,7 +72,7 @@ def test_the_store_files_are_readable_only_by_keybridge(db_path: str, key_file: 
     try:
         with Store(db_path, Keyring(key_file)) as store:
             with store.transaction() as db:
-                store.set_meta(db, "hello", "world")
+                db.meta.set("hello", "world")
             assert mode(db_path) == 0o600
             for suffix in ("-wal", "-shm"):
                 if os.path.exists(db_path + suffix):
@@ -85,13 +86,13 @@ def test_migrations_run_once_and_reopening_changes_nothing(
     with Store(db_path, Keyring(key_file)) as store:
         assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
         with store.transaction() as db:
-            store.set_meta(db, "site", "demo")
+            db.meta.set("site", "demo")
         tables = {row[0] for row in store.query("SELECT name FROM sqlite_master")}
     assert {"meta", "inbox", "bookings", "keys", "jobs", "outbox", "audit",
             "integration_log"} <= tables
     with Store(db_path, Keyring(key_file)) as store:
         assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
-        assert store.get_meta("site") == "demo"
+        assert store.read.meta.get("site") == "demo"
         assert {row[0] for row in store.query("SELECT name FROM sqlite_master")} == tables
 
 
@@ -113,8 +114,8 @@ def test_a_missing_folder_says_what_to_set(tmp_path: Path, key_file: str) -> Non
 def _fill(db_path: str, key_file: str) -> None:
     with Store(db_path, Keyring(key_file)) as store, store.transaction() as db:
         for number in range(300):
-            records.audit(db, "issued", "space", "test", key_id="key-%d" % number,
-                          detail="x" * 200)
+            db.audit.add("issued", "space", "test", key_id="key-%d" % number,
+                         detail="x" * 200)
 
 
 @pytest.mark.parametrize("where", ["header", "second page", "middle"])
@@ -135,11 +136,11 @@ def test_a_damaged_file_is_refused_with_its_name(db_path: str, key_file: str,
 def test_the_audit_log_is_append_only(db_path: str, key_file: str) -> None:
     with Store(db_path, Keyring(key_file)) as store:
         with store.transaction() as db:
-            records.audit(db, "issued", "ks", "r-1", key_id="k1", booking_id="B1")
+            db.audit.add("issued", "ks", "r-1", key_id="k1", booking_id="B1")
         for sql in ("UPDATE audit SET action = 'revoked'", "DELETE FROM audit"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"), \
-                    store.transaction() as db:
-                db.execute(sql)
+                    store.transaction():
+                store.db.execute(sql)
         rows = store.query("SELECT action, booking_id FROM audit")
     assert [tuple(row) for row in rows] == [("issued", "B1")]
 
@@ -147,15 +148,15 @@ def test_the_audit_log_is_append_only(db_path: str, key_file: str) -> None:
 def test_a_failed_transaction_leaves_nothing_behind(db_path: str, key_file: str) -> None:
     with Store(db_path, Keyring(key_file)) as store:
         with pytest.raises(RuntimeError), store.transaction() as db:
-            store.set_meta(db, "half", "done")
+            db.meta.set("half", "done")
             raise RuntimeError("power cut")
-        assert store.get_meta("half") is None
+        assert store.read.meta.get("half") is None
 
 
 def test_pins_are_not_in_the_database_file_in_plain_text(db_path: str, key_file: str) -> None:
     store = Store(db_path, Keyring(key_file))
     with store.transaction() as db:
-        records.outbox_add(store, db, "keybridge/demo/event/key_issued",
+        db.outbox.add(Route("keybridge/demo/event/key_issued"),
                            {"booking_id": "B1", "pin": SECRET})
     add_key(store, "k1", SECRET.encode())
     # While the service runs (the WAL holds the commits) and after it stops.
@@ -164,7 +165,7 @@ def test_pins_are_not_in_the_database_file_in_plain_text(db_path: str, key_file:
     data = file_bytes(db_path)
     assert SECRET.encode() not in data and b"482913" not in data
     with Store(db_path, Keyring(key_file)) as store:
-        outgoing = records.outbox_pending(store, 0, 10)
+        outgoing = store.read.outbox.pending(0, 10)
         assert SECRET in outgoing[0].payload.decode()
         assert key_secret(store, "k1") == SECRET.encode()
 
@@ -207,7 +208,7 @@ def test_rotate_key_keeps_every_secret_readable_even_for_the_running_service(
         add_key(running, "k1", b"PIN 111111")
         add_key(running, "k2", b"PIN 222222")
         with running.transaction() as db:
-            records.outbox_add(running, db, "t", {"pin": SECRET})
+            db.outbox.add(Route("t"), {"pin": SECRET})
         assert main(["rotate-key", "--config", config]) == 0
         assert "3 secrets re-encrypted" in capsys.readouterr().out
         keys = Path(key_file).read_bytes().split()
@@ -219,7 +220,7 @@ def test_rotate_key_keeps_every_secret_readable_even_for_the_running_service(
         # The running service re-reads the key file and reads what the rotation wrote...
         assert key_secret(running, "k1") == b"PIN 111111"
         assert key_secret(running, "k2") == b"PIN 222222"
-        assert SECRET in records.outbox_pending(running, 0, 10)[0].payload.decode()
+        assert SECRET in running.read.outbox.pending(0, 10)[0].payload.decode()
         # ...and what it writes now is under the new key.
         add_key(running, "k3", b"PIN 333333")
         token = running.query("SELECT secret FROM keys WHERE id = 'k3'")[0][0]
@@ -265,33 +266,38 @@ def test_a_missing_key_file_says_to_run_init(tmp_path: Path) -> None:
         Keyring(str(tmp_path / "secret.keys"))
 
 
+def prune(store: Store, keep_s: float) -> int:
+    with store.transaction() as db:
+        return db.outbox.prune(keep_s)
+
+
 def test_published_outbox_rows_are_forgotten_after_a_week(tmp_path) -> None:
     from appliance.store import Keyring, Store
-    from appliance.store.records import outbox_add, outbox_depth, outbox_prune, outbox_published
     from appliance.store.secrets import create_key_file
     create_key_file(str(tmp_path / "keys"))
     with Store(str(tmp_path / "db"), Keyring(str(tmp_path / "keys"))) as store:
         with store.transaction() as db:
-            outbox_add(store, db, "t/a", {"pin": "482913"})
-            outbox_add(store, db, "t/b", {"n": 2})
-        outbox_published(store, [1])
-        assert outbox_prune(store, keep_s=3600) == 0  # confirmed just now: kept a while
-        assert outbox_prune(store, keep_s=-1) == 1
-        assert outbox_depth(store) == 1  # the unpublished row stays whatever its age
+            db.outbox.add(Route("t/a"), {"pin": "482913"})
+            db.outbox.add(Route("t/b"), {"n": 2})
+        with store.transaction() as db:
+            db.outbox.published([1])
+        assert prune(store, 3600) == 0  # confirmed just now: kept a while
+        assert prune(store, -1) == 1
+        assert store.read.outbox.depth() == 1  # the unpublished row stays whatever its age
         assert [row[0] for row in store.query("SELECT topic FROM outbox")] == ["t/b"]
 
 
 def test_outbox_ids_are_never_reused_after_a_prune(tmp_path) -> None:
     from appliance.store import Keyring, Store
-    from appliance.store.records import outbox_add, outbox_prune, outbox_published
     from appliance.store.secrets import create_key_file
     create_key_file(str(tmp_path / "keys"))
     with Store(str(tmp_path / "db"), Keyring(str(tmp_path / "keys"))) as store:
         with store.transaction() as db:
-            outbox_add(store, db, "t/a", {"n": 1})
-        outbox_published(store, [1])
-        outbox_prune(store, keep_s=-1)
+            db.outbox.add(Route("t/a"), {"n": 1})
         with store.transaction() as db:
-            outbox_add(store, db, "t/b", {"n": 2})
+            db.outbox.published([1])
+        prune(store, -1)
+        with store.transaction() as db:
+            db.outbox.add(Route("t/b"), {"n": 2})
         # the publisher asks for rows after the last id it sent: 1 must not come back
         assert [row[0] for row in store.query("SELECT id FROM outbox")] == [2]

@@ -18,8 +18,8 @@ INSTANTS = st.datetimes(min_value=datetime.datetime(1971, 1, 1),
 
 
 def key(valid_from: str, valid_until: str) -> KeyRow:
-    return KeyRow("k1", "ks", "B1", None, ("P12",), valid_from, valid_until, "issuing", {},
-                  "stay")
+    return KeyRow("k1", "ks", "B1", None, ("P12",), datetime.datetime.fromisoformat(valid_from),
+                  datetime.datetime.fromisoformat(valid_until), "issuing", {}, "stay")
 
 
 def test_the_schedule_is_the_stay_in_site_wall_time_across_a_dst_change() -> None:

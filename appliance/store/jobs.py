@@ -1,0 +1,114 @@
+"""Jobs: durable work for the backends, with attempts, backoff and a lease.
+
+Every state a job row takes comes from ``appliance.lifecycle.JOB_TRANSITIONS``. ``started``
+is committed before a job's external call: after a crash, the call may have happened.
+"""
+
+import dataclasses
+import json
+import sqlite3
+import time
+from typing import Any
+
+from appliance import lifecycle
+from appliance.lifecycle import PENDING, RUNNING
+from appliance.store.clock import now_iso
+from appliance.store.tx import dumps
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    id: int
+    backend: str
+    kind: str
+    key_id: str | None
+    request_id: str | None
+    payload: dict[str, Any]
+    attempts: int
+    started: bool
+
+
+class Jobs:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def add(self, backend: str, kind: str, payload: dict[str, Any], *,
+            key_id: str | None = None, request_id: str | None = None,
+            at: float | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO jobs (backend, kind, key_id, request_id, payload, state, "
+            "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (backend, kind, key_id, request_id, dumps(payload),
+             lifecycle.job_next(lifecycle.QUEUED_NEW, lifecycle.QUEUED),
+             time.time() if at is None else at, now_iso(), now_iso()))
+
+    def claim(self, backend: str, now: float, lease_s: float) -> Job | None:
+        """The oldest due job of ``backend``, leased (call inside a transaction)."""
+        row = self.db.execute("SELECT * FROM jobs WHERE backend = ? AND state = ? AND "
+                              "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
+                              (backend, PENDING, now)).fetchone()
+        if row is None:
+            return None
+        self.db.execute("UPDATE jobs SET state = ?, attempts = attempts + 1, lease_until = ?, "
+                        "started = 0, updated_at = ? WHERE id = ?",
+                        (lifecycle.job_next(PENDING, lifecycle.CLAIMED), now + lease_s,
+                         now_iso(), row["id"]))
+        # As the UPDATE above left it: one attempt more, nothing started yet.
+        return dataclasses.replace(_job(row), attempts=row["attempts"] + 1, started=False)
+
+    def started(self, job: Job) -> None:
+        self.db.execute("UPDATE jobs SET started = 1 WHERE id = ?", (job.id,))
+
+    def done(self, job: Job, event: str = lifecycle.SUCCEEDED) -> None:
+        self.db.execute("UPDATE jobs SET state = ?, lease_until = NULL, last_error = NULL, "
+                        "updated_at = ? WHERE id = ?",
+                        (lifecycle.job_next(RUNNING, event), now_iso(), job.id))
+
+    def retry(self, job: Job, at: float, error: str, event: str = lifecycle.RETRY) -> None:
+        self.db.execute("UPDATE jobs SET state = ?, next_attempt_at = ?, lease_until = NULL, "
+                        "started = 0, last_error = ?, updated_at = ? WHERE id = ?",
+                        (lifecycle.job_next(RUNNING, event), at, error, now_iso(), job.id))
+
+    def failed(self, job: Job, error: str) -> None:
+        self.db.execute("UPDATE jobs SET state = ?, lease_until = NULL, last_error = ?, "
+                        "updated_at = ? WHERE id = ?",
+                        (lifecycle.job_next(RUNNING, lifecycle.GAVE_UP), error, now_iso(),
+                         job.id))
+
+    def supersede(self, key_id: str, kind: str) -> None:
+        """Drop the key's ``kind`` jobs not yet begun: they are planned again."""
+        lifecycle.job_next(PENDING, lifecycle.SUPERSEDED)  # the table allows it: a row goes
+        self.db.execute("DELETE FROM jobs WHERE key_id = ? AND kind = ? AND state = ?",
+                        (key_id, kind, PENDING))
+
+    def queued(self, key_id: str, kinds: tuple[str, ...]) -> bool:
+        """Whether a job of ``kinds`` waits (or runs) for the key."""
+        return self.db.execute(
+            "SELECT 1 FROM jobs WHERE key_id = ? AND kind IN (SELECT value FROM json_each(?)) "
+            "AND state IN (?, ?)", (key_id, dumps(kinds), *lifecycle.WAITING)).fetchone() \
+            is not None
+
+    def interrupted(self) -> list[Job]:
+        """Jobs a previous run left RUNNING: it died holding them."""
+        rows = self.db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY id", (RUNNING,))
+        return [_job(row) for row in rows]
+
+    def next_due(self, backend: str) -> float | None:
+        row = self.db.execute("SELECT min(next_attempt_at) FROM jobs WHERE backend = ? AND "
+                              "state = ?", (backend, PENDING)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def depths(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT backend, count(*) FROM jobs WHERE state IN (?, ?) "
+                               "GROUP BY backend", lifecycle.WAITING)
+        return {row[0]: row[1] for row in rows}
+
+    def last_errors(self) -> dict[str, str]:
+        rows = self.db.execute("SELECT backend, last_error FROM jobs WHERE last_error IS NOT "
+                               "NULL ORDER BY updated_at, id")
+        return {row[0]: row[1] for row in rows}
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(row["id"], row["backend"], row["kind"], row["key_id"], row["request_id"],
+               json.loads(row["payload"]), row["attempts"], bool(row["started"]))
