@@ -25,7 +25,8 @@ from appliance.bridge.mqtt import Incoming, MqttLink
 from appliance.bridge.publisher import Publisher
 from appliance.config import Config
 from appliance.engine.backend import Backend
-from appliance.engine.engine import APPLIANCE, Engine, ReplyTo
+from appliance.engine.crossjobs import APPLIANCE
+from appliance.engine.engine import Engine, ReplyTo
 from appliance.engine.jobs import JobRunner
 from appliance.engine.worker import Worker
 from appliance.store import now_iso, open_store

@@ -16,14 +16,11 @@ from appliance.bridge import contract
 from appliance.config import Config
 from appliance.engine import keys as keyset
 from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend, Holder, KeyRow
+from appliance.engine.crossjobs import APPLIANCE
 from appliance.errors import CommandError
 from appliance.store import Route, Store, Tx, now_iso
 
 log = logging.getLogger("keybridge.engine")
-
-
-APPLIANCE = "appliance"
-"""The pseudo-backend whose worker runs cross-backend jobs (test_connection, reconcile)."""
 
 
 class ReplyTo:
