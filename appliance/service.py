@@ -26,8 +26,9 @@ from appliance.bridge.publisher import Publisher
 from appliance.config import Config
 from appliance.engine.backend import Backend
 from appliance.engine.crossjobs import APPLIANCE
-from appliance.engine.engine import Engine, ReplyTo
+from appliance.engine.engine import Engine
 from appliance.engine.jobs import JobRunner
+from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
 from appliance.store import now_iso, open_store
 from appliance.store.retry import persist

@@ -15,34 +15,14 @@ from appliance import lifecycle
 from appliance.bridge import contract
 from appliance.config import Config
 from appliance.engine import keys as keyset
+from appliance.engine import replies
 from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend, Holder, KeyRow
 from appliance.engine.crossjobs import APPLIANCE
+from appliance.engine.replies import ReplyTo
 from appliance.errors import CommandError
-from appliance.store import Route, Store, Tx, now_iso
+from appliance.store import Route, Store, Tx
 
 log = logging.getLogger("keybridge.engine")
-
-
-class ReplyTo:
-    """Where a reply goes: ``reply/{command}``, or an MQTT 5 response topic."""
-
-    def __init__(self, response_topic: str = "", correlation: bytes = b"") -> None:
-        # A topic one cannot publish to (wildcards, NUL, too long) falls back to reply/...
-        usable = (not any(char in response_topic for char in "+#\x00")
-                  and len(response_topic.encode("utf-8", "replace")) < 65536)
-        self.response_topic = response_topic if usable else ""
-        self.correlation = correlation
-
-    def properties(self) -> dict[str, str]:
-        return {"correlation_hex": self.correlation.hex()} if self.correlation else {}
-
-
-def reply_body(request_id: str | None, command: str, status: str,
-               data: dict[str, Any] | None = None,
-               error: CommandError | None = None) -> dict[str, Any]:
-    return {"request_id": request_id, "command": command, "status": status,
-            "error": None if error is None else error.as_reply(), "data": data,
-            "replied_at": now_iso()}
 
 
 class Engine:
@@ -92,14 +72,14 @@ class Engine:
         try:
             with self.store.transaction() as tx:
                 status, data = self._apply(tx, command, request_id, payload,
-                                           self._route(command, reply_to))
-                reply = reply_body(request_id, command, status, data)
+                                           replies.route(self.root, command, reply_to))
+                reply = replies.body(request_id, command, status, data)
                 tx.inbox.add(request_id, command, payload, reply)
                 self._queue_reply(tx, command, reply, reply_to)
         except CommandError as err:
             log.warning("command refused: %s", err.message, extra={"ctx": ctx | {
                 "code": err.code, "field": err.field}})
-            reply = reply_body(request_id, command, "error", error=err)
+            reply = replies.body(request_id, command, "error", error=err)
             with self.store.transaction() as tx:
                 tx.inbox.add(request_id, command, payload, reply)
                 self._queue_reply(tx, command, reply, reply_to)
@@ -117,8 +97,7 @@ class Engine:
             return self._delete(tx, contract.delete_keys(payload), request_id)
         if command in contract.DESK_COMMANDS:
             args = contract.DESK_COMMANDS[command](payload)
-            return self._desk(tx, command, args | {"reply": {
-                "topic": route.topic, "properties": route.properties}}, request_id)
+            return self._desk(tx, command, args, request_id, route)
         raise CommandError("unknown_command", "%r is not a command; the commands are %s"
                            % (command, ", ".join(contract.COMMANDS)))
 
@@ -178,14 +157,14 @@ class Engine:
         raise CommandError("unknown_owner_key", "no owner key %r has been received"
                            % owner_key_id, "owner_key_id")
 
-    def _desk(self, tx: Tx, command: str, args: dict[str, Any],
-              request_id: str) -> tuple[str, dict[str, Any]]:
+    def _desk(self, tx: Tx, command: str, args: dict[str, Any], request_id: str,
+              route: Route) -> tuple[str, dict[str, Any]]:
         if command in (TEST, RECONCILE):
             if command == TEST and args["backend"] != "all":
                 self._family(args["backend"])
             if command == RECONCILE:
                 args["repair"] = args["repair"] or self.config.service.auto_repair
-            tx.jobs.add(APPLIANCE, command, args, request_id=request_id)
+            tx.jobs.add(APPLIANCE, command, args, request_id=request_id, reply=route)
             return "accepted", {}
         spaces = self._family("space")
         key_id = None
@@ -195,7 +174,7 @@ class Engine:
             key = self._desk_key(tx, args.get("booking_id"), args.get("owner_key_id"),
                                  [backend] if "encoder" in args else spaces)
             key_id, backend = key.id, key.backend
-        tx.jobs.add(backend, command, args, key_id=key_id, request_id=request_id)
+        tx.jobs.add(backend, command, args, key_id=key_id, request_id=request_id, reply=route)
         assert command in DESK_KINDS
         return "accepted", {}
 
@@ -231,7 +210,7 @@ class Engine:
                 error: CommandError) -> None:
         log.warning("command refused: %s", error.message, extra={"ctx": {"command": command}})
         with self.store.transaction() as tx:
-            self._queue_reply(tx, command, reply_body(request_id, command, "error",
+            self._queue_reply(tx, command, replies.body(request_id, command, "error",
                                                       error=error), reply_to)
         self.wake()
 
@@ -249,12 +228,7 @@ class Engine:
 
     def _queue_reply(self, tx: Tx, command: str, reply: dict[str, Any],
                      reply_to: ReplyTo) -> None:
-        tx.outbox.add(self._route(command, reply_to), reply)
-
-    def _route(self, command: str, reply_to: ReplyTo) -> Route:
-        """Where this command's replies go; kept with a desk job for its final reply."""
-        return Route(reply_to.response_topic or "%s/reply/%s" % (self.root, command),
-                     reply_to.properties())
+        tx.outbox.add(replies.route(self.root, command, reply_to), reply)
 
 
 MAX_DEPTH = 32

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from appliance import lifecycle
+from appliance.engine import replies
 from appliance.engine.backend import (
     DELIVER,
     DESK_KINDS,
@@ -25,9 +26,7 @@ from appliance.engine.backend import (
     KeyRow,
     Outcome,
 )
-from appliance.engine.engine import reply_body
-from appliance.errors import CommandError
-from appliance.store import Job, Route, Store, Tx, job_event_id
+from appliance.store import Job, Store, Tx, job_event_id
 
 REPLIED_KINDS = (*DESK_KINDS, RECONCILE)
 """Jobs that end with a second reply to the command that asked for them."""
@@ -58,8 +57,8 @@ class Recorder:
             for kind, fields in events:
                 tx.outbox.event(self.root, kind, fields, job_event_id(job.id, kind))
             if job.kind in REPLIED_KINDS:
-                self._final_reply(tx, job, reply_body(job.request_id, job.kind, "ok",
-                                                      outcome.data))
+                self._final_reply(tx, job, replies.body(job.request_id, job.kind, "ok",
+                                                        outcome.data))
             tx.jobs.done(job)
 
     def failed(self, job: Job, key: KeyRow | None, failure: BackendFailure,
@@ -71,7 +70,8 @@ class Recorder:
                                detail={"job": job.kind, "code": failure.code,
                                        "attempt": job.attempts})
             if job.kind in REPLIED_KINDS:
-                self._final_reply(tx, job, _error_reply(job, failure))
+                self._final_reply(tx, job, replies.failure(
+                    job.request_id, job.kind, failure.code, failure.message, failure.hint))
             # A retried failure is news once; its end is news again. A key revoked before
             # its card was cut has failed nothing: key_revoked said it all.
             if job.kind in KEY_FAILED_KINDS and (job.attempts == 1 or not retry) and (
@@ -85,11 +85,10 @@ class Recorder:
                 tx.jobs.failed(job, failure.message)
 
     def _final_reply(self, tx: Tx, job: Job, reply: dict[str, Any]) -> None:
-        route = job.payload.get("reply") or {
-            "topic": "%s/reply/%s" % (self.root, job.kind), "properties": {}}
+        route = job.reply or replies.route(self.root, job.kind)
         if job.request_id is not None:
             tx.inbox.set_reply(job.request_id, reply)
-        tx.outbox.add(Route(route["topic"], route["properties"]), reply)
+        tx.outbox.add(route, reply)
 
     def _failure_fields(self, job: Job, key: KeyRow | None, failure: BackendFailure,
                         retry: bool) -> dict[str, Any]:
@@ -131,14 +130,3 @@ def ctx(job: Job, key: KeyRow | None) -> dict[str, Any]:
     if key is not None:
         found.update(key.holder(), key_id=key.id)
     return found
-
-
-def _error_reply(job: Job, failure: BackendFailure) -> dict[str, Any]:
-    code = failure.code
-    data: dict[str, Any] = {"hint": failure.hint}
-    if code not in ("backend_unavailable", "backend_not_configured", "outcome_unknown",
-                    "internal_error", "no_key"):
-        data["vendor_code"] = code
-        code = "backend_refused"
-    return reply_body(job.request_id, job.kind, "error", data,
-                      CommandError(code, failure.message))

@@ -1,4 +1,4 @@
-"""Jobs: durable work for the backends, with attempts, backoff and a lease.
+"""Jobs: durable work for the backends, with attempts, backoff, a lease and a reply route.
 
 Every state a job row takes comes from ``appliance.lifecycle.JOB_TRANSITIONS``. ``started``
 is committed before a job's external call: after a crash, the call may have happened.
@@ -13,6 +13,7 @@ from typing import Any
 from appliance import lifecycle
 from appliance.lifecycle import PENDING, RUNNING
 from appliance.store.clock import now_iso
+from appliance.store.messages import Route
 from appliance.store.tx import dumps
 
 
@@ -26,6 +27,8 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     started: bool
+    reply: Route | None = None
+    """Where the job's final reply goes, for jobs a person waits for."""
 
 
 class Jobs:
@@ -34,13 +37,16 @@ class Jobs:
 
     def add(self, backend: str, kind: str, payload: dict[str, Any], *,
             key_id: str | None = None, request_id: str | None = None,
-            at: float | None = None) -> None:
+            at: float | None = None, reply: Route | None = None) -> None:
         self.db.execute(
             "INSERT INTO jobs (backend, kind, key_id, request_id, payload, state, "
-            "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "next_attempt_at, created_at, updated_at, reply_topic, reply_properties) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (backend, kind, key_id, request_id, dumps(payload),
              lifecycle.job_next(lifecycle.QUEUED_NEW, lifecycle.QUEUED),
-             time.time() if at is None else at, now_iso(), now_iso()))
+             time.time() if at is None else at, now_iso(), now_iso(),
+             None if reply is None else reply.topic,
+             None if reply is None else dumps(reply.properties)))
 
     def claim(self, backend: str, now: float, lease_s: float) -> Job | None:
         """The oldest due job of ``backend``, leased (call inside a transaction)."""
@@ -110,5 +116,8 @@ class Jobs:
 
 
 def _job(row: sqlite3.Row) -> Job:
+    reply = None
+    if row["reply_topic"] is not None:
+        reply = Route(row["reply_topic"], json.loads(row["reply_properties"] or "{}"))
     return Job(row["id"], row["backend"], row["kind"], row["key_id"], row["request_id"],
-               json.loads(row["payload"]), row["attempts"], bool(row["started"]))
+               json.loads(row["payload"]), row["attempts"], bool(row["started"]), reply)

@@ -143,4 +143,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE keys ADD COLUMN plan TEXT NOT NULL DEFAULT '{}';
     """,
+    # 5: a job's reply route as columns of its own, no longer hidden in its arguments; a
+    # desk job accepted by an older version keeps the route it was given.
+    """
+    ALTER TABLE jobs ADD COLUMN reply_topic TEXT;
+    ALTER TABLE jobs ADD COLUMN reply_properties TEXT;
+    UPDATE jobs SET reply_topic = json_extract(payload, '$.reply.topic'),
+        reply_properties = json_extract(payload, '$.reply.properties'),
+        payload = json_remove(payload, '$.reply')
+        WHERE json_extract(payload, '$.reply.topic') IS NOT NULL;
+    """,
 )

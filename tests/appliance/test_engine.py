@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from appliance.config import Config, parse
 from appliance.engine.backend import Outcome
-from appliance.engine.engine import Engine, ReplyTo
+from appliance.engine.engine import Engine
 from appliance.engine.jobs import JobRunner
+from appliance.engine.replies import ReplyTo
 from appliance.space.backend import SpaceBackend
 from appliance.store import Job
 from appliance.store.db import Store
@@ -615,3 +616,15 @@ def test_an_unpublishable_response_topic_falls_back_to_the_reply_topic(
 def _outcome(event: str) -> Any:
     return Outcome(key_event=event)
 
+
+
+async def test_a_desk_jobs_final_reply_keeps_its_route_across_a_restart(site: Site) -> None:
+    site.send("reconcile", {"request_id": "rec-1"}, reply_to=ReplyTo("pms/replies/7", b"\x07"))
+    [(topic, accepted, _props)] = site.new_messages()
+    assert topic == "pms/replies/7" and accepted["status"] == "accepted"
+    site.restart()  # the route is the job's, in the store, not the engine's memory
+    job = job_claim(site.store, "appliance", time.time() + 1, 60)
+    assert job is not None and "reply" not in job.payload
+    await site.runner.run_job(job)
+    [(topic, final, props)] = [m for m in site.new_messages() if "/event/" not in m[0]]
+    assert (topic, props, final["status"]) == ("pms/replies/7", {"correlation_hex": "07"}, "ok")

@@ -13,7 +13,8 @@ import pytest
 
 from appliance.cli import main
 from appliance.config import Config, load
-from appliance.engine.engine import Engine, ReplyTo
+from appliance.engine.engine import Engine
+from appliance.engine.replies import ReplyTo
 from appliance.space.backend import SpaceBackend
 from appliance.store import Route
 from appliance.store.db import Store

@@ -301,3 +301,22 @@ def test_outbox_ids_are_never_reused_after_a_prune(tmp_path) -> None:
             db.outbox.add(Route("t/b"), {"n": 2})
         # the publisher asks for rows after the last id it sent: 1 must not come back
         assert [row[0] for row in store.query("SELECT id FROM outbox")] == [2]
+
+
+def test_an_older_desk_jobs_reply_route_moves_into_its_columns(db_path: str,
+                                                                key_file: str) -> None:
+    """Schema 5: a desk job accepted by a version that kept the route in its arguments
+    still answers where the PMS asked, after the upgrade."""
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    for number, migration in enumerate(MIGRATIONS[:4], 1):
+        raw.executescript("BEGIN;\n%s\nPRAGMA user_version = %d;\nCOMMIT;" % (migration, number))
+    raw.execute("INSERT INTO jobs (backend, kind, request_id, payload, state, next_attempt_at, "
+                "created_at, updated_at) VALUES ('space', 'read_card', 'r-1', ?, 'pending', 0, "
+                "'2027-01-01T00:00:00+00:00', '2027-01-01T00:00:00+00:00')",
+                ('{"encoder":"desk-1","reply":{"topic":"pms/r/1","properties":'
+                 '{"correlation_hex":"0a"}}}',))
+    raw.close()
+    with Store(db_path, Keyring(key_file)) as store, store.transaction() as db:
+        job = db.jobs.claim("space", 1.0, 60)
+    assert job is not None and job.payload == {"encoder": "desk-1"}
+    assert job.reply == Route("pms/r/1", {"correlation_hex": "0a"})
