@@ -30,6 +30,7 @@ from appliance.engine.engine import Engine
 from appliance.engine.jobs import JobRunner
 from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
+from appliance.errors import StoreError
 from appliance.store import now_iso, open_store
 from appliance.store.retry import persist
 
@@ -77,7 +78,7 @@ class Service:
         self.engine = Engine(config, self.store, self.backends, wake=self.wake)
         self.workers = {name: Worker(self.runner, name, config.service.job_lease_s)
                         for name in [*self.backends, APPLIANCE]}
-        recovered = self.runner.recover()
+        recovered = await self.runner.recover()
         if recovered:
             log.warning("%d job(s) were interrupted by the last stop and are settled",
                         recovered)
@@ -129,7 +130,10 @@ class Service:
 
     def _connected(self) -> None:
         self.publisher.connected()
-        self._publish_status(force=True)
+        try:
+            self._publish_status(force=True)
+        except StoreError as err:  # the status loop publishes it once the store lets go
+            log.warning("status not published on connecting: %s", err)
 
     def _disconnected(self) -> None:
         self.publisher.disconnected()

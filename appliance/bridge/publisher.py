@@ -64,7 +64,7 @@ class Publisher:
             if self.link.connected.is_set():
                 await persist(self._send, "reading the outbox")
             await self._wakeup.wait(POLL_S)
-        self._confirm()
+        await persist(self._confirm, "recording published messages")
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until nothing is in flight (on stop); False if the broker never confirmed."""
@@ -79,9 +79,10 @@ class Publisher:
 
     def _confirm(self) -> None:
         if self._acked:
-            acked, self._acked = self._acked, []
+            acked = list(self._acked)
             with self.store.transaction() as tx:
                 tx.outbox.published(acked)
+            del self._acked[:len(acked)]  # only once committed: a busy store keeps them
 
     def _send(self) -> None:
         room = self.window - len(self.in_flight)

@@ -6,6 +6,9 @@ with backoff when that can help and the job converges a key; a desk request a pe
 gets an error reply at once. After a crash, ``recover`` puts interrupted jobs back, except
 those whose effect may have happened and must not be repeated blindly (a card cut twice is
 two cards): those end with ``outcome_unknown`` and a hint.
+
+Every write goes through ``persist``: a store held by another writer delays a job's record,
+it never ends the service.
 """
 
 import dataclasses
@@ -33,6 +36,7 @@ from appliance.engine.backend import (
     no_checkpoint,
 )
 from appliance.engine.crossjobs import APPLIANCE, CrossJobs
+from appliance.errors import StoreError
 from appliance.space.cards import in_space
 from appliance.store import Job, Store
 from appliance.store.retry import persist
@@ -62,20 +66,23 @@ class JobRunner:
         if job.kind in (ISSUE, UPDATE, DELIVER) and (key is None
                                                      or key.state not in lifecycle.LIVE):
             log.info("%s skipped: the key was revoked meanwhile", job.kind, extra={"ctx": ctx})
-            self._skip(job)
+            await persist(functools.partial(self._skip, job), "recording a skipped job")
             return
         if job.kind in (ENCODE, MOBILE) and (key is None or key.state not in lifecycle.LIVE):
             # delete_keys or a check-out arrived after this request was accepted.
-            self.failed(job, key, BackendFailure(
+            await self._failed(job, key, BackendFailure(
                 "no_key", "the key was revoked before the card could be made",
                 hint="the booking was checked out or its keys deleted; confirm it again"))
             return
         log.info("%s started (attempt %d)", job.kind, job.attempts, extra={"ctx": ctx})
-        self._started(job)
+        await persist(functools.partial(self._started, job), "recording a job's start")
         try:
             outcome = await self._run(job, key)
         except BackendFailure as failure:
             await self._failed(job, key, failure)
+        except StoreError as err:  # a checkpoint could not be written: try again later
+            await self._failed(job, key, BackendFailure(
+                "store_busy", "the store refused a checkpoint: %s" % err, retry=True))
         except Exception as err:
             log.exception("%s crashed", job.kind, extra={"ctx": ctx})
             await self._failed(job, key, BackendFailure(
@@ -163,11 +170,11 @@ class JobRunner:
         ceiling = min(self.retry_max_s, self.retry_min_s * 2 ** min(attempts - 1, 30))
         return max(self.retry_min_s, self.rng.uniform(0, ceiling))
 
-    def recover(self) -> int:
+    async def recover(self) -> int:
         """Settle jobs a previous run died holding; returns how many."""
-        interrupted = self.store.read.jobs.interrupted()
+        interrupted = await persist(self.store.read.jobs.interrupted, "reading stopped jobs")
         for job in interrupted:
-            self._recover(job)
+            await persist(functools.partial(self._recover, job), "settling a stopped job")
         return len(interrupted)
 
     def _recover(self, job: Job) -> None:

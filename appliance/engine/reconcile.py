@@ -15,6 +15,7 @@ behind the workers' backs, so a repair survives a crash like any other job.
 """
 
 import datetime
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from appliance.engine.backend import (
     BackendFailure,
 )
 from appliance.store import Store, Tx, now_iso
+from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.reconcile")
 Found = dict[str, list[dict[str, Any]]]
@@ -44,7 +46,9 @@ async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], re
     """Compare, record, report and (with ``repair``) queue the fixes; returns the summary."""
     started = now_iso()
     remote, errors = await _ask_backends(store, backends)
-    found = _record_all(store, root, backends, remote, errors, repair, trigger, started)
+    found = await persist(functools.partial(_record_all, store, root, backends, remote,
+                                            errors, repair, trigger, started),
+                          "recording a reconciliation")
     total = sum(map(len, found.values()))
     log.info("reconciliation: %d discrepancies%s", total, ", repair queued" if repair else "",
              extra={"ctx": {"trigger": trigger}})

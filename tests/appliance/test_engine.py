@@ -5,6 +5,7 @@ import asyncio
 import datetime
 import json
 import os
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -375,7 +376,7 @@ def test_a_card_being_cut_during_a_crash_ends_as_outcome_unknown(site: Site) -> 
     site.send("encode_card", {"request_id": "e-1", "booking_id": "B1", "encoder": "desk-1"})
     assert site.reply()["status"] == "accepted"
     job_id = _interrupt(site, "encode_card")
-    assert site.runner.recover() == 1
+    assert asyncio.run(site.runner.recover()) == 1
     [job] = site.rows("SELECT state, last_error FROM jobs WHERE id = ?", job_id)
     assert job["state"] == "failed" and "restarted" in job["last_error"]
     # The desk's final answer, never a second card, and key_failed for the PMS's records.
@@ -397,7 +398,7 @@ def test_an_interrupted_revocation_is_simply_tried_again(site: Site) -> None:
     site.send("booking", booking("r-2", revision=2, status="CANCELLED"))
     site.reply()
     job_id = _interrupt(site, "revoke_key")
-    assert site.runner.recover() == 1
+    assert asyncio.run(site.runner.recover()) == 1
     [job] = site.rows("SELECT state, started, last_error FROM jobs WHERE id = ?", job_id)
     assert job == {"state": "pending", "started": 0, "last_error": "interrupted by a restart"}
     assert site.new_messages() == []
@@ -407,7 +408,7 @@ def test_an_interrupted_revocation_is_simply_tried_again(site: Site) -> None:
 
 def test_recover_with_nothing_interrupted_does_nothing(site: Site) -> None:
     confirmed(site)
-    assert site.runner.recover() == 0
+    assert asyncio.run(site.runner.recover()) == 0
     assert site.jobs()[0]["state"] == "pending"
 
 
@@ -628,3 +629,45 @@ async def test_a_desk_jobs_final_reply_keeps_its_route_across_a_restart(site: Si
     await site.runner.run_job(job)
     [(topic, final, props)] = [m for m in site.new_messages() if "/event/" not in m[0]]
     assert (topic, props, final["status"]) == ("pms/replies/7", {"correlation_hex": "07"}, "ok")
+
+
+@pytest.fixture
+def writer(site: Site) -> Iterator[Any]:
+    """Another writer (a technician's sqlite3 shell) on the store, and the store's busy
+    timeout cut to 0.1 s so the test need not wait the real 5 s past it."""
+    site.store.db.execute("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(site.config.store.path, isolation_level=None)
+    yield other
+    other.close()
+
+
+def hold_for(writer: Any, seconds: float) -> None:
+    """Take the write lock now and let go after ``seconds`` of the event loop's time."""
+    writer.execute("BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(seconds, writer.execute, "COMMIT")
+
+
+@pytest.mark.parametrize("revoked", [False, True], ids=["issued", "skipped"])
+async def test_a_job_taken_just_before_the_store_locks_waits_instead_of_raising(
+        site: Site, writer: Any, revoked: bool, caplog: pytest.LogCaptureFixture) -> None:
+    confirmed(site)
+    if revoked:
+        site.send("delete_keys", {"request_id": "del", "booking_id": "B1"})
+    job = _claim(site, "issue_key")
+    hold_for(writer, 1.0)
+    await site.runner.run_job(job)  # started/skipped must wait, never raise StoreError
+    assert "the store refused" in caplog.text
+    [row] = site.rows("SELECT state FROM jobs WHERE id = ?", job.id)
+    assert row["state"] == "done"
+    assert site.key_rows()[0]["state"] == ("revoking" if revoked else "active")
+
+
+async def test_interrupted_jobs_are_settled_once_the_store_lets_go(
+        site: Site, writer: Any, caplog: pytest.LogCaptureFixture) -> None:
+    confirmed(site)
+    _interrupt(site, "issue_key")
+    site.store.db.execute("PRAGMA busy_timeout = 100")  # the restart opened a new connection
+    hold_for(writer, 1.0)
+    assert await site.runner.recover() == 1
+    assert "the store refused" in caplog.text
+    assert site.jobs()[0]["state"] == "pending"

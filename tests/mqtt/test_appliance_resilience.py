@@ -162,3 +162,35 @@ def _check_day(record, commands, space, appliance):
         inbox = {row[0] for row in db.execute("SELECT request_id FROM inbox")}
     assert states == {"G%d" % n: "COMPLETED" for n in range(8)}
     assert {payload["request_id"] for _command, payload in commands} <= inbox
+
+
+def test_a_store_held_past_the_busy_timeout_delays_the_work_and_ends_nothing(
+        tmp_path, broker, space, peer_factory):
+    """A technician's sqlite3 shell holds the write lock longer than the busy timeout while a
+    card is being cut and commands arrive: the service waits, stays up, then finishes all."""
+    appliance = Appliance(tmp_path / "a", broker, space).start()
+    holder = sqlite3.connect(appliance.db_file, isolation_level=None)
+    try:
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        send(pms, appliance, "booking", booking("first"))
+        reply(pms, "first")
+        space.control({"op": "faults", "set": {"reply_delay_s": 1.0}})
+        send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
+                                             "encoder": "desk-1"})
+        reply(pms, "cut", "accepted")
+        eventually(lambda: space.requests("CN"), what="the card on its way to Space")
+        holder.execute("BEGIN IMMEDIATE")  # the card's result must now wait for the store
+        send(pms, appliance, "booking", booking("during", "B2", units=("C3",)))
+        eventually(lambda: appliance.log_text().count("the store refused") >= 2,
+                   timeout=30, what="the service waiting past the busy timeout")
+        assert appliance.process.poll() is None
+        holder.execute("COMMIT")
+        assert reply(pms, "cut", "ok", timeout=40)["data"]["count"] == 1
+        assert reply(pms, "during", timeout=40)["status"] == "accepted"
+        event(pms, "card_encoded", booking_id="B1")
+        assert len(space.requests("CN")) == 1  # the card was not cut a second time
+        assert appliance.stop() == 0
+    finally:
+        holder.close()
+        appliance.close()
