@@ -14,7 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from appliance.bridge.mqtt import identify
 from appliance.config import Config
 from appliance.errors import KeybridgeError
-from appliance.space import SpaceClient, SpaceCommands
+from appliance.ks import config as ks_config
+from appliance.space import SpaceClient, SpaceCommands, siteconf
 from appliance.space.errors import SpaceError
 from appliance.space.settings import Administration
 from appliance.store import open_store
@@ -26,12 +27,13 @@ BROKER_TIMEOUT_S = 10.0
 async def run_checks(config: Config, backend: str = "all") -> list[Result]:
     results = [_store(config), await asyncio.to_thread(_broker, config)]
     if backend in ("all", "space"):
-        if not config.administrations:
+        admins = siteconf.of(config).administrations
+        if not admins:
             results.append(("space", False, "no [space] section: ProAccess Space is not "
                             "configured"))
-        for admin in config.administrations:
+        for admin in admins:
             results.append(await _space(admin))
-    if backend in ("all", "ks") and (backend == "ks" or config.ks is not None):
+    if backend in ("all", "ks") and (backend == "ks" or ks_config.of(config) is not None):
         results.append(await _ks(config))
     return results
 
@@ -91,7 +93,7 @@ async def _space(admin: Administration) -> Result:
 
 
 async def _ks(config: Config) -> Result:
-    if config.ks is None:
+    if ks_config.of(config) is None:
         return ("ks", False, "no [ks] section: Salto KS is not configured on this appliance")
     from appliance.engine.backend import BackendFailure
     from appliance.ks.backend import KsBackend

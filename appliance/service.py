@@ -17,7 +17,6 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
 from appliance import __version__, sdnotify
@@ -28,6 +27,7 @@ from appliance.engine.backend import Backend
 from appliance.engine.crossjobs import APPLIANCE
 from appliance.engine.engine import Engine
 from appliance.engine.jobs import JobRunner
+from appliance.engine.plugin import Plugin, build_backends, plugin_tasks
 from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
 from appliance.errors import StoreError
@@ -38,23 +38,13 @@ log = logging.getLogger("keybridge.service")
 PRUNE_EVERY_S = 3600.0
 
 
-def build_backends(config: Config,
-                   on_change: Callable[[], None] = lambda: None) -> dict[str, Backend]:
-    backends: dict[str, Backend] = {}
-    for admin in config.administrations:  # one backend, link and worker per Space server
-        from appliance.space.backend import SpaceBackend
-        backends[admin.backend] = SpaceBackend(config, admin, on_change=on_change)
-    if config.ks is not None:
-        from appliance.ks.backend import KsBackend
-        backends["ks"] = KsBackend(config, on_change=on_change)
-    return backends
-
-
 class Service:
-    def __init__(self, config: Config, backends: dict[str, Backend] | None = None) -> None:
+    def __init__(self, config: Config, plugins: tuple[Plugin, ...] = (),
+                 backends: dict[str, Backend] | None = None) -> None:
         self.config = config
-        self.backends = (build_backends(config, self._health_changed) if backends is None
-                         else backends)
+        self.plugins = plugins
+        self.backends = (build_backends(plugins, config, self._health_changed)
+                         if backends is None else backends)
         self.stop_requested = asyncio.Event()
         self.started_at = now_iso()
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -104,13 +94,9 @@ class Service:
                       "status": group.create_task(self._status_loop())}
         for name, worker in self.workers.items():
             self.tasks["worker:" + name] = group.create_task(worker.run())
-        ks = self.backends.get("ks")
-        if self.config.ks is not None and self.config.ks.events_poll_s > 0 and ks is not None:
-            from appliance.ks.backend import KsBackend
-            from appliance.ks.events import DoorEvents
-            assert isinstance(ks, KsBackend)
-            self.tasks["ks-events"] = group.create_task(
-                DoorEvents(ks, self.store, self.config.root, self.wake).run())
+        for name, task in plugin_tasks(self.plugins, self.config, self.backends, self.store,
+                                       self.wake).items():
+            self.tasks[name] = group.create_task(task)
         self.watcher = group.create_task(self._ready_and_watch())
         group.create_task(self._stop_when_asked())
 
@@ -246,5 +232,5 @@ class Service:
             self.link.stop()
 
 
-async def serve(config: Config) -> None:
-    await Service(config).run()
+async def serve(config: Config, plugins: tuple[Plugin, ...]) -> None:
+    await Service(config, plugins).run()

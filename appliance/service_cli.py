@@ -11,8 +11,7 @@ import os
 import sys
 from typing import Any
 
-from appliance import config as configuration
-from appliance import logs
+from appliance import logs, registry
 from appliance.config import Config
 from appliance.errors import ConfigError, KeybridgeError, StoreError
 from appliance.store import KeyRow, Store, open_store
@@ -22,7 +21,7 @@ DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
 
 
 def _load(path: str) -> Config:
-    return configuration.load(path)
+    return registry.load_config(path)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -56,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     logs.setup(config.service.log_level)
     from appliance.service import serve
-    asyncio.run(serve(config))
+    asyncio.run(serve(config, registry.PLUGINS))
     return 0
 
 
@@ -149,8 +148,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 async def _reconcile(config: Config, store: Store, repair: bool) -> dict[str, Any]:
     """Backends are read here; repairs are jobs the running service carries out."""
     from appliance.engine.jobs import JobRunner
-    from appliance.service import build_backends
-    backends = build_backends(config)
+    from appliance.engine.plugin import build_backends
+    backends = build_backends(registry.PLUGINS, config)
     runner = JobRunner(store, config.root, backends,
                        retry_min_s=config.service.job_retry_min_s,
                        retry_max_s=config.service.job_retry_max_s)

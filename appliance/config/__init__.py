@@ -1,5 +1,6 @@
-"""The appliance's configuration (one TOML file); see ``model.py``."""
+"""The appliance's configuration (one TOML file); see ``model.py``, and ``sections.py`` for
+the tables a backend plug-in brings."""
 
-from appliance.config.model import Config, Encoder, Mqtt, Service, Site, Store, load, parse
+from appliance.config.model import Config, Mqtt, Service, Site, Store, load, parse
 
-__all__ = ["Config", "Encoder", "Mqtt", "Service", "Site", "Store", "load", "parse"]
+__all__ = ["Config", "Mqtt", "Service", "Site", "Store", "load", "parse"]

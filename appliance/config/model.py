@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tomllib
 import zoneinfo
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,10 @@ from appliance.config.schema import (
     one_of,
     positive,
     read_table,
-    strings,
     topic_word,
 )
+from appliance.config.sections import Context, Section
 from appliance.errors import ConfigError
-from appliance.ks.config import KsConfig
-from appliance.ks.config import from_table as ks_table
-from appliance.space.admins import administrations, check_administrations
-from appliance.space.rules import SpaceRules
-from appliance.space.settings import MAIN, Administration, SpaceSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,28 +77,18 @@ class Service:
 
 
 @dataclasses.dataclass(frozen=True)
-class Encoder:
-    id: str
-    name: str
-    location: str
-    administration: str = MAIN
-
-
-@dataclasses.dataclass(frozen=True)
 class Config:
     source: str
     site: Site
     mqtt: Mqtt
     store: Store
     service: Service
-    space: SpaceSettings | None
-    encoders: tuple[Encoder, ...]
-    units: dict[str, str]
-    ks: KsConfig | None = None
-    administrations: tuple[Administration, ...] = ()
-    space_rules: SpaceRules = dataclasses.field(default_factory=SpaceRules)
-    unit_admins: dict[str, str] = dataclasses.field(default_factory=dict)
-    """PMS unit id → the administration its room belongs to (``main`` unless said)."""
+    sections: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    """Each plug-in's settings by its name; absent where its tables are."""
+    backend_names: tuple[str, ...] = ()
+    """The engine's backends, in the registry's order."""
+    key_types: tuple[str, ...] = ()
+    """The key types an owner key may name; () for any name."""
 
     @property
     def root(self) -> str:
@@ -110,31 +96,11 @@ class Config:
         return "%s/%s" % (self.mqtt.prefix, self.site.id)
 
     def backends(self) -> list[str]:
-        """The engine's backends: one per Space administration, then KS."""
-        return [admin.backend for admin in self.administrations] + (
-            ["ks"] if self.ks is not None else [])
+        return list(self.backend_names)
 
-    def key_types(self) -> list[str]:
-        """The key types an owner key may name; [] (any name) without Space key types."""
-        names = list(self.space_rules.key_types)
-        if names and self.ks is not None:
-            names += [kind.name for kind in self.ks.key_types if kind.name not in names]
-        return names
-
-    def administration(self, backend: str) -> Administration:
-        return next(admin for admin in self.administrations if admin.backend == backend)
-
-    def admin_units(self, admin: str) -> dict[str, str]:
-        """The units (unit id → room) of one administration."""
-        return {unit: room for unit, room in self.units.items()
-                if self.unit_admins.get(unit, MAIN) == admin}
-
-    def encoder(self, name: str) -> Encoder | None:
-        """The encoder the PMS calls ``name``: its external id, or its Space name."""
-        for encoder in self.encoders:
-            if name in (encoder.id, encoder.name):
-                return encoder
-        return None
+    def section(self, name: str) -> object | None:
+        """The settings of the plug-in called ``name``, or None if it is not configured."""
+        return self.sections.get(name)
 
 
 def _zone(value: Any) -> str | None:
@@ -184,16 +150,10 @@ SERVICE = {
     "drain_timeout_s": Key(float, 20.0, check=positive, example="20"),
     "auto_repair": Key(bool, False, example="true"),
 }
-ENCODER = {
-    "id": Key(str, required=True, check=non_empty, example='"desk-1"'),
-    "name": Key(str, required=True, check=non_empty, example='"Online Encoder 1"'),
-    "location": Key(str, "", example='"reception"'),
-    "administration": Key(str, MAIN, check=non_empty, example='"north"'),
-}
-SECTIONS = ("site", "mqtt", "store", "service", "space", "encoders", "units", "ks")
+CORE_TABLES = ("site", "mqtt", "store", "service")
 
 
-def load(path: str | os.PathLike[str]) -> Config:
+def load(path: str | os.PathLike[str], plugins: Sequence[Section] = ()) -> Config:
     """The configuration in ``path``; raises ConfigError listing every problem."""
     source = str(path)
     try:
@@ -206,15 +166,17 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(["%s: cannot read it (%s)" % (source, err.strerror)]) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(["%s: not valid TOML: %s" % (source, err)]) from err
-    return parse(data, source)
+    return parse(data, source, plugins)
 
 
-def parse(data: dict[str, Any], source: str) -> Config:
+def parse(data: dict[str, Any], source: str, plugins: Sequence[Section] = ()) -> Config:
+    """The configuration in ``data`` (read from ``source``), with the plug-ins' tables."""
     problems = Problems(source)
+    known = CORE_TABLES + tuple(table for plugin in plugins for table in plugin.tables)
     for name in data:
-        if name not in SECTIONS:
+        if name not in known:
             problems.add("[%s]" % name, "unknown section; the sections are %s"
-                         % ", ".join(SECTIONS))
+                         % ", ".join(known))
     site = read_table(data.get("site", {}), SITE, "[site]", problems)
     mqtt = read_table(data.get("mqtt", {}), MQTT, "[mqtt]", problems,
                       inline_secrets=("password",))
@@ -227,22 +189,38 @@ def parse(data: dict[str, Any], source: str) -> Config:
     _check_mqtt(mqtt, problems)
     if not mqtt["client_id"] and site["id"]:
         mqtt["client_id"] = "keybridge-%s" % site["id"]
-    admins, rules = administrations(data.get("space"), source, site["timezone"], problems)
-    units, unit_admins = _units(data.get("units", {}), problems)
-    config = Config(
-        source=source, site=Site(**site), mqtt=Mqtt(**mqtt),
-        store=Store(**store), service=Service(**service),
-        space=admins[0].settings if admins else None,
-        encoders=_encoders(data.get("encoders", []), problems),
-        units=units,
-        ks=None if "ks" not in data else ks_table(
-            data["ks"], problems, lambda value, where: _secret(value, base, where, problems)),
-        administrations=admins, space_rules=rules, unit_admins=unit_admins)
-    check_administrations(admins, {e.id: e.administration for e in config.encoders},
-                          unit_admins, problems)
+    context = Context(source, site["id"] or "", site["timezone"] or "UTC",
+                      lambda value, where: _secret(value, base, where, problems))
+    sections = _sections(data, plugins, context, problems)
     if problems.items:
         raise ConfigError(problems.items)
-    return config
+    return Config(source=source, site=Site(**site), mqtt=Mqtt(**mqtt), store=Store(**store),
+                  service=Service(**service), sections=sections,
+                  backend_names=tuple(name for plugin in plugins if plugin.name in sections
+                                      for name in plugin.backend_names(sections[plugin.name])),
+                  key_types=_key_types(plugins, sections))
+
+
+def _sections(data: dict[str, Any], plugins: Sequence[Section], context: Context,
+              problems: Problems) -> dict[str, object]:
+    sections = {}
+    for plugin in plugins:
+        settings = plugin.parse(data, context, problems)
+        if settings is not None:
+            sections[plugin.name] = settings
+    return sections
+
+
+def _key_types(plugins: Sequence[Section], sections: dict[str, object]) -> tuple[str, ...]:
+    """Every plug-in's key types once one of them closes the list; () for any name."""
+    kinds = [plugin.key_types(sections[plugin.name]) for plugin in plugins
+             if plugin.name in sections]
+    if not any(kind.closed and kind.names for kind in kinds):
+        return ()
+    names: list[str] = []
+    for kind in sorted(kinds, key=lambda kind: not kind.closed):  # the closing list first
+        names += [name for name in kind.names if name not in names]
+    return tuple(names)
 
 
 def _check_mqtt(mqtt: dict[str, Any], problems: Problems) -> None:
@@ -280,44 +258,3 @@ def _secret(value: str, base: Path, where: str, problems: Problems) -> str | Non
         problems.add(where, "cannot read %s (%s); create it, readable only by keybridge"
                      % (path, err.strerror))
         return None
-
-
-def _encoders(tables: Any, problems: Problems) -> tuple[Encoder, ...]:
-    if not isinstance(tables, list):
-        problems.add("[[encoders]]", "write each encoder as its own [[encoders]] table")
-        return ()
-    encoders = []
-    for index, table in enumerate(tables):
-        values = read_table(table, ENCODER, "[[encoders]] #%d" % (index + 1), problems)
-        encoders.append(Encoder(**values))
-    seen: set[str] = set()
-    for encoder in encoders:
-        for name in {encoder.id, encoder.name}:
-            if name and name in seen:
-                problems.add("[[encoders]]", "%r names two encoders; names and ids must be "
-                             "unique" % name)
-            seen.add(name)
-    return tuple(encoders)
-
-
-def _units(table: Any, problems: Problems) -> tuple[dict[str, str], dict[str, str]]:
-    """Unit id → room, and unit id → administration for units outside ``main``."""
-    if not isinstance(table, dict):
-        problems.add("[units]", "must be a table of PMS unit id = \"Salto room\"")
-        return {}, {}
-    units: dict[str, str] = {}
-    admins: dict[str, str] = {}
-    for unit, value in table.items():
-        room, admin = value, MAIN
-        if isinstance(value, dict) and set(value) <= {"room", "administration"}:
-            room, admin = value.get("room"), value.get("administration", MAIN)
-        if not isinstance(room, str) or strings([room]) is not None or not isinstance(
-                admin, str):
-            problems.add("[units] %s" % unit, "must be the Salto room or door name in "
-                         "quotes, e.g. %s = \"Pitch 12\", or { room = \"North 4\", "
-                         "administration = \"north\" }" % unit)
-            continue
-        units[unit] = room
-        if admin != MAIN:
-            admins[unit] = admin
-    return units, admins

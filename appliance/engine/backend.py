@@ -9,9 +9,9 @@ help and whether the external effect may already have happened.
 import dataclasses
 import datetime
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from appliance.store import Job
+from appliance.store import Job, Tx
 from appliance.store import KeyRow as KeyRow  # the seam names it for the backends
 
 # Job kinds every backend understands. ISSUE/UPDATE/REVOKE converge keys on desired state;
@@ -136,30 +136,60 @@ def no_checkpoint(ids: dict[str, Any]) -> None:
     """For jobs without a key."""
 
 
-class Backend(Protocol):
+class Backend:
+    """What every backend does; the hooks have the defaults a backend without desk work,
+    encoders or read-backs needs (``appliance/engine/plugin.py`` says how one plugs in)."""
+
     name: str
+    family: str
+    """The backend as the contract names it (``space`` for every Space administration)."""
+    desk_kinds: tuple[str, ...] = ()
+    """Desk commands it carries out (cut a card, read one, send a mobile key)."""
 
     def plan(self, holder: Holder) -> list[PlannedKey]:
         """The keys ``holder`` should have here; raises CommandError for a holder that
         names what the configuration lacks (an owner key's unknown key type)."""
+        raise NotImplementedError
 
     def check_encoder(self, encoder: str) -> str | None:
         """The problem with addressing ``encoder``, or None."""
+        return "%s has no encoders" % self.name
 
     def idempotent(self, kind: str) -> bool:
         """Whether a ``kind`` job may be repeated after a crash left its outcome unknown."""
+        return True
 
-    async def start(self) -> None: ...
+    def outcome_unknown_hint(self, kind: str) -> str:
+        """What a person does when a ``kind`` job may or may not have happened."""
+        return "check in %s whether it happened, then ask again if needed" % self.family
 
-    async def close(self) -> None: ...
+    def failure_fields(self, job: Job) -> dict[str, Any]:
+        """What key_failed says about where the job ran."""
+        return {"backend": self.family}
 
-    def health(self) -> Health: ...
+    def prepare(self, job: Job, key: KeyRow | None, store: Tx) -> Job:
+        """The job as it should run, with what only the store knows added (read only)."""
+        return job
+
+    def describe(self, job: Job, outcome: Outcome, store: Tx) -> None:
+        """Complete a finished job's outcome with what only the store knows (read only)."""
+
+    async def start(self) -> None:
+        """Open links; called once before the workers start."""
+
+    async def close(self) -> None:
+        """Close links; called once at the end."""
+
+    def health(self) -> Health:
+        raise NotImplementedError
 
     async def run(self, job: Job, key: KeyRow | None,
                   checkpoint: Checkpoint = no_checkpoint) -> Outcome:
         """Carry out ``job``; raises BackendFailure."""
+        raise NotImplementedError
 
     async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
         """What the backend holds that differs from ``keys`` (every key of the backend that
         is not revoked long ago): dicts with ``kind``, ``fix`` (FIX_* or None), ``key_id``
         when one of ours is concerned, and what the technician needs to find it."""
+        return []

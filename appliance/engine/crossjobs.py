@@ -32,7 +32,7 @@ class CrossJobs:
         wanted = job.payload.get("backend", "all")
         results: dict[str, Any] = {}
         for name, backend in self.backends.items():
-            if wanted not in ("all", name.split(":")[0]):
+            if wanted not in ("all", backend.family):
                 continue
             try:
                 outcome = await backend.run(job, None)

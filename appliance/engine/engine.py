@@ -116,7 +116,7 @@ class Engine:
 
     def _owner_key(self, tx: Tx, owner: contract.OwnerKey,
                    request_id: str) -> tuple[str, dict[str, Any]]:
-        known = self.config.key_types()
+        known = self.config.key_types
         if known and owner.key_type not in known:
             raise CommandError("unknown_key_type", "owner_key.key_type %r is no key type here; "
                                "the key types are %s" % (owner.key_type, ", ".join(known)),
@@ -166,24 +166,34 @@ class Engine:
                 args["repair"] = args["repair"] or self.config.service.auto_repair
             tx.jobs.add(APPLIANCE, command, args, request_id=request_id, reply=route)
             return "accepted", {}
-        spaces = self._family("space")
+        desks = self._desks(command)
         key_id = None
         if "encoder" in args:
-            backend = self._encoder_backend(args["encoder"], spaces)
+            backend = self._encoder_backend(args["encoder"], desks)
         if command != "read_card":
             key = self._desk_key(tx, args.get("booking_id"), args.get("owner_key_id"),
-                                 [backend] if "encoder" in args else spaces)
+                                 [backend] if "encoder" in args else desks)
             key_id, backend = key.id, key.backend
         tx.jobs.add(backend, command, args, key_id=key_id, request_id=request_id, reply=route)
         assert command in DESK_KINDS
         return "accepted", {}
 
-    def _encoder_backend(self, name: str, spaces: list[str]) -> str:
+    def _desks(self, command: str) -> list[str]:
+        """The backends that carry out the desk command ``command``."""
+        found = [name for name, backend in self.backends.items()
+                 if command in backend.desk_kinds]
+        if not found:
+            raise CommandError("backend_not_configured", "no backend on this appliance "
+                               "carries out %s (ProAccess Space does: configure [space])"
+                               % command, "backend")
+        return found
+
+    def _encoder_backend(self, name: str, desks: list[str]) -> str:
         """The backend of the administration the encoder belongs to."""
-        for backend in spaces:
+        for backend in desks:
             if self.backends[backend].check_encoder(name) is None:
                 return backend
-        raise CommandError("unknown_encoder", self.backends[spaces[0]].check_encoder(name)
+        raise CommandError("unknown_encoder", self.backends[desks[0]].check_encoder(name)
                            or "no encoder %r" % name, "encoder")
 
     def _desk_key(self, tx: Tx, booking_id: str | None,
@@ -200,7 +210,7 @@ class Engine:
 
     def _family(self, name: str) -> list[str]:
         """The backends called ``name``: "space" is every administration's."""
-        found = [backend for backend in self.backends if backend.split(":")[0] == name]
+        found = [key for key, backend in self.backends.items() if backend.family == name]
         if not found:
             raise CommandError("backend_not_configured", "the %s backend is not configured on "
                                "this appliance" % name, "backend")

@@ -5,13 +5,12 @@ audit rows, events, the desk's final reply) together with the job's end. A failu
 with backoff when that can help and the job converges a key; a desk request a person waits for
 gets an error reply at once. After a crash, ``recover`` puts interrupted jobs back, except
 those whose effect may have happened and must not be repeated blindly (a card cut twice is
-two cards): those end with ``outcome_unknown`` and a hint.
+two cards): those end with ``outcome_unknown`` and the backend's hint.
 
 Every write goes through ``persist``: a store held by another writer delays a job's record,
 it never ends the service.
 """
 
-import dataclasses
 import functools
 import logging
 import random
@@ -26,8 +25,6 @@ from appliance.engine.backend import (
     ENCODE,
     ISSUE,
     MOBILE,
-    READ,
-    REVOKE,
     UPDATE,
     Backend,
     BackendFailure,
@@ -37,7 +34,6 @@ from appliance.engine.backend import (
 )
 from appliance.engine.crossjobs import APPLIANCE, CrossJobs
 from appliance.errors import StoreError
-from appliance.space.cards import in_space
 from appliance.store import Job, Store
 from appliance.store.retry import persist
 
@@ -97,46 +93,13 @@ class JobRunner:
     async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
         if job.backend == APPLIANCE:
             return await self.cross.run(job)
-        if key is not None and job.kind in (UPDATE, REVOKE) and in_space(key):
-            # Only a key Space holds is checked out; which of its rooms are someone else's
-            # now is asked of the store here, where it is.
-            job = dataclasses.replace(job, payload=job.payload | {
-                "rooms_taken": self._rooms_taken(key)})
+        backend = self.backends[job.backend]
+        job = backend.prepare(job, key, self.store.read)
         checkpoint = no_checkpoint if key is None else functools.partial(self._checkpoint,
                                                                            key.id)
-        outcome = await self.backends[job.backend].run(job, key, checkpoint)
-        if job.kind == READ:
-            self._read_back(job.backend, outcome)
+        outcome = await backend.run(job, key, checkpoint)
+        backend.describe(job, outcome, self.store.read)
         return outcome
-
-    def _rooms_taken(self, key: KeyRow) -> list[str]:
-        """Rooms a newer live key of the same backend checked in since this one did."""
-        since = key.external_ids.get("checked_in_ns", 0)
-        taken: set[str] = set()
-        for other in self.store.read.keys.live(key.backend):
-            if other.id != key.id and other.external_ids.get("checked_in_ns", 0) > since:
-                taken.update(other.plan.get("rooms", ()))
-        return sorted(taken)
-
-    def _read_back(self, backend: str, outcome: Outcome) -> None:
-        """Name the booking or owner key a card read at the desk belongs to: the newest key
-        of that room, revoked ones too (a card handed back at check-out names its stay),
-        one with the card's very end first."""
-        room, until = outcome.data.get("room"), outcome.data.get("space_valid_until")
-        found: dict[str, Any] = {"booking_id": None, "owner_key_id": None, "key_id": None}
-        candidates = []
-        for key in self.store.read.keys.of_backend(backend, newest_first=True):
-            rooms = key.plan.get("rooms") or key.external_ids.get("rooms", ())
-            if room is not None and list(rooms)[:1] == [room] and in_space(key):
-                candidates.append(key)
-        exact = [key for key in candidates
-                 if until and key.plan.get("space_valid_until", "") == until[:16]]
-        if exact or candidates:
-            key = (exact or candidates)[0]
-            found |= key.holder() | {"key_id": key.id}
-        outcome.data.update(found)
-        for _kind, fields in outcome.events:
-            fields.update(found)
 
     def _skip(self, job: Job) -> None:
         with self.store.transaction() as tx:
@@ -186,8 +149,7 @@ class JobRunner:
             return
         self.failed(job, self.store.read.keys.get(job.key_id), BackendFailure(
             "outcome_unknown", "keybridge restarted while %s was under way; it may or may "
-            "not have happened" % job.kind, hint="read the card on the encoder to see "
-            "whether it was encoded, then ask again if needed"))
+            "not have happened" % job.kind, hint=backend.outcome_unknown_hint(job.kind)))
 
     async def reconcile(self, repair: bool, trigger: str) -> Outcome:
         """Compare the store with the bookings and with the backends; see reconcile.py."""

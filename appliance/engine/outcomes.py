@@ -93,15 +93,15 @@ class Recorder:
     def _failure_fields(self, job: Job, key: KeyRow | None, failure: BackendFailure,
                         retry: bool) -> dict[str, Any]:
         """key_failed: whose key, which operation, the (vendor) code and what to do."""
-        family, _, administration = job.backend.partition(":")
-        fields: dict[str, Any] = {"backend": family, "operation": job.kind}
+        backend = self.backends.get(job.backend)
+        fields: dict[str, Any] = ({"backend": job.backend} if backend is None
+                                  else backend.failure_fields(job))
+        fields["operation"] = job.kind
         if key is not None:
             fields |= key.holder() | {"key_id": key.id}
             kind = key.key_type or key.plan.get("key_type")
             if kind:  # only keys of backends with key types name theirs
                 fields["key_type"] = kind
-        if family == "space":
-            fields["administration"] = administration or "main"
         if "encoder" in job.payload:
             fields["encoder"] = job.payload["encoder"]
         return fields | {"code": failure.code, "message": failure.message,

@@ -20,6 +20,7 @@ from appliance.engine.backend import (
     REVOKE,
     TEST,
     UPDATE,
+    Backend,
     BackendFailure,
     Checkpoint,
     Health,
@@ -30,6 +31,7 @@ from appliance.engine.backend import (
     holder_fields,
     no_checkpoint,
 )
+from appliance.ks import config as ks_config
 from appliance.ks import errors
 from appliance.ks.client import KsClient
 from appliance.ks.config import KsConfig
@@ -44,13 +46,15 @@ AUTH_HINT = ("check [ks] client_id, client_secret_file, username and password_fi
              "Salto enabled the password grant for the client")
 
 
-class KsBackend:
+class KsBackend(Backend):
     name = NAME
+    family = NAME
 
     def __init__(self, config: Config, client: KsClient | None = None,
                  on_change: Callable[[], None] = lambda: None) -> None:
-        assert config.ks is not None
-        self.ks: KsConfig = config.ks
+        ks = ks_config.of(config)
+        assert ks is not None
+        self.ks: KsConfig = ks
         self.on_change = on_change  # the retained status follows KS at once
         self.client = client or KsClient(self.ks.settings)
         self.site = KsSite(self.client, config.site.id, config.site.zone)

@@ -22,14 +22,12 @@ needs a second key type. Locks are named as KS names them (or by id) and looked 
 """
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
+from appliance.config import Config
 from appliance.config.schema import Key, Problems, between, non_empty, positive, read_table
+from appliance.config.sections import SecretReader
 from appliance.ks.settings import KsSettings
-
-SecretReader = Callable[[str, str], str | None]
-"""(value of a *_file key, "[ks] key") → the secret, or None with a problem recorded."""
 
 PLATFORMS = ("ks",)
 KS = {
@@ -91,6 +89,12 @@ class KsConfig:
 
     def key_type(self, name: str) -> KeyType | None:
         return next((kind for kind in self.key_types if kind.name == name), None)
+
+
+def of(config: Config) -> KsConfig | None:
+    """The ``[ks]`` settings of ``config``, None without KS."""
+    found = config.section("ks")
+    return found if isinstance(found, KsConfig) else None
 
 
 def from_table(table: Any, problems: Problems, read_secret: SecretReader) -> KsConfig | None:

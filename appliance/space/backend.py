@@ -8,11 +8,12 @@ check-out (CO). Each administration is its own backend ("space", "space:north"):
 link, its own worker, so one Space server being away never holds up another.
 """
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from appliance import lifecycle
-from appliance.config import Config, Encoder
+from appliance.config import Config
 from appliance.engine.backend import (
     DELIVER,
     ENCODE,
@@ -22,6 +23,7 @@ from appliance.engine.backend import (
     REVOKE,
     TEST,
     UPDATE,
+    Backend,
     BackendFailure,
     Checkpoint,
     Health,
@@ -31,23 +33,28 @@ from appliance.engine.backend import (
     PlannedKey,
     no_checkpoint,
 )
-from appliance.space import cards, errors, keydata
+from appliance.space import cards, errors, hooks, keydata, siteconf
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
 from appliance.space.settings import Administration
-from appliance.store import Job, now_iso
+from appliance.space.siteconf import Encoder
+from appliance.store import Job, Tx, now_iso
 
 
-class SpaceBackend:
+class SpaceBackend(Backend):
+    family = "space"
+    desk_kinds = (ENCODE, READ, MOBILE)
+
     def __init__(self, config: Config, admin: Administration | None = None,
                  client: SpaceClient | None = None,
                  on_change: Callable[[], None] = lambda: None) -> None:
-        self.admin = admin or config.administrations[0]
+        self.site = siteconf.of(config)
+        self.admin = admin or self.site.administrations[0]
         self.name = self.admin.backend
         self.on_change = on_change  # the retained status follows the link at once
         self.config = config
-        self.rules = config.space_rules
-        self.units = config.admin_units(self.admin.id)
+        self.rules = self.site.rules
+        self.units = self.site.admin_units(self.admin.id)
         self.client = client or SpaceClient(self.admin.settings, on_health=self._on_health)
         self.desk = SpaceCommands(self.client, self.admin.settings.operator)
         self._health = Health(False, now_iso(), "not connected yet")
@@ -67,9 +74,9 @@ class SpaceBackend:
                            keydata.deliver_at(product, holder, times[0]))]
 
     def check_encoder(self, encoder: str) -> str | None:
-        found = self.config.encoder(encoder)
+        found = self.site.encoder(encoder)
         if found is None:
-            known = ", ".join(e.id for e in self.config.encoders) or "none configured"
+            known = ", ".join(e.id for e in self.site.encoders) or "none configured"
             return "no encoder %r in [[encoders]] (known: %s)" % (encoder, known)
         if found.administration != self.admin.id:
             return "encoder %r belongs to administration %r, not %r" % (
@@ -79,6 +86,25 @@ class SpaceBackend:
     def idempotent(self, kind: str) -> bool:
         # Cutting a card or sending a mobile key twice makes a second key: never blindly.
         return kind not in (ENCODE, MOBILE, DELIVER)
+
+    def outcome_unknown_hint(self, kind: str) -> str:
+        return "read the card on the encoder to see whether it was encoded, then ask again " \
+            "if needed"
+
+    def failure_fields(self, job: Job) -> dict[str, Any]:
+        return {"backend": self.family, "administration": self.admin.id}
+
+    def prepare(self, job: Job, key: KeyRow | None, store: Tx) -> Job:
+        if key is not None and job.kind in (UPDATE, REVOKE) and cards.in_space(key):
+            # Only a key Space holds is checked out; which of its rooms are someone else's
+            # now only the store knows.
+            return dataclasses.replace(job, payload=job.payload | {
+                "rooms_taken": hooks.rooms_taken(store, key)})
+        return job
+
+    def describe(self, job: Job, outcome: Outcome, store: Tx) -> None:
+        if job.kind == READ:
+            hooks.read_back(store, self.name, outcome)
 
     async def start(self) -> None:
         self.client.start()
@@ -144,7 +170,7 @@ class SpaceBackend:
         raise BackendFailure("internal_error", "Space cannot run a %s job" % job.kind)
 
     def _encoder(self, job: Job) -> Encoder:
-        encoder = self.config.encoder(job.payload["encoder"])
+        encoder = self.site.encoder(job.payload["encoder"])
         assert encoder is not None
         return encoder
 

@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appliance.cli import main
-from appliance.config import load, parse
 from appliance.errors import ConfigError
+from appliance.ks import config as ks_config
+from appliance.registry import load_config as load
+from appliance.registry import parse_config as parse
+from appliance.space import siteconf
 
 SITE = """
 [site]
@@ -104,11 +107,12 @@ def test_a_complete_file_loads_with_every_value(site_dir: Path) -> None:
     assert config.mqtt.key_file == str(site_dir / "client.key")
     assert config.mqtt.ca_file == str(site_dir / "ca.crt")
     assert config.service.log_level == "debug" and config.service.job_retry_min_s == 2.0
-    assert config.space is not None and config.space.card_wait_s == 20.0
+    space = siteconf.of(config)
+    assert space.main is not None and space.main.card_wait_s == 20.0
     assert config.backends() == ["space"]
-    assert [e.id for e in config.encoders] == ["desk-1", "desk-2"]
-    assert config.encoder("Online Encoder 2") is config.encoders[1]
-    assert config.units == {"P12": "Pitch 12", "C3": "Chalet 3"}
+    assert [e.id for e in space.encoders] == ["desk-1", "desk-2"]
+    assert space.encoder("Online Encoder 2") is space.encoders[1]
+    assert space.units == {"P12": "Pitch 12", "C3": "Chalet 3"}
 
 
 def test_a_minimal_file_takes_the_documented_defaults(tmp_path: Path) -> None:
@@ -116,7 +120,8 @@ def test_a_minimal_file_takes_the_documented_defaults(tmp_path: Path) -> None:
     assert (config.mqtt.host, config.mqtt.port, config.mqtt.prefix) == (
         "127.0.0.1", 1883, "keybridge")
     assert config.mqtt.password is None and not config.mqtt.tls
-    assert config.space is None and config.backends() == []
+    assert siteconf.of(config).main is None and config.backends() == []
+    assert ks_config.of(config) is None
     assert config.store.path == "/var/lib/keybridge/keybridge.db"
 
 

@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from appliance.config import Config, parse
+from appliance.config import Config
 from appliance.engine.backend import Outcome
 from appliance.engine.engine import Engine
 from appliance.engine.jobs import JobRunner
 from appliance.engine.replies import ReplyTo
+from appliance.registry import parse_config as parse
 from appliance.space.backend import SpaceBackend
 from appliance.store import Job
 from appliance.store.db import Store

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from appliance.cli import main
-from appliance.config import Config, load
+from appliance.config import Config
 from appliance.engine.engine import Engine
 from appliance.engine.replies import ReplyTo
+from appliance.registry import load_config as load
 from appliance.space.backend import SpaceBackend
 from appliance.store import Route
 from appliance.store.db import Store

@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol
-from appliance.config.model import Config, parse
+from appliance.config import Config
 from appliance.engine import keys as keyset
 from appliance.engine.backend import DELIVER, ISSUE, UPDATE, Holder, PlannedKey
 from appliance.errors import CommandError, ConfigError
-from appliance.space import keydata
+from appliance.registry import parse_config as parse
+from appliance.space import keydata, siteconf
 from appliance.space.backend import SpaceBackend
 from appliance.space.rules import Product
 from appliance.space.settings import Administration, SpaceSettings
@@ -88,7 +89,7 @@ def owner(key_type: str, **fields: Any) -> Holder:
 
 def plan(config: Config, holder: Holder, admin: str = "space") -> list[PlannedKey]:
     # Constructed, never started: plan() needs no link.
-    return SpaceBackend(config, config.administration(admin)).plan(holder)
+    return SpaceBackend(config, siteconf.of(config).administration(admin)).plan(holder)
 
 
 def one_key(config: Config, holder: Holder) -> PlannedKey:
@@ -108,7 +109,7 @@ def test_an_authorization_number_outside_1_to_62_is_refused(number: str) -> None
 
 def test_all_62_authorizations_are_accepted() -> None:
     names = {str(number): "Door %d" % number for number in range(1, 63)}
-    assert len(make({"authorizations": names}).space_rules.authorizations) == 62
+    assert len(siteconf.of(make({"authorizations": names})).rules.authorizations) == 62
 
 
 def test_a_key_type_naming_an_unknown_authorization_says_where_to_add_it() -> None:
@@ -162,7 +163,7 @@ def test_license_plate_in_auth_code_needs_software_version_1_20() -> None:
 @pytest.mark.parametrize("mode", ["auth_code", "print_info"])
 def test_license_plate_is_accepted_from_software_version_1_20(mode: str) -> None:
     config = make({"license_plate": mode, "software_version": "1.20"})
-    assert config.administrations[0].settings.license_plate == mode
+    assert siteconf.of(config).administrations[0].settings.license_plate == mode
 
 
 def test_an_administration_needs_its_own_server() -> None:
@@ -255,7 +256,7 @@ NORTH = {"card_wait_s": 20, "check_in_time": "15:00",
 
 
 def test_an_administration_inherits_space_keys_but_keeps_its_server_and_timezone() -> None:
-    main, north = make(NORTH).administrations
+    main, north = siteconf.of(make(NORTH)).administrations
     assert (main.id, main.backend, main.timezone) == ("main", "space", "Europe/Amsterdam")
     assert (north.id, north.backend) == ("north", "space:north")
     assert north.settings.server == "10.0.0.5:8090" and north.timezone == "Europe/Brussels"
@@ -265,8 +266,8 @@ def test_an_administration_inherits_space_keys_but_keeps_its_server_and_timezone
 def test_each_administration_has_its_units() -> None:
     config = make(NORTH, units={"P12": "Pitch 12",
                                 "N4": {"room": "North 4", "administration": "north"}})
-    assert config.admin_units("north") == {"N4": "North 4"}
-    assert config.admin_units("main") == {"P12": "Pitch 12"}
+    assert siteconf.of(config).admin_units("north") == {"N4": "North 4"}
+    assert siteconf.of(config).admin_units("main") == {"P12": "Pitch 12"}
     holder = booking(units=("P12", "N4"))
     assert [key.units for key in plan(config, holder)] == [("P12",)]
     (north,) = plan(config, holder, "space:north")
@@ -275,8 +276,8 @@ def test_each_administration_has_its_units() -> None:
 
 
 def test_owner_keys_may_name_the_space_key_types() -> None:
-    assert make(rules()).key_types() == ["pitch", "pool"]
-    assert make().key_types() == []  # no key types: any name
+    assert make(rules()).key_types == ("pitch", "pool")
+    assert make().key_types == ()  # no key types: any name
 
 
 # -- which key a booking gets ---------------------------------------------------------------
@@ -602,7 +603,7 @@ def test_a_forever_owner_key_ends_in_the_last_year_space_can_hold() -> None:
     holder = Holder(("P12",), datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
                     datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC),
                     owner_key_id="O1")
-    [key] = SpaceBackend(config, config.administrations[0]).plan(holder)
+    [key] = SpaceBackend(config, siteconf.of(config).administrations[0]).plan(holder)
     assert key.plan["space_valid_until"].startswith("2099-12-31")
 
 
@@ -613,7 +614,7 @@ def test_printed_lines_are_never_empty_for_space() -> None:
     holder = Holder(("P12",), datetime.datetime(2027, 7, 1, tzinfo=datetime.UTC),
                     datetime.datetime(2027, 7, 4, tzinfo=datetime.UTC), owner_key_id="O1",
                     key_type="pitch")
-    [key] = SpaceBackend(config, config.administrations[0]).plan(holder)
+    [key] = SpaceBackend(config, siteconf.of(config).administrations[0]).plan(holder)
     assert key.plan["print_info"] == [" ", "Pitch Pitch 12"]
     protocol.EncodeCard(b"CN", b"Online Encoder 1", (b"Pitch 12",),
                         print_info=tuple(line.encode() for line in key.plan["print_info"]))

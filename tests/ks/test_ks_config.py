@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.config import load
 from appliance.errors import ConfigError
+from appliance.ks.config import of as ks_of
+from appliance.registry import load_config as load
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 BASE = """
@@ -50,12 +51,12 @@ def problems(path: Path) -> list[str]:
 
 def test_the_account_comes_from_the_files_and_one_stay_pin_is_the_default(folder: Path) -> None:
     config = load(write(folder, BASE + KS + '[ks.units]\nP12 = ["Pitch 12"]\nC3 = "Chalet 3"\n'))
-    assert config.ks is not None and config.backends() == ["ks"]
-    settings = config.ks.settings
+    assert ks_of(config) is not None and config.backends() == ["ks"]
+    settings = ks_of(config).settings
     assert (settings.client_secret, settings.password) == ("client-s3cret", "user-s3cret")
     assert "s3cret" not in repr(settings)
-    assert config.ks.units == {"P12": ("Pitch 12",), "C3": ("Chalet 3",)}
-    [kind] = config.ks.key_types
+    assert ks_of(config).units == {"P12": ("Pitch 12",), "C3": ("Chalet 3",)}
+    [kind] = ks_of(config).key_types
     assert (kind.name, kind.unit_locks, kind.locks) == ("stay", True, ())
 
 
@@ -125,5 +126,5 @@ def test_the_commented_example_table_is_valid_once_uncommented(folder: Path) -> 
     block = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
                       for line in example[start:].splitlines())
     config = load(write(folder, BASE + block))
-    assert config.ks is not None
-    assert [kind.name for kind in config.ks.key_types] == ["stay", "showers"]
+    assert ks_of(config) is not None
+    assert [kind.name for kind in ks_of(config).key_types] == ["stay", "showers"]

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from appliance.bridge import contract
-from appliance.config import load as load_config
 from appliance.engine.engine import _booking_holder
+from appliance.registry import load_config
+from appliance.space import siteconf
 from simulators.ks import defaults as ks_defaults
 from simulators.pms import day
 
@@ -173,7 +174,7 @@ def test_the_demo_products_give_each_booking_the_key_the_day_expects() -> None:
     """config/demo.toml's [[space.products]] against the day's bookings, with the appliance's
     own rules: the key type, what it opens, and which products send phone keys."""
     config = load_config(ROOT / "config" / "demo.toml")
-    rules = config.space_rules
+    rules = siteconf.of(config).rules
     chosen: dict[tuple[str, str], tuple[str, tuple[str, ...], str] | None] = {}
     for step in DAY.commands:
         if step.command == "booking":
@@ -191,7 +192,7 @@ def test_the_demo_products_give_each_booking_the_key_the_day_expects() -> None:
     assert chosen[nowak, "CONFIRMED"] is None
     assert chosen[nowak, "CHECKED_IN"] == ("chalet", tuple(day.CHALET), "check_in")
     assert "Swimming pool" not in pitch
-    settings = config.administrations[0].settings
+    settings = siteconf.of(config).administrations[0].settings
     assert (settings.check_in_time, settings.check_out_time) == ("14:00", "11:00")
 
 

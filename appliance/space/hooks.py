@@ -1,0 +1,41 @@
+"""What a Space job needs of the store, asked through the engine's job hooks: the rooms a
+newer key has checked in since (so a check-out leaves them alone), and the booking or owner
+key a card read at the desk belongs to."""
+
+from typing import Any
+
+from appliance.engine.backend import Outcome
+from appliance.space.cards import in_space
+from appliance.store import KeyRow, Tx
+
+
+def rooms_taken(store: Tx, key: KeyRow) -> list[str]:
+    """Rooms a newer live key of the same backend checked in since this one did."""
+    since = key.external_ids.get("checked_in_ns", 0)
+    taken: set[str] = set()
+    for other in store.keys.live(key.backend):
+        if other.id != key.id and other.external_ids.get("checked_in_ns", 0) > since:
+            taken.update(other.plan.get("rooms", ()))
+    return sorted(taken)
+
+
+def read_back(store: Tx, backend: str, outcome: Outcome) -> None:
+    """Name the booking or owner key a card read at the desk belongs to: the newest key
+    of that room, revoked ones too (a card handed back at check-out names its stay),
+    one with the card's very end first."""
+    room, until = outcome.data.get("room"), outcome.data.get("space_valid_until")
+    found: dict[str, Any] = {"booking_id": None, "owner_key_id": None, "key_id": None}
+    candidates = []
+    for key in store.keys.of_backend(backend, newest_first=True):
+        rooms = key.plan.get("rooms") or key.external_ids.get("rooms", ())
+        if room is not None and list(rooms)[:1] == [room] and in_space(key):
+            candidates.append(key)
+    exact = [key for key in candidates
+             if until and key.plan.get("space_valid_until", "") == until[:16]]
+    if exact or candidates:
+        key = (exact or candidates)[0]
+        found |= key.holder() | {"key_id": key.id}
+    outcome.data.update(found)
+    for _kind, fields in outcome.events:
+        fields.update(found)
+

@@ -1,0 +1,46 @@
+"""ProAccess Space as a plug-in: ``[space]``, ``[units]`` and ``[[encoders]]``; one backend
+per administration; no tasks of its own (the links live in the backends)."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from appliance.config import Config
+from appliance.config.schema import Problems
+from appliance.config.sections import Context, KeyTypes
+from appliance.engine.backend import Backend
+from appliance.engine.plugin import Task
+from appliance.space import siteconf
+from appliance.space.backend import SpaceBackend
+from appliance.space.siteconf import SpaceSite
+from appliance.store import Store
+
+
+class SpacePlugin:
+    name = siteconf.NAME
+    tables: tuple[str, ...] = ("space", "units", "encoders")
+
+    def parse(self, data: Mapping[str, Any], context: Context,
+              problems: Problems) -> SpaceSite | None:
+        site = siteconf.parse(data, context.source, context.site_timezone, problems)
+        return site if site.administrations else None
+
+    def backend_names(self, settings: object) -> list[str]:
+        assert isinstance(settings, SpaceSite)
+        return [admin.backend for admin in settings.administrations]
+
+    def key_types(self, settings: object) -> KeyTypes:
+        # Space needs an owner key's type for its authorizations: the list is closed.
+        assert isinstance(settings, SpaceSite)
+        return KeyTypes(tuple(settings.rules.key_types), closed=True)
+
+    def build(self, config: Config, on_change: Callable[[], None]) -> dict[str, Backend]:
+        site = siteconf.of(config)
+        return {admin.backend: SpaceBackend(config, admin, on_change=on_change)
+                for admin in site.administrations}
+
+    def tasks(self, config: Config, backends: Mapping[str, Backend], store: Store,
+              wake: Callable[[], None]) -> dict[str, Task]:
+        return {}
+
+
+PLUGIN = SpacePlugin()
