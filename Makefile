@@ -22,6 +22,7 @@ test: $(VENV)/.installed $(MICROPYTHON_STAMP) system-deps lint typecheck pytest 
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
