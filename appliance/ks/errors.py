@@ -20,7 +20,7 @@
 
 Every error names the method and the path (ids only: no query, no secret, no
 PIN), and the status and ErrorCode where there is one. httpx2 exceptions are
-translated in ``appliance.ks.client`` and ``appliance.ks.auth`` with
+translated in ``appliance.ks.connection`` and ``appliance.ks.auth`` with
 ``raise ... from``, so the cause stays in the traceback.
 """
 
