@@ -13,6 +13,7 @@ import zoneinfo
 from appliance.engine.backend import KeyRow
 from appliance.ks.client import KsClient
 from appliance.ks.config import KeyType, KsConfig
+from appliance.ks.ids import KsIds
 from appliance.ks.saga import Saga
 from appliance.ks.settings import KsSettings
 from appliance.ks.site import KsSite
@@ -38,7 +39,7 @@ async def pins_per_hour(count: int) -> None:
             before = _requests(server)
             start = time.perf_counter()
             for n in range(count):
-                await saga.ensure(_key(n), {}, False, lambda ids: None, first_try=True)
+                await saga.ensure(_key(n), KsIds(), False, lambda ids: None, first_try=True)
             seconds = time.perf_counter() - start
             requests = _requests(server) - before
     print("%-38s %10.0f /h  (%d in %.2f s, %.1f requests each)"

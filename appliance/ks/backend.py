@@ -35,6 +35,7 @@ from appliance.ks import config as ks_config
 from appliance.ks import errors
 from appliance.ks.client import KsClient
 from appliance.ks.config import KsConfig
+from appliance.ks.ids import KsIds
 from appliance.ks.reconcile import compare
 from appliance.ks.saga import Saga
 from appliance.ks.site import KsSite
@@ -144,10 +145,12 @@ class KsBackend(Backend):
                              hint="cards are cut on a Space encoder")
 
     async def _ensure(self, job: Job, key: KeyRow, checkpoint: Checkpoint) -> Outcome:
+        known = KsIds.from_json(key.external_ids)
         # pin_stored is committed with the encrypted PIN itself: one fact, one transaction.
         # A reissue forgets the secret: then a new PIN is due whatever the ids say.
-        has_pin = bool(key.external_ids.get("pin_stored")) and key.has_secret
-        ids, pin = await self.saga.ensure(key, key.external_ids, has_pin, checkpoint,
+        has_pin = known.pin_stored and key.has_secret
+        ids, pin = await self.saga.ensure(key, known, has_pin,
+                                          lambda ids: checkpoint(ids.to_json()),
                                           first_try=job.kind == ISSUE and job.attempts == 1)
         fields = holder_fields(key) | {
             "key_id": key.id, "backend": NAME, "key_type": key.key_type,
@@ -156,39 +159,41 @@ class KsBackend(Backend):
             "valid_until": key.valid_until.isoformat()}
         if pin is None:
             return Outcome(data=fields, events=[("key_updated", fields)],
-                           key_event=lifecycle.UPDATED,
-                           external_ids=ids, audit=[("pin_updated", ids["site_user_id"],
-                                                     _ks_ids(ids))])
+                           key_event=lifecycle.UPDATED, external_ids=ids.to_json(),
+                           audit=[("pin_updated", str(ids.site_user_id), ids.audit_text())])
+        ids.pin_stored = True
         return Outcome(data=fields, events=[("key_issued", fields | {"pin": pin})],
-                       key_event=lifecycle.ISSUED, external_ids=ids | {"pin_stored": True},
+                       key_event=lifecycle.ISSUED, external_ids=ids.to_json(),
                        secret=pin.encode("ascii"),
-                       audit=[("pin_minted", ids["site_user_id"], _ks_ids(ids))])
+                       audit=[("pin_minted", str(ids.site_user_id), ids.audit_text())])
 
     async def _revoke(self, job: Job, key: KeyRow) -> Outcome:
-        removed = await self.saga.remove(key, key.external_ids)
+        ids = KsIds.from_json(key.external_ids)
+        removed = await self.saga.remove(key, ids)
         fields = holder_fields(key) | {
             "key_id": key.id, "backend": NAME, "key_type": key.key_type,
             "units": list(key.units), "reason": job.payload.get("reason", "")}
-        detail = _ks_ids(key.external_ids) + (" (already gone)" if not any(removed.values())
-                                              else "")
+        detail = ids.audit_text() + (" (already gone)" if not any(removed.values()) else "")
         return Outcome(data=fields, events=[("key_revoked", fields)],
                        key_event=lifecycle.REVOKED_EVENT,
-                       audit=[("pin_revoked", str(key.external_ids.get("site_user_id", "")),
-                               detail)])
+                       audit=[("pin_revoked", ids.site_user_id or "", detail)])
 
     async def _remove_remote(self, job: Job, key: KeyRow | None) -> Outcome:
         remote = dict(job.payload.get("remote") or {})
         if key is not None and key.state != lifecycle.REVOKED:
             return Outcome(data={"removed": None, "reason": "the key is live again"})
-        await self.saga.remove(None, {name: remote.get(name) for name in (
-            "site_user_id", "access_group_id")})
+        # Only what the listing showed: no look-up by reference, which could find a key's
+        # guest made since.
+        stray = KsIds(site_user_id=remote.get("site_user_id"),
+                      access_group_id=remote.get("access_group_id"))
+        await self.saga.remove(None, stray)
         return Outcome(data={"removed": remote}, audit=[(
-            "stray_removed", str(remote.get("site_user_id") or remote.get("access_group_id")),
-            "reconciliation: %s" % _ks_ids(remote))])
+            "stray_removed", str(stray.site_user_id or stray.access_group_id),
+            "reconciliation: %s" % stray.audit_text())])
 
-    def _lock_names(self, ids: dict[str, Any]) -> list[str]:
+    def _lock_names(self, ids: KsIds) -> list[str]:
         names = self.site.lock_names()
-        return [names.get(lock, lock) for lock in ids.get("locks", [])]
+        return [names.get(lock, lock) for lock in ids.locks]
 
     async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
         return await self.guarded(compare(self.saga, keys))
@@ -212,8 +217,3 @@ class KsBackend(Backend):
                 "seats": {"used": site.get("active_user_amount"),
                           "limit": site.get("subscribed_user_amount")}}
 
-
-def _ks_ids(ids: dict[str, Any]) -> str:
-    """The KS-side ids an audit row carries, so a person can find them in the KS app."""
-    parts = ("site_user_id", "platform_user_id", "access_group_id", "schedule_id")
-    return " ".join("%s=%s" % (part, ids[part]) for part in parts if ids.get(part))

@@ -27,6 +27,7 @@ from appliance.engine.backend import (
     holder_fields,
 )
 from appliance.ks import stay
+from appliance.ks.ids import KsIds
 from appliance.ks.saga import Saga, platform_id
 
 
@@ -57,10 +58,11 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
 async def _check(saga: Saga, key: KeyRow, guest: dict[str, Any] | None,
                  group: dict[str, Any] | None) -> list[dict[str, Any]]:
     site_id = await saga.site.id()
-    if guest is None and key.external_ids.get("site_user_id"):
+    known = KsIds.from_json(key.external_ids).site_user_id
+    if guest is None and known:
         # The listing pages by offset while guests come and go: ask for this one itself
         # before calling it gone (a reissue rotates a PIN the guest may well hold).
-        guest = await saga.call(saga.client.user, site_id, key.external_ids["site_user_id"])
+        guest = await saga.call(saga.client.user, site_id, known)
     if guest is None:
         return [_item(key, "missing_in_ks", FIX_REISSUE, "KS has no guest for this key; its "
                       "PIN opens nothing")]
@@ -105,7 +107,7 @@ def _item(key: KeyRow, kind: str, fix: str | None, message: str,
           **more: Any) -> dict[str, Any]:
     return {"kind": kind, "fix": fix, "key_id": key.id, **holder_fields(key),
             "key_type": key.key_type, "message": message,
-            "site_user_id": key.external_ids.get("site_user_id"), **more}
+            "site_user_id": KsIds.from_json(key.external_ids).site_user_id, **more}
 
 
 def _stray(reference: str, guest: dict[str, Any] | None, group: dict[str, Any] | None,

@@ -14,21 +14,25 @@ it away is exactly right. A stored PIN is never PUT again.
 """
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from appliance.engine.backend import BackendFailure, Checkpoint, KeyRow
+from appliance.engine.backend import BackendFailure, KeyRow
 from appliance.ks import stay
 from appliance.ks.client import KsClient
 from appliance.ks.config import KsConfig
 from appliance.ks.errors import KsForbidden, KsNotFound, KsRateLimited, KsRefused
+from appliance.ks.ids import KsIds
 from appliance.ks.site import KsSite
 
 log = logging.getLogger("keybridge.ks")
 T = TypeVar("T")
+Save = Callable[[KsIds], None]
+"""Commits the ids at once, before the job ends (the engine's checkpoint)."""
 RATE_LIMITED_TRIES = 30
 """429s waited out in a row before the job gives up for now (the bucket holds every request)."""
 SETTLE_MAX_S = 10.0
@@ -47,24 +51,22 @@ class Saga:
         self.sleep = sleep
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
 
-    async def ensure(self, key: KeyRow, ids: dict[str, Any], has_pin: bool,
-                     checkpoint: Checkpoint, first_try: bool = False
-                     ) -> tuple[dict[str, Any], str | None]:
+    async def ensure(self, key: KeyRow, ids: KsIds, has_pin: bool, checkpoint: Save,
+                     first_try: bool = False) -> tuple[KsIds, str | None]:
         """Bring the key's guest and group to what the key says; returns (ids, new PIN).
 
         ``first_try``: no earlier attempt can have created anything, so nothing is looked up
         by reference (two list requests saved per PIN at the evening peak).
         """
-        site_id = await self.site.id()
-        ids = dict(ids, site_id=site_id, reference=stay.reference(self.site.name, key.id))
-        look_up = not first_try or any(ids.get(name) for name in (
-            "site_user_id", "access_group_id"))
-        known = ids.get("site_user_id")
+        ids = dataclasses.replace(ids, site_id=await self.site.id(),
+                                  reference=stay.reference(self.site.name, key.id))
+        look_up = not first_try or bool(ids.site_user_id or ids.access_group_id)
+        known = ids.site_user_id
         guest = await self._guest(key, ids, checkpoint, look_up)
         if known and guest["id"] != known:
             # The guest was deleted behind our back: the PIN we published died with it.
             has_pin = False
-            ids.pop("pin_stored", None)
+            ids.pin_stored = False
         await self._seat(guest, ids)
         await self._pin_use(key, guest, ids)
         await self._group(ids, checkpoint, look_up)
@@ -72,22 +74,22 @@ class Saga:
             await self._converge_group(key, ids, checkpoint)
         except KsNotFound:
             # The group vanished under us (deleted in the KS app): make it again, once.
-            ids.pop("access_group_id", None)
+            ids.access_group_id = None
             await self._group(ids, checkpoint, look_up)
             await self._converge_group(key, ids, checkpoint)
         pin = None if has_pin else await self._pin(ids)
         return ids, pin
 
-    async def remove(self, key: KeyRow | None, ids: dict[str, Any]) -> dict[str, bool]:
+    async def remove(self, key: KeyRow | None, ids: KsIds) -> dict[str, bool]:
         """Delete the guest (its seat is free at once, its PIN dead) and the group."""
         site_id = await self.site.id()
-        reference = ids.get("reference") or (stay.reference(self.site.name, key.id)
-                                             if key is not None else None)
-        guest_id = ids.get("site_user_id")
+        reference = ids.reference or (stay.reference(self.site.name, key.id)
+                                      if key is not None else None)
+        guest_id = ids.site_user_id
         if guest_id is None and reference:
             found = await self.call(self.client.find_guest, site_id, reference)
             guest_id = None if found is None else found["id"]
-        group_id = ids.get("access_group_id")
+        group_id = ids.access_group_id
         if group_id is None and reference:
             group = await self.call(self.client.find_access_group, site_id, reference)
             group_id = None if group is None else group["id"]
@@ -110,33 +112,33 @@ class Saga:
 
     # The steps.
 
-    async def _guest(self, key: KeyRow, ids: dict[str, Any], checkpoint: Checkpoint,
+    async def _guest(self, key: KeyRow, ids: KsIds, checkpoint: Save,
                      look_up: bool) -> dict[str, Any]:
-        site_id, reference = ids["site_id"], ids["reference"]
+        site_id, reference = ids.site_id, ids.reference
         guest = None
-        if ids.get("site_user_id"):
-            guest = await self.call(self.client.user, site_id, ids["site_user_id"])
+        if ids.site_user_id:
+            guest = await self.call(self.client.user, site_id, ids.site_user_id)
         if guest is None and look_up:
             guest = await self.call(self.client.find_guest, site_id, reference)
-            if guest is not None and not ids.get("guest_created_at"):
-                ids["guest_created_at"] = self.clock()  # made just before a crash, maybe
+            if guest is not None and not ids.guest_created_at:
+                ids.guest_created_at = self.clock()  # made just before a crash, maybe
         if guest is None:
             expires = key.valid_until
             guest = await self.call(self.client.create_guest, site_id, reference, expires)
-            ids["guest_created_at"] = self.clock()
+            ids.guest_created_at = self.clock()
             log.info("KS guest created", extra={"ctx": {"key_id": key.id,
                                                         "site_user_id": guest["id"]}})
-        ids.update(site_user_id=guest["id"], platform_user_id=guest["user"]["id"])
+        ids.site_user_id, ids.platform_user_id = guest["id"], guest["user"]["id"]
         checkpoint(ids)
         return guest
 
-    async def _seat(self, guest: dict[str, Any], ids: dict[str, Any]) -> None:
+    async def _seat(self, guest: dict[str, Any], ids: KsIds) -> None:
         """KS creates a guest past the seat limit "successfully", suspended (§2.6)."""
         if guest.get("subscription_state") == "subscribed":
             return
         try:
-            await self.settle(ids, self.client.set_subscription, ids["site_id"],
-                              ids["site_user_id"], "subscribed")
+            await self.settle(ids, self.client.set_subscription, ids.site_id,
+                              ids.site_user_id, "subscribed")
         except KsForbidden as err:
             if str(err.error_code) != "2212":
                 raise  # e.g. 2203: the system user lacks a role; the hint says so
@@ -146,50 +148,48 @@ class Saga:
                 hint="free seats (guests leave at check-out) or extend the subscription; "
                 "keybridge keeps trying") from err
 
-    async def _pin_use(self, key: KeyRow, guest: dict[str, Any], ids: dict[str, Any]) -> None:
+    async def _pin_use(self, key: KeyRow, guest: dict[str, Any], ids: KsIds) -> None:
         expires = stay.utc_text(key.valid_until)
         if guest.get("use_pin") is True and _same_instant(guest.get("expires_at"), expires):
             return
-        await self.settle(ids, self.client.patch_user, ids["site_id"], ids["site_user_id"],
+        await self.settle(ids, self.client.patch_user, ids.site_id, ids.site_user_id,
                           {"use_pin": True, "expires_at": expires})
 
-    async def _group(self, ids: dict[str, Any], checkpoint: Checkpoint,
-                     look_up: bool) -> None:
-        if ids.get("access_group_id"):
+    async def _group(self, ids: KsIds, checkpoint: Save, look_up: bool) -> None:
+        if ids.access_group_id:
             return
-        site_id, reference = ids["site_id"], ids["reference"]
+        site_id, reference = ids.site_id, ids.reference
         group = None
         if look_up:
             group = await self.call(self.client.find_access_group, site_id, reference)
         if group is None:
             group = await self.call(self.client.create_access_group, site_id, reference)
-        ids["access_group_id"] = group["id"]
+        ids.access_group_id = group["id"]
         checkpoint(ids)
 
-    async def _converge_group(self, key: KeyRow, ids: dict[str, Any],
-                              checkpoint: Checkpoint) -> None:
+    async def _converge_group(self, key: KeyRow, ids: KsIds, checkpoint: Save) -> None:
         await self._schedule(key, ids, checkpoint)
         await self._locks(key, ids, checkpoint)
         await self._member(ids)
 
-    async def _schedule(self, key: KeyRow, ids: dict[str, Any], checkpoint: Checkpoint) -> None:
-        site_id, group_id = ids["site_id"], ids["access_group_id"]
+    async def _schedule(self, key: KeyRow, ids: KsIds, checkpoint: Save) -> None:
+        site_id, group_id = ids.site_id, ids.access_group_id
         wanted = stay.schedule_body(key, await self.site.zone())
         found = await self.call(self.client.schedules, site_id, group_id)
         for extra in found[1:]:  # one window per key; a second would widen it
             await self.call(self.client.delete_schedule, site_id, group_id, extra["id"])
         if not found:
             made = await self.call(self.client.create_schedule, site_id, group_id, wanted)
-            ids["schedule_id"] = made["id"]
+            ids.schedule_id = made["id"]
             checkpoint(ids)
         elif not stay.schedule_matches(found[0], wanted):
             await self.call(self.client.patch_schedule, site_id, group_id, found[0]["id"],
                             wanted)
-            ids["schedule_id"] = found[0]["id"]
-        ids["schedule"] = [wanted["start_date"], wanted["end_date"]]
+            ids.schedule_id = found[0]["id"]
+        ids.schedule = [wanted["start_date"], wanted["end_date"]]
 
-    async def _locks(self, key: KeyRow, ids: dict[str, Any], checkpoint: Checkpoint) -> None:
-        site_id, group_id = ids["site_id"], ids["access_group_id"]
+    async def _locks(self, key: KeyRow, ids: KsIds, checkpoint: Save) -> None:
+        site_id, group_id = ids.site_id, ids.access_group_id
         wanted = await self.site.lock_ids(self.locks_of(key))
         present = {lock["id"] for lock in await self.call(self.client.group_locks, site_id,
                                                           group_id)}
@@ -198,7 +198,7 @@ class Saga:
                 await self.call(self.client.add_group_lock, site_id, group_id, lock_id)
         for lock_id in present - set(wanted):  # a unit change: the old pitch is closed
             await self.call(self.client.remove_group_lock, site_id, group_id, lock_id)
-        ids["locks"] = wanted
+        ids.locks = wanted
         checkpoint(ids)
 
     def locks_of(self, key: KeyRow) -> list[str]:
@@ -210,28 +210,27 @@ class Saga:
         locks = self.config.unit_locks(key.units) if kind.unit_locks else []
         return locks + [lock for lock in kind.locks if lock not in locks]
 
-    async def _member(self, ids: dict[str, Any]) -> None:
-        site_id, group_id, person = ids["site_id"], ids["access_group_id"], ids[
-            "platform_user_id"]
+    async def _member(self, ids: KsIds) -> None:
+        site_id, group_id, person = ids.site_id, ids.access_group_id, ids.platform_user_id
         members = await self.call(self.client.group_users, site_id, group_id)
         if any(platform_id(member) == person for member in members):
             return
         await self.settle(ids, self.client.add_group_user, site_id, group_id, person)
 
-    async def _pin(self, ids: dict[str, Any]) -> str:
-        site_id, guest_id = ids["site_id"], ids["site_user_id"]
-        if ids.get("pin_put"):
+    async def _pin(self, ids: KsIds) -> str:
+        site_id, guest_id = ids.site_id, ids.site_user_id
+        if ids.pin_put:
             log.info("a PIN was set before but its value never reached us; setting a new one",
                      extra={"ctx": {"site_user_id": guest_id}})
-        ids["pin_put"] = True
+        ids.pin_put = True
         pin = await self.settle(ids, self.client.put_pin, site_id, guest_id)
         return pin
 
-    async def settle(self, ids: dict[str, Any], function: Callable[..., Awaitable[T]],
+    async def settle(self, ids: KsIds, function: Callable[..., Awaitable[T]],
                      *args: Any) -> T:
         """Retry the answers KS gives while a new guest propagates (403/2203, 404/2202 for
         up to a minute, §2.7) until ``consistency_window_s`` after the guest's creation."""
-        created = float(ids.get("guest_created_at") or 0.0)
+        created = float(ids.guest_created_at or 0.0)
         deadline = created + self.config.consistency_window_s
         pause = 0.5
         while True:
