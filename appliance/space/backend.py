@@ -36,6 +36,7 @@ from appliance.engine.backend import (
 from appliance.space import cards, errors, hooks, keydata, siteconf
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
+from appliance.space.data import SpaceIds, SpaceKeyData
 from appliance.space.settings import Administration
 from appliance.space.siteconf import Encoder
 from appliance.store import Job, Tx, now_iso
@@ -70,7 +71,7 @@ class SpaceBackend(Backend):
         plan = keydata.prepare(holder, rooms, kind, product, self.rules, self.admin, times)
         # One Space key per holder and administration, whatever its type: a new product
         # mid-stay changes the key (re-encode), it does not check the room out.
-        return [PlannedKey(self.name, units, times[0], times[1], "", plan,
+        return [PlannedKey(self.name, units, times[0], times[1], "", plan.to_json(),
                            keydata.deliver_at(product, holder, times[0]))]
 
     def check_encoder(self, encoder: str) -> str | None:
@@ -152,7 +153,8 @@ class SpaceBackend(Backend):
             return await self._update(job, key)
         if job.kind == REVOKE:
             return await self._revoke(job, key)
-        if not key.plan.get("rooms"):
+        data = SpaceKeyData.from_json(key.plan)
+        if not data.prepared:
             raise BackendFailure("no_key_data", "the key was made before this version and "
                                  "has no key data yet", hint="send the booking again with a "
                                  "higher revision")
@@ -163,10 +165,10 @@ class SpaceBackend(Backend):
         if job.kind == MOBILE:
             return await cards.mobile(self.desk, key, job.payload["phone"], False, checkpoint)
         if job.kind == DELIVER:
-            phone = key.plan.get("phone", "")
-            if key.external_ids.get("delivered") == cards.delivered(key, phone):
+            sent = SpaceIds.from_json(key.external_ids).delivered
+            if sent == cards.delivered(data, data.phone):
                 return Outcome()  # already on the phone, as it is now
-            return await cards.mobile(self.desk, key, phone, True, checkpoint)
+            return await cards.mobile(self.desk, key, data.phone, True, checkpoint)
         raise BackendFailure("internal_error", "Space cannot run a %s job" % job.kind)
 
     def _encoder(self, job: Job) -> Encoder:
@@ -177,17 +179,16 @@ class SpaceBackend(Backend):
     async def _update(self, job: Job, key: KeyRow) -> Outcome:
         """New dates or rooms: Space holds the old ones on the cards already cut."""
         before = job.payload.get("before", {})
-        old = before.get("plan", {})
-        fields = ("rooms", "granted", "space_valid_from", "space_valid_until")
-        if all(old.get(name) == key.plan.get(name) for name in fields):
+        old, new = SpaceKeyData.from_json(before.get("plan", {})), SpaceKeyData.from_json(
+            key.plan)
+        if (old.rooms, old.granted, old.space_valid_from, old.space_valid_until) == (
+                new.rooms, new.granted, new.space_valid_from, new.space_valid_until):
             return Outcome(key_event=lifecycle.UPDATED)  # only the delivery plan changed
         modified = False
         if cards.in_space(key):  # rooms the key no longer has are left to nobody
-            await self._check_out(job, [room for room in old.get("rooms", [])
-                                        if room not in key.plan["rooms"]])
-        if cards.in_space(key) and self._modifiable(old, key.plan):
-            await self.desk.modify(key.plan["rooms"][0],
-                                   keydata.from_wire(key.plan["space_valid_until"]))
+            await self._check_out(job, [room for room in old.rooms if room not in new.rooms])
+        if cards.in_space(key) and self._modifiable(old, new):
+            await self.desk.modify(new.rooms[0], keydata.from_wire(new.space_valid_until))
             modified = True
         event = cards.key_fields(key) | {
             "modified": modified, "reencode_required": cards.in_space(key) and not modified,
@@ -196,16 +197,17 @@ class SpaceBackend(Backend):
         return Outcome(data=event, events=[("key_updated", event)],
                        key_event=lifecycle.UPDATED,
                        audit=[("key_modified" if modified else "key_data_updated",
-                               ",".join(key.plan["rooms"]), job.payload.get("trigger", ""))])
+                               ",".join(new.rooms), job.payload.get("trigger", ""))])
 
-    def _modifiable(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def _modifiable(self, old: SpaceKeyData, new: SpaceKeyData) -> bool:
         """MC moves only the end of an occupied room's stay (§5.6)."""
-        return (self.admin.settings.modify_check_in and old.get("rooms") == new["rooms"]
-                and old.get("granted") == new["granted"]
-                and old.get("space_valid_from") == new["space_valid_from"])
+        return (self.admin.settings.modify_check_in and old.rooms == new.rooms
+                and old.granted == new.granted
+                and old.space_valid_from == new.space_valid_from)
 
     async def _revoke(self, job: Job, key: KeyRow) -> Outcome:
-        rooms = key.plan.get("rooms") or key.external_ids.get("rooms", [])
+        rooms = list(SpaceKeyData.from_json(key.plan).rooms
+                     or SpaceIds.from_json(key.external_ids).rooms)
         checked_out = cards.in_space(key) and await self._check_out(job, rooms)
         fields = cards.key_fields(key) | {
             "reason": job.payload.get("reason", ""), "checked_out": checked_out,

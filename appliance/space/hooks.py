@@ -5,17 +5,17 @@ key a card read at the desk belongs to."""
 from typing import Any
 
 from appliance.engine.backend import Outcome
-from appliance.space.cards import in_space
+from appliance.space.data import SpaceIds, SpaceKeyData
 from appliance.store import KeyRow, Tx
 
 
 def rooms_taken(store: Tx, key: KeyRow) -> list[str]:
     """Rooms a newer live key of the same backend checked in since this one did."""
-    since = key.external_ids.get("checked_in_ns", 0)
+    since = SpaceIds.from_json(key.external_ids).checked_in_ns
     taken: set[str] = set()
     for other in store.keys.live(key.backend):
-        if other.id != key.id and other.external_ids.get("checked_in_ns", 0) > since:
-            taken.update(other.plan.get("rooms", ()))
+        if other.id != key.id and SpaceIds.from_json(other.external_ids).checked_in_ns > since:
+            taken.update(SpaceKeyData.from_json(other.plan).rooms)
     return sorted(taken)
 
 
@@ -27,13 +27,14 @@ def read_back(store: Tx, backend: str, outcome: Outcome) -> None:
     found: dict[str, Any] = {"booking_id": None, "owner_key_id": None, "key_id": None}
     candidates = []
     for key in store.keys.of_backend(backend, newest_first=True):
-        rooms = key.plan.get("rooms") or key.external_ids.get("rooms", ())
-        if room is not None and list(rooms)[:1] == [room] and in_space(key):
-            candidates.append(key)
-    exact = [key for key in candidates
-             if until and key.plan.get("space_valid_until", "") == until[:16]]
+        data, ids = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
+        rooms = data.rooms or ids.rooms
+        if room is not None and rooms[:1] == (room,) and ids.in_space:
+            candidates.append((key, data))
+    exact = [key for key, data in candidates
+             if until and data.space_valid_until == until[:16]]
     if exact or candidates:
-        key = (exact or candidates)[0]
+        key = (exact or [key for key, _data in candidates])[0]
         found |= key.holder() | {"key_id": key.id}
     outcome.data.update(found)
     for _kind, fields in outcome.events:

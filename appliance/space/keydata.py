@@ -14,9 +14,9 @@ lost some is named in ``rounded`` so the PMS can see it.
 import dataclasses
 import datetime
 import zoneinfo
-from typing import Any
 
 from appliance.engine.backend import Holder
+from appliance.space.data import SpaceKeyData
 from appliance.space.rules import MAX_CARDS, KeyType, Product, SpaceRules
 from appliance.space.settings import Administration, wall_time
 from appliance.space.text import to_ascii
@@ -68,8 +68,8 @@ def wire(moment: datetime.datetime, timezone: str) -> str:
 
 def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Product | None,
             rules: SpaceRules, admin: Administration,
-            times: tuple[datetime.datetime, datetime.datetime]) -> dict[str, Any]:
-    """Everything a card or mobile key of this key needs, as stored JSON."""
+            times: tuple[datetime.datetime, datetime.datetime]) -> SpaceKeyData:
+    """Everything a card or mobile key of this key needs."""
     start, end = times
     names = kind.authorizations if kind else ()
     values = _placeholders(holder, rooms, times, admin.timezone)
@@ -85,17 +85,17 @@ def prepare(holder: Holder, rooms: list[str], kind: KeyType | None, product: Pro
     while printed and not printed[-1].strip():
         printed.pop()
     printed = [line if line.strip() else " " for line in printed]
-    return {
-        "administration": admin.id, "rooms": rooms[:MAX_ROOMS],
-        "authorizations": list(names), "granted": list(rules.numbers(names)),
-        "print_info": printed, "space_valid_from": wire(start, admin.timezone),
-        "space_valid_until": wire(end, admin.timezone),
-        "rounded": [field for field, moment in (("valid_from", start), ("valid_until", end))
-                    if moment.second or moment.microsecond],
-        "max_cards": kind.max_cards if kind else MAX_CARDS,
-        "mobile_message": (kind.mobile_message if kind else "").format_map(values)[:256],
-        "phone": holder.phone, "auth_code": plate if mode == "auth_code" else "",
-        "product": product.name if product else "", "key_type": kind.name if kind else ""}
+    return SpaceKeyData(
+        administration=admin.id, rooms=tuple(rooms[:MAX_ROOMS]), authorizations=tuple(names),
+        granted=rules.numbers(names), print_info=tuple(printed),
+        space_valid_from=wire(start, admin.timezone),
+        space_valid_until=wire(end, admin.timezone),
+        rounded=tuple(field for field, moment in (("valid_from", start), ("valid_until", end))
+                      if moment.second or moment.microsecond),
+        max_cards=kind.max_cards if kind else MAX_CARDS,
+        mobile_message=(kind.mobile_message if kind else "").format_map(values)[:256],
+        phone=holder.phone, auth_code=plate if mode == "auth_code" else "",
+        product=product.name if product else "", key_type=kind.name if kind else "")
 
 
 def _placeholders(holder: Holder, rooms: list[str],
