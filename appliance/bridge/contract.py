@@ -8,8 +8,8 @@ the integrator's summary.
 
 import dataclasses
 import datetime
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from appliance.errors import CommandError
 
@@ -184,40 +184,89 @@ def holder(payload: Any) -> tuple[str | None, str | None]:
     return booking_id, owner_key_id
 
 
-def encode_card(payload: Any) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class KeyHolder:
+    """Whose keys a command is about: a booking or an owner key."""
+
+    booking_id: str | None = None
+    owner_key_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodeCardArgs(KeyHolder):
+    encoder: str = ""
+    count: int = 1
+    copy: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadCardArgs:
+    encoder: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class MobileKeyArgs(KeyHolder):
+    phone: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconcileArgs:
+    repair: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionTestArgs:
+    backend: str = "all"
+
+
+DeskArgs = EncodeCardArgs | ReadCardArgs | MobileKeyArgs | ReconcileArgs | ConnectionTestArgs
+"""A desk command's arguments, as the engine queues them for a job."""
+T = TypeVar("T", bound=DeskArgs)
+
+
+def as_payload(args: DeskArgs) -> dict[str, Any]:
+    """The job's arguments as stored."""
+    return dataclasses.asdict(args)
+
+
+def from_payload(kind: type[T], payload: Mapping[str, Any]) -> T:
+    """A job's stored arguments read back; what else the payload holds is left aside."""
+    names = {field.name for field in dataclasses.fields(kind)}
+    return kind(**{name: value for name, value in payload.items() if name in names})
+
+
+def encode_card(payload: Any) -> EncodeCardArgs:
     fields = Fields(payload)
     booking_id, owner_key_id = holder(payload)
-    return {"booking_id": booking_id, "owner_key_id": owner_key_id,
-            "encoder": fields.text("encoder"), "count": fields.integer("count", 1, 10, 1),
-            "copy": fields.flag("copy")}
+    return EncodeCardArgs(booking_id, owner_key_id, fields.text("encoder"),
+                          fields.integer("count", 1, 10, 1), fields.flag("copy"))
 
 
-def read_card(payload: Any) -> dict[str, Any]:
-    return {"encoder": Fields(payload).text("encoder")}
+def read_card(payload: Any) -> ReadCardArgs:
+    return ReadCardArgs(Fields(payload).text("encoder"))
 
 
-def send_mobile_key(payload: Any) -> dict[str, Any]:
+def send_mobile_key(payload: Any) -> MobileKeyArgs:
     fields = Fields(payload)
     phone = fields.text("phone")
     if not phone.lstrip("+").replace(" ", "").isdigit():
         raise fields.wrong("phone", "a phone number such as +31612345678")
-    return {"booking_id": fields.ident("booking_id"), "phone": phone}
+    return MobileKeyArgs(booking_id=fields.ident("booking_id"), phone=phone)
 
 
-def delete_keys(payload: Any) -> dict[str, Any]:
-    booking_id, owner_key_id = holder(payload)
-    return {"booking_id": booking_id, "owner_key_id": owner_key_id}
+def delete_keys(payload: Any) -> KeyHolder:
+    return KeyHolder(*holder(payload))
 
 
-def reconcile(payload: Any) -> dict[str, Any]:
-    return {"repair": Fields(payload).flag("repair")}
+def reconcile(payload: Any) -> ReconcileArgs:
+    return ReconcileArgs(Fields(payload).flag("repair"))
 
 
-def test_connection(payload: Any) -> dict[str, Any]:
-    return {"backend": Fields(payload).choice("backend", BACKENDS, "all")}
+def test_connection(payload: Any) -> ConnectionTestArgs:
+    return ConnectionTestArgs(Fields(payload).choice("backend", BACKENDS, "all"))
 
 
-DESK_COMMANDS: dict[str, Callable[[Any], dict[str, Any]]] = {
+DESK_COMMANDS: dict[str, Callable[[Any], DeskArgs]] = {
     "encode_card": encode_card, "read_card": read_card, "send_mobile_key": send_mobile_key,
     "reconcile": reconcile, "test_connection": test_connection,
 }

@@ -4,6 +4,7 @@ backends asked for, and ``reconcile``."""
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from appliance.bridge import contract
 from appliance.engine.backend import RECONCILE, TEST, Backend, BackendFailure, Outcome
 from appliance.engine.reconcile import reconcile
 from appliance.store import Job, Store
@@ -24,12 +25,12 @@ class CrossJobs:
         if job.kind == TEST:
             return await self._test_connection(job)
         if job.kind == RECONCILE:
-            return await self.reconcile(bool(job.payload.get("repair")),
-                                        job.request_id or "cmd")
+            args = contract.from_payload(contract.ReconcileArgs, job.payload)
+            return await self.reconcile(args.repair, job.request_id or "cmd")
         raise BackendFailure("internal_error", "no %s job for the appliance" % job.kind)
 
     async def _test_connection(self, job: Job) -> Outcome:
-        wanted = job.payload.get("backend", "all")
+        wanted = contract.from_payload(contract.ConnectionTestArgs, job.payload).backend
         results: dict[str, Any] = {}
         for name, backend in self.backends.items():
             if wanted not in ("all", backend.family):

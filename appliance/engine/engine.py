@@ -16,7 +16,7 @@ from appliance.bridge import contract
 from appliance.config import Config
 from appliance.engine import keys as keyset
 from appliance.engine import replies
-from appliance.engine.backend import DESK_KINDS, RECONCILE, TEST, Backend, Holder, KeyRow
+from appliance.engine.backend import DESK_KINDS, Backend, Holder, KeyRow
 from appliance.engine.crossjobs import APPLIANCE
 from appliance.engine.replies import ReplyTo
 from appliance.errors import CommandError
@@ -132,9 +132,9 @@ class Engine:
         jobs = keyset.converge(tx, self.backends, request_id, holder, True)
         return "accepted", {"owner_key_id": owner.id, "jobs": jobs}
 
-    def _delete(self, tx: Tx, target: dict[str, Any],
+    def _delete(self, tx: Tx, target: contract.KeyHolder,
                 request_id: str) -> tuple[str, dict[str, Any]]:
-        booking_id, owner_key_id = target["booking_id"], target["owner_key_id"]
+        booking_id, owner_key_id = target.booking_id, target.owner_key_id
         self._holder_exists(tx, booking_id, owner_key_id)
         if owner_key_id is not None:
             tx.owner_keys.delete(owner_key_id)
@@ -157,24 +157,27 @@ class Engine:
         raise CommandError("unknown_owner_key", "no owner key %r has been received"
                            % owner_key_id, "owner_key_id")
 
-    def _desk(self, tx: Tx, command: str, args: dict[str, Any], request_id: str,
+    def _desk(self, tx: Tx, command: str, args: contract.DeskArgs, request_id: str,
               route: Route) -> tuple[str, dict[str, Any]]:
-        if command in (TEST, RECONCILE):
-            if command == TEST and args["backend"] != "all":
-                self._family(args["backend"])
-            if command == RECONCILE:
-                args["repair"] = args["repair"] or self.config.service.auto_repair
-            tx.jobs.add(APPLIANCE, command, args, request_id=request_id, reply=route)
+        if isinstance(args, contract.ConnectionTestArgs | contract.ReconcileArgs):
+            if isinstance(args, contract.ConnectionTestArgs) and args.backend != "all":
+                self._family(args.backend)
+            if isinstance(args, contract.ReconcileArgs):
+                args = contract.ReconcileArgs(args.repair or self.config.service.auto_repair)
+            tx.jobs.add(APPLIANCE, command, contract.as_payload(args), request_id=request_id,
+                        reply=route)
             return "accepted", {}
         desks = self._desks(command)
-        key_id = None
-        if "encoder" in args:
-            backend = self._encoder_backend(args["encoder"], desks)
-        if command != "read_card":
-            key = self._desk_key(tx, args.get("booking_id"), args.get("owner_key_id"),
-                                 [backend] if "encoder" in args else desks)
+        key_id, backend = None, desks[0]
+        if isinstance(args, contract.EncodeCardArgs | contract.ReadCardArgs):
+            backend = self._encoder_backend(args.encoder, desks)
+        if isinstance(args, contract.EncodeCardArgs | contract.MobileKeyArgs):
+            key = self._desk_key(tx, args.booking_id, args.owner_key_id,
+                                 [backend] if isinstance(args, contract.EncodeCardArgs)
+                                 else desks)
             key_id, backend = key.id, key.backend
-        tx.jobs.add(backend, command, args, key_id=key_id, request_id=request_id, reply=route)
+        tx.jobs.add(backend, command, contract.as_payload(args), key_id=key_id,
+                    request_id=request_id, reply=route)
         assert command in DESK_KINDS
         return "accepted", {}
 

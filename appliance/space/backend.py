@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance import lifecycle
+from appliance.bridge import contract
 from appliance.config import Config
 from appliance.engine.backend import (
     DELIVER,
@@ -159,11 +160,13 @@ class SpaceBackend(Backend):
                                  "has no key data yet", hint="send the booking again with a "
                                  "higher revision")
         if job.kind == ENCODE:
+            args = contract.from_payload(contract.EncodeCardArgs, job.payload)
             encoder = self._encoder(job)
-            return await cards.encode(self.desk, key, encoder.id, encoder.name,
-                                      job.payload["count"], job.payload["copy"], checkpoint)
+            return await cards.encode(self.desk, key, encoder.id, encoder.name, args.count,
+                                      args.copy, checkpoint)
         if job.kind == MOBILE:
-            return await cards.mobile(self.desk, key, job.payload["phone"], False, checkpoint)
+            phone = contract.from_payload(contract.MobileKeyArgs, job.payload).phone
+            return await cards.mobile(self.desk, key, phone, False, checkpoint)
         if job.kind == DELIVER:
             sent = SpaceIds.from_json(key.external_ids).delivered
             if sent == cards.delivered(data, data.phone):
@@ -172,7 +175,9 @@ class SpaceBackend(Backend):
         raise BackendFailure("internal_error", "Space cannot run a %s job" % job.kind)
 
     def _encoder(self, job: Job) -> Encoder:
-        encoder = self.site.encoder(job.payload["encoder"])
+        # Both card jobs name their encoder the same way.
+        name = contract.from_payload(contract.ReadCardArgs, job.payload).encoder
+        encoder = self.site.encoder(name)
         assert encoder is not None
         return encoder
 
