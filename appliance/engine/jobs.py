@@ -34,6 +34,7 @@ from appliance.engine.backend import (
 )
 from appliance.engine.crossjobs import APPLIANCE, CrossJobs
 from appliance.errors import StoreError
+from appliance.lifecycle import LifecycleError
 from appliance.store import Job, Store
 from appliance.store.retry import persist
 
@@ -84,11 +85,23 @@ class JobRunner:
             await self._failed(job, key, BackendFailure(
                 "internal_error", "%s: %s" % (type(err).__name__, err), retry=True))
         else:
+            await self._succeeded(job, key, outcome, ctx)
+        self.wake()
+
+    async def _succeeded(self, job: Job, key: KeyRow | None, outcome: Outcome,
+                         ctx: dict[str, Any]) -> None:
+        try:
             # The effect happened: its record must land, however long the store is busy.
             await persist(functools.partial(self.record.succeeded, job, key, outcome),
                           "recording a result")
-            log.info("%s done", job.kind, extra={"ctx": ctx})
-        self.wake()
+        except LifecycleError as err:
+            # A backend reported what cannot follow the key's state: a bug, recorded as the
+            # job's failure (repeating it would report the same), never the service's end.
+            log.error("%s reported an impossible outcome: %s", job.kind, err,
+                      extra={"ctx": ctx})
+            await self._failed(job, key, BackendFailure("internal_error", str(err)))
+            return
+        log.info("%s done", job.kind, extra={"ctx": ctx})
 
     async def _run(self, job: Job, key: KeyRow | None) -> Outcome:
         if job.backend == APPLIANCE:

@@ -45,6 +45,7 @@ class GateBackend(Backend):
 
     def __init__(self) -> None:
         self.opened: dict[str, str] = {}  # plate → key id: what the barrier would hold
+        self.issued_event = lifecycle.ISSUED  # a fault knob: what a buggy backend reports
 
     def plan(self, holder: Holder) -> list[PlannedKey]:
         if not holder.license_plate:
@@ -63,7 +64,7 @@ class GateBackend(Backend):
             self.opened[plate] = key.id
             checkpoint({"plate": plate})
             return Outcome(events=[("key_issued", key.holder() | {"backend": "gate"})],
-                           key_event=lifecycle.ISSUED)
+                           key_event=self.issued_event)
         assert job.kind == REVOKE
         self.opened.pop(plate, None)
         return Outcome(events=[("key_revoked", key.holder() | {"backend": "gate"})],
@@ -162,3 +163,28 @@ async def _run_due(store: Store, runner: JobRunner) -> None:
         if job is None:
             return
         await runner.run_job(job)
+
+
+async def test_a_backend_reporting_an_impossible_outcome_fails_its_job_not_the_service(
+        tmp_path: Path) -> None:
+    """"revoked" for a key nobody asked to revoke is not in the key table: the job ends
+    failed with internal_error and key_failed, the key keeps its state, and run_job
+    returns, so the worker and the service go on."""
+    gate = GatePlugin()
+    gate.backend.issued_event = lifecycle.REVOKED_EVENT
+    plugins = (*PLUGINS, gate)
+    config = site(tmp_path, plugins, gate={})
+    create_key_file(config.store.key_file)
+    with Store(config.store.path, Keyring(config.store.key_file)) as store:
+        backends = build_backends(plugins, config)
+        runner = JobRunner(store, config.root, backends, retry_min_s=1, retry_max_s=5)
+        Engine(config, store, backends).submit("booking", booking("r-1", "CONFIRMED"), False,
+                                               ReplyTo())
+        await _run_due(store, runner)
+        [key] = store.read.keys.of_holder("B1", None)
+        assert key.state == lifecycle.ISSUING
+        [job] = store.query("SELECT state, last_error FROM jobs WHERE key_id = ?", key.id)
+        assert job["state"] == lifecycle.FAILED and "cannot take the event" in job["last_error"]
+        failed = [json.loads(row.payload) for row in store.read.outbox.pending(0, 100)
+                  if row.topic.endswith("/event/key_failed")]
+        assert [event["code"] for event in failed] == ["internal_error"]
