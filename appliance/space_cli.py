@@ -5,8 +5,9 @@
         --from 2026-07-01T14:00 --until 2026-07-04T11:00 --count 2
     keybridge space copy | read | checkout | mobile | audit ...
 
-The server comes from ``--server`` or the ``[space]`` table of the config
-file. Output is readable, or JSON with ``--json``. Exit codes: 0 done,
+The server comes from ``--server``, or from the config file: ``[space]``, or the
+``[space.administrations.NAME]`` that ``--administration`` names (any valid
+keybridge.toml will do). Output is readable, or JSON with ``--json``. Exit codes: 0 done,
 1 Space refused (its meaning and a hint are printed), 2 bad usage or
 configuration, 3 Space unreachable, 4 Space broke the protocol.
 """
@@ -21,8 +22,11 @@ import tomllib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from appliance.space import SpaceClient, SpaceCommands, SpaceSettings, from_table
+from appliance.config.schema import Problems
+from appliance.space import SpaceClient, SpaceCommands, SpaceSettings
 from appliance.space import errors as e
+from appliance.space.admins import administrations
+from appliance.space.settings import MAIN
 
 DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_PROTOCOL = 1, 2, 3, 4
@@ -35,6 +39,8 @@ def add_parser(commands: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=DEFAULT_CONFIG, help="keybridge TOML file")
     common.add_argument("--server", help="HOST:PORT or serial:PATH (overrides the config)")
+    common.add_argument("--administration", metavar="NAME",
+                        help="a [space.administrations.NAME] of the config (default: [space])")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--card-wait", type=float, metavar="SECONDS",
                         help="how long a person may take to place a card")
@@ -82,13 +88,15 @@ def _local_time(text: str) -> datetime.datetime:
 
 
 def settings_for(args: argparse.Namespace) -> SpaceSettings:
-    """``[space]`` from the config file, with ``--server`` and ``--card-wait`` on top."""
+    """The administration's settings from the config file (``[space]`` itself unless
+    ``--administration`` names another), with ``--server`` and ``--card-wait`` on top."""
     settings = SpaceSettings(connection="per_request", connect_budget_s=0.0)
     try:
         with open(args.config, "rb") as handle:
-            table = tomllib.load(handle).get("space", {})
-        settings = from_table(table, args.config).replace(connection="per_request",
-                                                          connect_budget_s=0.0)
+            data = tomllib.load(handle)
+        if "space" in data or args.administration:
+            settings = _administration(data, args).replace(connection="per_request",
+                                                           connect_budget_s=0.0)
     except FileNotFoundError:
         if not args.server:
             raise e.SpaceConfigError("%s does not exist: give --server HOST:PORT, or "
@@ -101,6 +109,23 @@ def settings_for(args: argparse.Namespace) -> SpaceSettings:
         settings = settings.replace(card_wait_s=args.card_wait)
     settings.transport()  # check the server's form now
     return settings
+
+
+def _administration(data: dict[str, Any], args: argparse.Namespace) -> SpaceSettings:
+    """One administration of a whole keybridge.toml: its rules and other tables are the
+    service's business, not a concern of a ping."""
+    problems = Problems(args.config)
+    zone = str(data.get("site", {}).get("timezone") or "UTC")
+    admins, _rules = administrations(data.get("space"), args.config, zone, problems)
+    wanted = args.administration or MAIN
+    found = [admin for admin in admins if admin.id == wanted]
+    mine = "[space]" if wanted == MAIN else "[space.administrations.%s]" % wanted
+    link = [item for item in problems.items if mine in item]
+    if link or not found:
+        names = ", ".join(admin.id for admin in admins) or "none"
+        raise e.SpaceConfigError("\n".join(link) or "%s: no administration %r (the "
+                                 "administrations are %s)" % (args.config, wanted, names))
+    return found[0].settings
 
 
 VERBS: dict[str, Callable[[SpaceCommands, argparse.Namespace], Awaitable[Any]]] = {

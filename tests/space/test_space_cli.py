@@ -169,3 +169,23 @@ def test_over_a_serial_pseudo_terminal(tmp_path):
             assert json.loads(done.stdout)["result"]["rooms"] == ["Pitch 12"]
         finally:
             proc.terminate()
+
+
+@pytest.mark.parametrize("name", ["keybridge.example.toml", "demo.toml"])
+def test_a_whole_keybridge_toml_is_a_config_for_the_space_commands(simulator, name):
+    """[space] with its rules (authorizations, key types, products) beside the link keys:
+    the link keys are what a ping needs, the rest is the service's."""
+    done = keybridge("ping", "--server", simulator[0], config=str(ROOT / "config" / name))
+    assert (done.returncode, done.stdout.strip()) == (0, "Space is ready"), done.stderr
+
+
+def test_an_administration_by_name_brings_its_own_server(simulator, tmp_path):
+    config = tmp_path / "keybridge.toml"
+    config.write_text('[site]\nid = "camp"\ntimezone = "Europe/Amsterdam"\n'
+                      '[space]\nserver = "127.0.0.1:9"\nauthorizations = { 1 = "Barrier" }\n'
+                      '[space.administrations.north]\nserver = "%s"\n' % simulator[0])
+    done = keybridge("ping", "--administration", "north", config=str(config))
+    assert (done.returncode, done.stdout.strip()) == (0, "Space is ready"), done.stderr
+    done = keybridge("ping", "--administration", "south", config=str(config))
+    assert done.returncode == 2
+    assert "no administration 'south' (the administrations are main, north)" in done.stderr
