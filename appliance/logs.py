@@ -3,12 +3,16 @@
 ``<6>command accepted request_id=r-17 command=booking booking_id=B42``
 
 journald reads the ``<N>`` prefix (sd-daemon levels) as the line's PRIORITY, so
-``journalctl -u keybridge -p warning`` shows only what needs a technician. Context comes from
+``journalctl -u keybridge -p warning`` shows only what needs a technician. The prefix is
+written only where stderr is the journal (systemd's ``JOURNAL_STREAM`` names it); on a
+terminal or in a file the level is a word: ``warning retained command refused``. Context comes from
 ``extra={"ctx": {...}}``. Secrets never reach a log call: payloads are never logged, and the
 context filter drops any field whose name says it is secret, as a second line of defence.
 """
 
+import io
 import logging
+import os
 import sys
 from typing import Any
 
@@ -51,7 +55,7 @@ class JournalFormatter(logging.Formatter):
 
     def __init__(self, prefix: bool = True) -> None:
         super().__init__()
-        self.prefix = prefix
+        self.prefix = prefix  # False: the level as a word, for a person at a terminal
 
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage()
@@ -62,15 +66,26 @@ class JournalFormatter(logging.Formatter):
             text = "%s\n%s" % (text, self.formatException(record.exc_info))
         if self.prefix:
             level = priority(record.levelno)
-            text = "\n".join("<%d>%s" % (level, line) for line in text.splitlines())
-        return text
+            return "\n".join("<%d>%s" % (level, line) for line in text.splitlines())
+        return "%s %s" % (record.levelname.lower(), text)
 
 
-def setup(level: str = "info", stream: Any = None) -> None:
-    """Log to stderr (journald under systemd) at ``level``; paho and the HTTP client only
-    from warnings."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JournalFormatter())
+def to_journal(stream: Any) -> bool:
+    """Whether ``stream`` is systemd's journal: ``JOURNAL_STREAM`` is its device:inode."""
+    try:
+        device, inode = (int(part) for part in os.environ["JOURNAL_STREAM"].split(":"))
+        found = os.fstat(stream.fileno())
+    except (KeyError, ValueError, OSError, AttributeError, io.UnsupportedOperation):
+        return False
+    return (found.st_dev, found.st_ino) == (device, inode)
+
+
+def setup(level: str = "info", stream: Any = None, journal: bool | None = None) -> None:
+    """Log to stderr at ``level``, with priority prefixes if it is the journal (``journal``
+    None: find out); paho and the HTTP client only from warnings."""
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JournalFormatter(to_journal(stream) if journal is None else journal))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -53,7 +53,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    logs.setup(config.service.log_level)
+    logs.setup(args.log_level or config.service.log_level)
     from appliance.service import serve
     asyncio.run(serve(config, registry.PLUGINS))
     return 0
@@ -191,6 +191,8 @@ def add_parsers(commands: Any) -> None:
     init.set_defaults(func=cmd_init)
     run = commands.add_parser("run", help="run the appliance (systemd starts this)")
     config_arg(run)
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                     help="overrides [service] log_level for this run")
     run.set_defaults(func=cmd_run)
     conf = commands.add_parser("config", help="configuration tools")
     conf_tools = conf.add_subparsers(dest="tool", required=True)

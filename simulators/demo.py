@@ -91,8 +91,8 @@ class Child:
             for line in self.process.stdout:
                 log.write(line)
                 log.flush()
-                # Without the journald priority (<6>) the appliance writes.
-                text = re.sub(r"^<[0-7]>", "", line.rstrip("\n"))
+                # Without the level of an ordinary line (journald's <6>, or "info").
+                text = re.sub(r"^(<[0-7]>|info )", "", line.rstrip("\n"))
                 if self.show:
                     print(prefix + text + (PLAIN if DIM in prefix else ""), flush=True)
         self.on_exit(self.process.wait())

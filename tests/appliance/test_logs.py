@@ -3,7 +3,9 @@ key=value, and never a PIN, secret or password."""
 
 import io
 import logging
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -115,7 +117,7 @@ def test_setup_logs_to_the_stream_at_the_configured_level() -> None:
     saved = (list(root.handlers), root.level)
     stream = io.StringIO()
     try:
-        logs.setup("warning", stream=stream)
+        logs.setup("warning", stream=stream, journal=True)
         logging.getLogger("keybridge.engine").info("not shown")
         logging.getLogger("keybridge.engine").warning("retained command refused",
                                                       extra={"ctx": {"request_id": "r-1"}})
@@ -131,3 +133,30 @@ def test_setup_logs_to_the_stream_at_the_configured_level() -> None:
 def test_secret_words_are_whole_words_of_the_field_name() -> None:
     text = context_text({"guest_pin": "482913", "ping_ms": 12, "mapping": "P12", "pin": "1"})
     assert text == "ping_ms=12 mapping=P12"
+
+
+@pytest.mark.parametrize("journal", [True, False], ids=["journald", "terminal"])
+def test_priority_prefixes_only_where_stderr_is_the_journal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal: bool) -> None:
+    """systemd names the journal's stream in JOURNAL_STREAM (device:inode); anywhere else
+    (a terminal, a file, a pipe) a person reads the level as a word."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    other = tmp_path / "elsewhere"
+    other.write_text("")
+    with open(tmp_path / "stderr", "w+") as stream:
+        named = os.fstat(stream.fileno()) if journal else os.stat(other)
+        monkeypatch.setenv("JOURNAL_STREAM", "%d:%d" % (named.st_dev, named.st_ino))
+        try:
+            logs.setup("info", stream=stream)
+            logging.getLogger("keybridge.service").warning("broker away",
+                                                           extra={"ctx": {"port": 1883}})
+        finally:
+            for handler in list(root.handlers):
+                root.removeHandler(handler)
+            for handler in saved[0]:
+                root.addHandler(handler)
+            root.setLevel(saved[1])
+        stream.seek(0)
+        text = stream.read()
+    assert text == ("<4>broker away port=1883\n" if journal else "warning broker away port=1883\n")
