@@ -9,12 +9,16 @@
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 import protocol
 from appliance import __version__, service_cli, space_cli
 from appliance.errors import KeybridgeError
+
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a command ended by SIGPIPE (128 + 13)."""
 
 
 def parse_readable(text: str) -> list[bytes]:
@@ -104,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
+    except BrokenPipeError:
+        # `keybridge status | head -1`: the reader has all it wanted. Quiet, like cat.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeybridgeError as err:
         return service_cli.report_error(err)
     except (ValueError, protocol.ProtocolError) as err:

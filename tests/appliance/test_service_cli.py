@@ -5,6 +5,8 @@ import datetime
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,3 +229,16 @@ def test_rotate_key_then_keys_reveal_still_shows_the_pin(
     assert "2 secrets re-encrypted" in capsys.readouterr().out
     assert main(["keys", "--reveal", "--config", source]) == 0
     assert PIN in capsys.readouterr().out
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(initialised: str) -> None:
+    """`keybridge status | head -1`: no BrokenPipeError traceback, the shell's SIGPIPE code."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "appliance", "status", "--config",
+                               initialised], stdout=write, stderr=subprocess.PIPE, text=True,
+                              timeout=60, cwd=Path(__file__).resolve().parents[2])
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
