@@ -1,4 +1,4 @@
-"""The ``keybridge`` command line.
+"""The keybridge command line: the appliance, its store and its Salto links.
 
     keybridge config check /etc/keybridge/keybridge.toml
     keybridge init | run | status | keys | audit | reconcile | test-connection | rotate-key
@@ -84,7 +84,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="keybridge", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="keybridge", description=__doc__.split("\n")[0],
+        epilog="The service and space commands take --config (default %s). Exit codes: 0 "
+        "fine, 1 something to look at, 2 configuration or usage; the space commands say theirs "
+        "in their help."
+        % service_cli.DEFAULT_CONFIG)
     parser.add_argument("--version", action="version", version="keybridge " + __version__)
     commands = parser.add_subparsers(dest="command", required=True)
     proto = commands.add_parser("protocol", help="encode and decode Salto PMS frames")

@@ -25,9 +25,10 @@ def _load(path: str) -> Config:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    config = _load(args.file)
+    path = args.file or args.config
+    config = _load(path)
     print("%s: OK — site %s (%s), broker %s:%d (MQTT %s%s), backends: %s" % (
-        args.file, config.site.id, config.site.timezone, config.mqtt.host, config.mqtt.port,
+        path, config.site.id, config.site.timezone, config.mqtt.host, config.mqtt.port,
         config.mqtt.protocol, ", TLS" if config.mqtt.tls else "",
         ", ".join(config.backends()) or "none"))
     return 0
@@ -101,9 +102,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 for key in store.read.keys.listing(args.booking, args.all)]
     if args.json:
         print(json.dumps(keys, indent=2))
+    elif not keys:
+        print("no %skeys%s" % ("" if args.all else "live ", " of booking %s" % args.booking
+                                if args.booking else "") + ("" if args.all else
+                                                            " (--all shows revoked ones)"))
     for key in [] if args.json else keys:
-        print("%(id)s %(backend)-6s %(state)-9s %(holder)-14s %(units)s %(valid_from)s → "
-              "%(valid_until)s  secret: %(secret)s" % key)
+        print("%(id)s %(backend)-6s %(key_type)-10s %(state)-9s %(holder)-14s %(units)s "
+              "%(valid_from)s → %(valid_until)s  secret: %(secret)s" % key)
     return 0
 
 
@@ -112,7 +117,8 @@ def _key(store: Store, key: KeyRow, reveal: bool) -> dict[str, Any]:
     if key.has_secret:
         found = store.read.keys.secret(key.id) if reveal else None
         secret = "(hidden; --reveal)" if found is None else found.decode()
-    return {"id": key.id, "backend": key.backend, "state": key.state,
+    kind = key.key_type or str(key.plan.get("key_type") or "") or "-"
+    return {"id": key.id, "backend": key.backend, "key_type": kind, "state": key.state,
             "holder": key.booking_id or "owner:%s" % key.owner_key_id,
             "units": ",".join(key.units), "valid_from": key.valid_from.isoformat(),
             "valid_until": key.valid_until.isoformat(), "external_ids": key.external_ids,
@@ -197,24 +203,25 @@ def add_parsers(commands: Any) -> None:
     conf = commands.add_parser("config", help="configuration tools")
     conf_tools = conf.add_subparsers(dest="tool", required=True)
     check = conf_tools.add_parser("check", help="validate a configuration file")
-    check.add_argument("file")
+    check.add_argument("file", nargs="?", help="the file (or --config FILE)")
+    config_arg(check)
     check.set_defaults(func=cmd_config_check)
     status = commands.add_parser("status", help="backends, queues, errors, reconciliation")
     config_arg(status)
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
     keys = commands.add_parser("keys", help="the keys the appliance knows")
     config_arg(keys)
     keys.add_argument("--booking", help="only this booking's keys")
     keys.add_argument("--all", action="store_true", help="include revoked keys")
     keys.add_argument("--reveal", action="store_true", help="show PINs and card data")
-    keys.add_argument("--json", action="store_true")
+    keys.add_argument("--json", action="store_true", help="machine-readable output")
     keys.set_defaults(func=cmd_keys)
     audit = commands.add_parser("audit", help="keys minted and revoked, newest last")
     config_arg(audit)
-    audit.add_argument("--booking")
-    audit.add_argument("--limit", type=int, default=50)
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--booking", help="only this booking's rows")
+    audit.add_argument("--limit", type=int, default=50, help="the newest N rows (default 50)")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.set_defaults(func=cmd_audit)
     rec = commands.add_parser("reconcile", help="compare known keys with what should exist")
     config_arg(rec)
@@ -222,7 +229,8 @@ def add_parsers(commands: Any) -> None:
     rec.set_defaults(func=cmd_reconcile)
     test = commands.add_parser("test-connection", help="check broker, store and backends")
     config_arg(test)
-    test.add_argument("--backend", choices=("space", "ks", "all"), default="all")
+    test.add_argument("--backend", choices=("space", "ks", "all"), default="all",
+                      help="check only this backend (default: all)")
     test.set_defaults(func=cmd_test_connection)
     rotate = commands.add_parser("rotate-key", help="new encryption key, secrets re-encrypted")
     config_arg(rotate)

@@ -70,7 +70,7 @@ class Appliance:
     def give_pin(self, key_id: str, pin: str) -> None:
         with self.store.transaction():
             self.store.db.execute("UPDATE keys SET secret = ?, state = 'active' WHERE id = ?",
-                       (self.store.encrypt(pin.encode()), key_id))
+                                  (self.store.encrypt(pin.encode()), key_id))
 
 
 @pytest.fixture
@@ -159,6 +159,7 @@ def test_keys_hides_pins_unless_revealed(appliance: Appliance,
     assert main(["keys", "--json", "--config", source]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["secret"] == "(hidden; --reveal)" and listed["holder"] == "B1"
+    assert listed["key_type"] == "-"  # the Space key of a site without key types
     assert main(["keys", "--reveal", "--config", source]) == 0
     assert "secret: %s" % PIN in capsys.readouterr().out
 
@@ -229,6 +230,21 @@ def test_rotate_key_then_keys_reveal_still_shows_the_pin(
     assert "2 secrets re-encrypted" in capsys.readouterr().out
     assert main(["keys", "--reveal", "--config", source]) == 0
     assert PIN in capsys.readouterr().out
+
+
+def test_keys_says_so_when_there_are_none(initialised: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "--config", initialised]) == 0
+    assert capsys.readouterr().out == "no live keys (--all shows revoked ones)\n"
+    assert main(["keys", "--all", "--booking", "B9", "--config", initialised]) == 0
+    assert capsys.readouterr().out == "no keys of booking B9\n"
+
+
+def test_config_check_takes_the_file_as_an_argument_or_as_config(
+        config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", config_path]) == 0
+    assert main(["config", "check", "--config", config_path]) == 0
+    assert capsys.readouterr().out.count("%s: OK" % config_path) == 2
 
 
 def test_a_reader_that_stops_early_ends_the_output_quietly(initialised: str) -> None:
