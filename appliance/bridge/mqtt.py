@@ -33,6 +33,12 @@ OFFLINE = b'{"state": "offline"}'
 QOS = 1
 
 
+def _without_noise(record: logging.LogRecord) -> bool:
+    """paho's "Client is not connected. Socket: None" follows every failed attempt and
+    names no broker; ``_connect_failed`` says it once, with the address and the fix."""
+    return not str(record.msg).startswith("Client is not connected")
+
+
 @dataclasses.dataclass(frozen=True)
 class Incoming:
     topic: str
@@ -66,6 +72,7 @@ class MqttLink:
         self.connected = asyncio.Event()
         self.stopping = False
         self.last_error = ""
+        self._unreachable = False  # said once per outage, not at every retry
         self.client = self._client()
 
     @property
@@ -80,13 +87,16 @@ class MqttLink:
         else:
             client = paho.Client(CallbackAPIVersion.VERSION2, settings.client_id,
                                  clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
-        client.enable_logger(logging.getLogger("keybridge.paho"))
+        paho_log = logging.getLogger("keybridge.paho")
+        paho_log.addFilter(_without_noise)
+        client.enable_logger(paho_log)
         client.will_set(self.status_topic, OFFLINE, qos=QOS, retain=True)
         identify(client, settings)
         client.reconnect_delay_set(max(1, int(settings.reconnect_min_s)),
                                    max(1, int(settings.reconnect_max_s)))
         client.max_inflight_messages_set(settings.inflight_window)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
@@ -151,8 +161,21 @@ class MqttLink:
             client.subscribe(self.root + "/cmd/+", qos=QOS)
         self._loop.call_soon_threadsafe(self._connected)
 
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._loop.call_soon_threadsafe(self._connect_failed)
+
+    def _connect_failed(self) -> None:
+        self.last_error = "cannot reach the broker at %s" % self._where()
+        if not self._unreachable and not self.stopping:
+            log.error("%s; check [mqtt] host and port in the configuration, the network, and "
+                      "that the broker runs; trying again every %d s at most", self.last_error,
+                      max(1, int(self.settings.reconnect_max_s)),
+                      extra={"ctx": {"broker": self._where()}})
+        self._unreachable = True
+
     def _connected(self) -> None:
         log.info("connected to the broker", extra={"ctx": {"broker": self._where()}})
+        self._unreachable = False
         self.last_error = ""
         self.connected.set()
         self._handlers[1]()

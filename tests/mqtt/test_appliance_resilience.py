@@ -194,3 +194,20 @@ def test_a_store_held_past_the_busy_timeout_delays_the_work_and_ends_nothing(
     finally:
         holder.close()
         appliance.close()
+
+
+def test_a_broker_down_at_start_is_named_once_with_its_address(tmp_path, broker):
+    """Not paho's "Client is not connected. Socket: None" at every retry: one line with the
+    broker's address and what to check, and READY once the broker is there."""
+    broker.stop()
+    appliance = Appliance(tmp_path / "a", broker).start(wait=False)
+    try:
+        where = "cannot reach the broker at %s:%d" % (broker.host, broker.port)
+        eventually(lambda: where in appliance.log_text(), what="the unreachable broker named")
+        broker.start()
+        appliance.wait_ready()
+        log = appliance.log_text()
+        assert log.count("cannot reach the broker") == 1, log
+        assert "Client is not connected" not in log and "check [mqtt] host and port" in log
+    finally:
+        appliance.close()
