@@ -17,9 +17,10 @@ from appliance.space.plugin import PLUGIN as SPACE
 PLUGINS: tuple[Plugin, ...] = (SPACE, KS)
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """The configuration in ``path`` with every plug-in's tables; raises ConfigError."""
-    return config_root.load(path, PLUGINS)
+def load_config(path: str | os.PathLike[str], *, secrets: bool = True) -> Config:
+    """The configuration in ``path`` with every plug-in's tables; raises ConfigError.
+    ``secrets=False`` leaves secret files unread (see ``config.model.parse``)."""
+    return config_root.load(path, PLUGINS, secrets=secrets)
 
 
 def parse_config(data: dict[str, Any], source: str) -> Config:

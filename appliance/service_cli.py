@@ -20,8 +20,14 @@ from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
 DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
 
 
-def _load(path: str) -> Config:
-    return registry.load_config(path)
+def _load(path: str, secrets: bool = True) -> Config:
+    return registry.load_config(path, secrets=secrets)
+
+
+def _store_only(path: str) -> Config:
+    """For commands that read or write only the store: no secret file is needed, so they
+    work from a shell that cannot read the service's systemd credentials."""
+    return _load(path, secrets=False)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -35,7 +41,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _store_only(args.config)
     for path in (config.store.key_file, config.store.path):
         folder = os.path.dirname(os.path.abspath(path))
         try:
@@ -61,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _store_only(args.config)
     with open_store(config) as store:
         report = _status(store)
     if args.json:
@@ -96,7 +102,7 @@ def _status(store: Store) -> dict[str, Any]:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _store_only(args.config)
     with open_store(config) as store:
         keys = [_key(store, key, args.reveal)
                 for key in store.read.keys.listing(args.booking, args.all)]
@@ -126,7 +132,7 @@ def _key(store: Store, key: KeyRow, reveal: bool) -> dict[str, Any]:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _store_only(args.config)
     with open_store(config) as store:
         entries = store.read.audit.newest(args.booking, args.limit)
     if args.json:
@@ -168,7 +174,7 @@ async def _reconcile(config: Config, store: Store, repair: bool) -> dict[str, An
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _store_only(args.config)
     rotate_key_file(config.store.key_file)
     keyring = Keyring(config.store.key_file)
     with Store(config.store.path, keyring) as store:

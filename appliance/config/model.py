@@ -153,7 +153,8 @@ SERVICE = {
 CORE_TABLES = ("site", "mqtt", "store", "service")
 
 
-def load(path: str | os.PathLike[str], plugins: Sequence[Section] = ()) -> Config:
+def load(path: str | os.PathLike[str], plugins: Sequence[Section] = (), *,
+         secrets: bool = True) -> Config:
     """The configuration in ``path``; raises ConfigError listing every problem."""
     source = str(path)
     try:
@@ -166,11 +167,16 @@ def load(path: str | os.PathLike[str], plugins: Sequence[Section] = ()) -> Confi
         raise ConfigError(["%s: cannot read it (%s)" % (source, err.strerror)]) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(["%s: not valid TOML: %s" % (source, err)]) from err
-    return parse(data, source, plugins)
+    return parse(data, source, plugins, secrets=secrets)
 
 
-def parse(data: dict[str, Any], source: str, plugins: Sequence[Section] = ()) -> Config:
-    """The configuration in ``data`` (read from ``source``), with the plug-ins' tables."""
+def parse(data: dict[str, Any], source: str, plugins: Sequence[Section] = (), *,
+          secrets: bool = True) -> Config:
+    """The configuration in ``data`` (read from ``source``), with the plug-ins' tables.
+
+    ``secrets=False``: secret files are not read (each set one is ""), for commands that only
+    read the store and must work from a shell that cannot read systemd's credentials.
+    """
     problems = Problems(source)
     known = CORE_TABLES + tuple(table for plugin in plugins for table in plugin.tables)
     for name in data:
@@ -183,14 +189,18 @@ def parse(data: dict[str, Any], source: str, plugins: Sequence[Section] = ()) ->
     store = read_table(data.get("store", {}), STORE, "[store]", problems)
     service = read_table(data.get("service", {}), SERVICE, "[service]", problems)
     base = Path(source).parent
-    mqtt["password"] = _secret(mqtt.pop("password_file"), base, "[mqtt] password_file", problems)
+    def secret(value: str, where: str) -> str | None:
+        if not secrets:
+            return "" if value else None
+        return _secret(value, base, where, problems)
+
+    mqtt["password"] = secret(mqtt.pop("password_file"), "[mqtt] password_file")
     for key in ("ca_file", "cert_file", "key_file"):  # beside the config, not the cwd
         mqtt[key] = _path(mqtt[key], base)
     _check_mqtt(mqtt, problems)
     if not mqtt["client_id"] and site["id"]:
         mqtt["client_id"] = "keybridge-%s" % site["id"]
-    context = Context(source, site["id"] or "", site["timezone"] or "UTC",
-                      lambda value, where: _secret(value, base, where, problems))
+    context = Context(source, site["id"] or "", site["timezone"] or "UTC", secret)
     sections = _sections(data, plugins, context, problems)
     if problems.items:
         raise ConfigError(problems.items)
@@ -255,6 +265,8 @@ def _secret(value: str, base: Path, where: str, problems: Problems) -> str | Non
         with open(path, encoding="utf-8") as file:
             return file.read().rstrip("\r\n")
     except OSError as err:
-        problems.add(where, "cannot read %s (%s); create it, readable only by keybridge"
+        problems.add(where, "cannot read %s (%s); create it, readable only by keybridge, or, "
+                     "if it is a systemd credential, run the command the way the service "
+                     "does (systemd/README.md, \"Commands that need a secret\")"
                      % (path, err.strerror))
         return None

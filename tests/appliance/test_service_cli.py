@@ -258,3 +258,25 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(initialised: str) -> 
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+KS_CREDENTIALS = (
+    '[ks]\nidentity_url = "https://identity.example"\napi_url = "https://api.example"\n'
+    'client_id = "kb"\nclient_secret_file = "ks-client-secret"\nusername = "kb@camp"\n'
+    'password_file = "ks-password"\nsite = "Camp"\n')
+
+
+def test_store_commands_need_no_secret_the_shell_cannot_read(
+        config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """KS secrets as systemd credentials exist only inside the unit: from a shell, status,
+    keys, audit and init still work; what needs the secret says how to run it."""
+    with open(config_path, "a") as file:
+        file.write(KS_CREDENTIALS)
+    assert main(["init", "--config", config_path]) == 0
+    for command in ("status", "keys", "audit"):
+        assert main([command, "--config", config_path]) == 0, command
+    capsys.readouterr()
+    assert main(["config", "check", config_path]) == 2
+    err = capsys.readouterr().err
+    assert "[ks] client_secret_file: cannot read" in err
+    assert "systemd/README.md" in err and "Commands that need a secret" in err
