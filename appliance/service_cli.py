@@ -11,8 +11,9 @@ import os
 import sys
 from typing import Any
 
-from appliance import logs, registry
+from appliance import logs, reconcile_report, registry
 from appliance.config import Config
+from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, StoreError
 from appliance.store import KeyRow, Store, open_store
 from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
@@ -85,10 +86,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("  jobs waiting: %s   outbox: %d" % (jobs, report["outbox"]))
     for backend, error in report["last_errors"].items():
         print("  last job error (%s): %s" % (backend, error))
-    last = report["last_reconciliation"]
-    print("  last reconciliation: %s" % ("never" if last is None else "%s, %d discrepancies%s" % (
-        last["at"], last["discrepancies"], ", repaired" if last["repaired"] else "")))
+    print("  last reconciliation: %s" % _last_reconciliation(report["last_reconciliation"]))
     return 0
+
+
+def _last_reconciliation(last: dict[str, Any] | None) -> str:
+    if last is None:
+        return "never"
+    text = "%s, %d discrepancies%s" % (last["at"], last["discrepancies"],
+                                       ", repaired" if last["repaired"] else "")
+    unasked = sorted(last.get("errors") or {})
+    return text + ("; INCOMPLETE: %s could not be asked" % ", ".join(unasked) if unasked
+                   else "")
 
 
 def _status(store: Store) -> dict[str, Any]:
@@ -146,31 +155,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    logs.setup("error")  # a backend that cannot be asked is reported below, once
     repair = args.repair or config.service.auto_repair
     with open_store(config) as store:
-        data = asyncio.run(_reconcile(config, store, repair))
-    found = data["discrepancies"]
-    print("reconciliation: %d discrepanc%s%s" % (found, "y" if found == 1 else "ies",
-                                                ", repair queued" if repair and found else ""))
-    for backend, error in data.get("errors", {}).items():
-        print("%s could not be asked: %s" % (backend, error))
-    return 1 if (found and not repair) or data.get("errors") else 0
+        result = asyncio.run(_reconcile(config, store, repair))
+    if args.json:
+        print(json.dumps({"summary": result.summary, "discrepancies": result.found}, indent=2))
+    else:
+        reconcile_report.show(result, repair)
+    return 1 if result.summary["errors"] or (result.summary["discrepancies"]
+                                             and not repair) else 0
 
 
-async def _reconcile(config: Config, store: Store, repair: bool) -> dict[str, Any]:
+async def _reconcile(config: Config, store: Store, repair: bool) -> Reconciliation:
     """Backends are read here; repairs are jobs the running service carries out."""
-    from appliance.engine.jobs import JobRunner
     from appliance.engine.plugin import build_backends
+    from appliance.engine.reconcile import reconcile
     backends = build_backends(registry.PLUGINS, config)
-    runner = JobRunner(store, config.root, backends,
-                       retry_min_s=config.service.job_retry_min_s,
-                       retry_max_s=config.service.job_retry_max_s)
     try:
-        outcome = await runner.reconcile(repair, "keybridge reconcile")
+        return await reconcile(store, config.root, backends, repair, "keybridge reconcile")
     finally:
         for backend in backends.values():
             await backend.close()
-    return outcome.data
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
@@ -232,6 +238,7 @@ def add_parsers(commands: Any) -> None:
     rec = commands.add_parser("reconcile", help="compare known keys with what should exist")
     config_arg(rec)
     rec.add_argument("--repair", action="store_true", help="queue the fixes")
+    rec.add_argument("--json", action="store_true", help="machine-readable output")
     rec.set_defaults(func=cmd_reconcile)
     test = commands.add_parser("test-connection", help="check broker, store and backends")
     config_arg(test)

@@ -48,6 +48,6 @@ class CrossJobs:
 
     async def reconcile(self, repair: bool, trigger: str) -> Outcome:
         """Compare the store with the bookings and with the backends; see reconcile.py."""
-        summary = await reconcile(self.store, self.root, self.backends, repair, trigger)
+        result = await reconcile(self.store, self.root, self.backends, repair, trigger)
         self.wake()
-        return Outcome(data=summary)
+        return Outcome(data=result.summary)

@@ -14,6 +14,7 @@ minted again, a key converged, or the backend's stray copy removed. Nothing is r
 behind the workers' backs, so a repair survives a crash like any other job.
 """
 
+import dataclasses
 import datetime
 import functools
 import json
@@ -41,9 +42,17 @@ log = logging.getLogger("keybridge.reconcile")
 Found = dict[str, list[dict[str, Any]]]
 
 
+@dataclasses.dataclass(frozen=True)
+class Reconciliation:
+    summary: dict[str, Any]
+    """What the PMS's reply says: counts, whether repairs were queued, who could not be asked."""
+    found: Found
+    """Every discrepancy, by backend, for a technician's list."""
+
+
 async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], repair: bool,
-                    trigger: str) -> dict[str, Any]:
-    """Compare, record, report and (with ``repair``) queue the fixes; returns the summary."""
+                    trigger: str) -> Reconciliation:
+    """Compare, record, report and (with ``repair``) queue the fixes."""
     started = now_iso()
     remote, errors = await _ask_backends(store, backends)
     found = await persist(functools.partial(_record_all, store, root, backends, remote,
@@ -52,8 +61,9 @@ async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], re
     total = sum(map(len, found.values()))
     log.info("reconciliation: %d discrepancies%s", total, ", repair queued" if repair else "",
              extra={"ctx": {"trigger": trigger}})
-    return {"discrepancies": total, "repaired": repair, "errors": errors,
-            "by_backend": {name: len(items) for name, items in found.items()}}
+    return Reconciliation({"discrepancies": total, "repaired": repair, "errors": errors,
+                           "by_backend": {name: len(items) for name, items in found.items()}},
+                          found)
 
 
 def _record_all(store: Store, root: str, backends: Mapping[str, Backend], remote: Found,

@@ -209,7 +209,11 @@ def test_reconcile_exit_codes(appliance: Appliance,
     key = appliance.book("OLD", "2020-07-01T14:00:00+02:00", "2020-07-05T10:00:00+02:00")
     # Found and not repaired: something for the technician to look at.
     assert main(["reconcile", "--config", source]) == 1
-    assert "1 discrepancy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 discrepancy; keybridge reconcile --repair queues the fixes" in out
+    # Each discrepancy on its own line: which key, whose, what is wrong, what would fix it.
+    assert "expired_but_live" in out and "key=%s" % key["id"] in out
+    assert "booking=OLD" in out and out.rstrip().endswith("→ revoke the key")
     assert appliance.store.query("SELECT state FROM keys WHERE id = ?", key["id"])[0][0] == (
         "issuing")
     assert main(["reconcile", "--repair", "--config", source]) == 0
@@ -280,3 +284,27 @@ def test_store_commands_need_no_secret_the_shell_cannot_read(
     err = capsys.readouterr().err
     assert "[ks] client_secret_file: cannot read" in err
     assert "systemd/README.md" in err and "Commands that need a secret" in err
+
+
+def test_reconcile_with_a_backend_that_cannot_be_asked_says_so_first(
+        config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """KS away: never a plain "0 discrepancies"; the run is incomplete, said once, exit 1."""
+    folder = Path(config_path).parent
+    (folder / "ks-client-secret").write_text("s3cret")
+    (folder / "ks-password").write_text("s3cret")
+    with open(config_path, "a") as file:
+        file.write(KS_CREDENTIALS.replace("https://identity.example", "http://127.0.0.1:9")
+                   .replace("https://api.example", "http://127.0.0.1:9"))
+    assert main(["init", "--config", config_path]) == 0
+    capsys.readouterr()
+    assert main(["reconcile", "--config", config_path]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("INCOMPLETE: ks could not be asked: ")
+    assert lines[1] == "reconciliation of space: 0 discrepancies"
+    assert captured.err == ""  # the journal's warning is not printed a second time
+    assert main(["reconcile", "--json", "--config", config_path]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["summary"]["errors"]) == {"ks"} and report["discrepancies"]["ks"] == []
+    assert main(["status", "--config", config_path]) == 0
+    assert "0 discrepancies; INCOMPLETE: ks could not be asked" in capsys.readouterr().out
