@@ -153,6 +153,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_integration_log(args: argparse.Namespace) -> int:
+    config = _store_only(args.config)
+    with open_store(config) as store:
+        entries = store.read.integration.newest(args.backend, args.limit)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    for entry in [] if args.json else entries:
+        print("%(at)s %(backend)-11s %(kind)-11s key=%(key_id)s %(message)s" % entry)
+    if not entries and not args.json:
+        print("the integration log is empty")
+    return 0
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     config = _load(args.config)
     logs.setup("error")  # a backend that cannot be asked is reported below, once
@@ -235,6 +248,13 @@ def add_parsers(commands: Any) -> None:
     audit.add_argument("--limit", type=int, default=50, help="the newest N rows (default 50)")
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.set_defaults(func=cmd_audit)
+    integ = commands.add_parser("integration-log", help="failures and discrepancies met with "
+                                "the backends, newest last")
+    config_arg(integ)
+    integ.add_argument("--backend", help="only this backend's rows (space, space:NAME, ks)")
+    integ.add_argument("--limit", type=int, default=50, help="the newest N rows (default 50)")
+    integ.add_argument("--json", action="store_true", help="machine-readable output")
+    integ.set_defaults(func=cmd_integration_log)
     rec = commands.add_parser("reconcile", help="compare known keys with what should exist")
     config_arg(rec)
     rec.add_argument("--repair", action="store_true", help="queue the fixes")

@@ -70,6 +70,8 @@ def _record_all(store: Store, root: str, backends: Mapping[str, Backend], remote
                 errors: dict[str, str], repair: bool, trigger: str, started: str) -> Found:
     with store.transaction() as tx:
         found = _store_only(tx, backends, repair, trigger)
+        for name, error in errors.items():
+            tx.integration.add(name, "failure", "reconciliation could not ask it: %s" % error)
         for name, items in remote.items():
             for item in items:
                 tx.integration.add(name, "discrepancy", item.get("message") or item["kind"],

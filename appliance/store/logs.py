@@ -1,6 +1,7 @@
 """What happened, for people: the append-only audit log, the integration log, small facts
 kept by name (``meta``) and the door-event entries already reported (``ks_entries``)."""
 
+import json
 import sqlite3
 from typing import Any
 
@@ -37,6 +38,13 @@ class Integration:
         self.db.execute("INSERT INTO integration_log (at, backend, kind, key_id, message, "
                         "detail) VALUES (?, ?, ?, ?, ?, ?)",
                         (now_iso(), backend, kind, key_id, message, dumps(detail or {})))
+
+    def newest(self, backend: str | None, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` rows (one backend's, or all), oldest first."""
+        rows = self.db.execute("SELECT * FROM integration_log WHERE (? IS NULL OR backend = ?) "
+                               "ORDER BY id DESC LIMIT ?", (backend, backend, limit))
+        return [dict(row) | {"detail": json.loads(row["detail"])}
+                for row in reversed(list(rows))]
 
 
 class Meta:

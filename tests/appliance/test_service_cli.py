@@ -308,3 +308,21 @@ def test_reconcile_with_a_backend_that_cannot_be_asked_says_so_first(
     assert set(report["summary"]["errors"]) == {"ks"} and report["discrepancies"]["ks"] == []
     assert main(["status", "--config", config_path]) == 0
     assert "0 discrepancies; INCOMPLETE: ks could not be asked" in capsys.readouterr().out
+    # What was met is kept: the integration log says it again, from the store.
+    assert main(["integration-log", "--backend", "ks", "--config", config_path]) == 0
+    assert "failure     key=None reconciliation could not ask it: backend_unavailable" in (
+        capsys.readouterr().out)
+
+
+def test_integration_log_lists_the_stored_history(appliance: Appliance,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    source = appliance.config.source
+    assert main(["integration-log", "--config", source]) == 0
+    assert capsys.readouterr().out == "the integration log is empty\n"
+    appliance.book("OLD", "2020-07-01T14:00:00+02:00", "2020-07-05T10:00:00+02:00")
+    assert main(["reconcile", "--config", source]) == 1
+    capsys.readouterr()
+    assert main(["integration-log", "--backend", "space", "--config", source]) == 0
+    assert "discrepancy key=" in capsys.readouterr().out
+    assert main(["integration-log", "--json", "--backend", "ks", "--config", source]) == 0
+    assert json.loads(capsys.readouterr().out) == []
