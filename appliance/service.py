@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import signal
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from appliance import __version__, sdnotify
 from appliance.bridge.mqtt import Incoming, MqttLink
 from appliance.bridge.publisher import Publisher
 from appliance.config import Config
+from appliance.control.server import ControlServer
 from appliance.engine.backend import Backend
 from appliance.engine.crossjobs import APPLIANCE
 from appliance.engine.engine import Engine
@@ -31,6 +33,7 @@ from appliance.engine.plugin import Plugin, build_backends, plugin_tasks
 from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
 from appliance.errors import StoreError
+from appliance.service_control import ControlHandlers
 from appliance.store import now_iso, open_store
 from appliance.store.retry import persist
 
@@ -78,12 +81,16 @@ class Service:
         self.publisher = Publisher(self.store, self.link, config.mqtt.inflight_window)
         for backend in self.backends.values():
             await backend.start()
+        self.control = ControlServer(config.service.control_socket, ControlHandlers(
+            self.live_status, self.wake, self.backends).table())
+        await self.control.start()
         self._signals()
         self.link.start()
         try:
             async with asyncio.TaskGroup() as group:
                 self._spawn(group)
         finally:
+            await self.control.close()
             for backend in self.backends.values():
                 await backend.close()
             log.info("stopped")
@@ -156,6 +163,20 @@ class Service:
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
                 "last_reconciliation": None if last is None else json.loads(last)["at"]}
 
+    def live_status(self) -> dict[str, Any]:
+        """``keybridge status`` while the service runs: the retained status and what only
+        the running process knows (the broker link, the store's size)."""
+        mqtt = self.config.mqtt
+        return self.status() | {
+            "pid": os.getpid(),
+            "broker": {"address": "%s:%d" % (mqtt.host, mqtt.port),
+                       "connected": self.link.connected.is_set(),
+                       "last_error": self.link.last_error or None},
+            "store": {"path": self.config.store.path,
+                      "bytes": sum(os.path.getsize(path) for path in (
+                          self.config.store.path, self.config.store.path + "-wal")
+                          if os.path.exists(path))}}
+
     def _health_changed(self) -> None:
         """Called from inside a backend's job: it must never make the job fail."""
         if getattr(self, "publisher", None) is None:
@@ -172,6 +193,7 @@ class Service:
             return
         with self.store.transaction() as tx:
             tx.meta.set("status", payload.decode())
+            tx.meta.set("status_at", now_iso())
         if self.link.connected.is_set():
             self.link.publish(self.link.status_topic, payload, retain=True)
             self._last_status = payload
@@ -179,6 +201,7 @@ class Service:
     def _record_offline(self) -> None:
         """What ``keybridge status`` shows after an orderly stop: not the last online view."""
         with self.store.transaction() as tx:
+            tx.meta.set("status_at", now_iso())
             tx.meta.set("status", json.dumps(
                 {"state": "offline", "since": now_iso(), "backends": {}}))
 

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from appliance import logs, reconcile_report, registry
+from appliance import logs, reconcile_report, registry, status_cli
 from appliance.config import Config
 from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, StoreError
@@ -25,7 +25,7 @@ def _load(path: str, secrets: bool = True) -> Config:
     return registry.load_config(path, secrets=secrets)
 
 
-def _store_only(path: str) -> Config:
+def store_only(path: str) -> Config:
     """For commands that read or write only the store: no secret file is needed, so they
     work from a shell that cannot read the service's systemd credentials."""
     return _load(path, secrets=False)
@@ -42,7 +42,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    config = _store_only(args.config)
+    config = store_only(args.config)
     for path in (config.store.key_file, config.store.path):
         folder = os.path.dirname(os.path.abspath(path))
         try:
@@ -67,51 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    config = _store_only(args.config)
-    with open_store(config) as store:
-        report = _status(store)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    snapshot = report["service"] or {}
-    print("site %s — service last reported %s (since %s)" % (
-        config.site.id, snapshot.get("state", "never"), snapshot.get("since", "-")))
-    for name, backend in (snapshot.get("backends") or {}).items():
-        print("  %-6s %s since %s%s" % (name, "up" if backend["up"] else "DOWN",
-                                       backend["since"],
-                                       "  last error: %s" % backend["last_error"]
-                                       if backend["last_error"] else ""))
-    jobs = ", ".join("%s %d" % item for item in sorted(report["jobs"].items())) or "none"
-    print("  jobs waiting: %s   outbox: %d" % (jobs, report["outbox"]))
-    for backend, error in report["last_errors"].items():
-        print("  last job error (%s): %s" % (backend, error))
-    print("  last reconciliation: %s" % _last_reconciliation(report["last_reconciliation"]))
-    return 0
-
-
-def _last_reconciliation(last: dict[str, Any] | None) -> str:
-    if last is None:
-        return "never"
-    text = "%s, %d discrepancies%s" % (last["at"], last["discrepancies"],
-                                       ", repaired" if last["repaired"] else "")
-    unasked = sorted(last.get("errors") or {})
-    return text + ("; INCOMPLETE: %s could not be asked" % ", ".join(unasked) if unasked
-                   else "")
-
-
-def _status(store: Store) -> dict[str, Any]:
-    read = store.read
-    service = read.meta.get("status")
-    last = read.meta.get("last_reconciliation")
-    return {"service": None if service is None else json.loads(service),
-            "jobs": read.jobs.depths(), "outbox": read.outbox.depth(),
-            "last_errors": read.jobs.last_errors(),
-            "last_reconciliation": None if last is None else json.loads(last)}
-
-
 def cmd_keys(args: argparse.Namespace) -> int:
-    config = _store_only(args.config)
+    config = store_only(args.config)
     with open_store(config) as store:
         keys = [_key(store, key, args.reveal)
                 for key in store.read.keys.listing(args.booking, args.all)]
@@ -141,7 +98,7 @@ def _key(store: Store, key: KeyRow, reveal: bool) -> dict[str, Any]:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    config = _store_only(args.config)
+    config = store_only(args.config)
     with open_store(config) as store:
         entries = store.read.audit.newest(args.booking, args.limit)
     if args.json:
@@ -154,7 +111,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_integration_log(args: argparse.Namespace) -> int:
-    config = _store_only(args.config)
+    config = store_only(args.config)
     with open_store(config) as store:
         entries = store.read.integration.newest(args.backend, args.limit)
     if args.json:
@@ -193,7 +150,7 @@ async def _reconcile(config: Config, store: Store, repair: bool) -> Reconciliati
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    config = _store_only(args.config)
+    config = store_only(args.config)
     rotate_key_file(config.store.key_file)
     keyring = Keyring(config.store.key_file)
     with Store(config.store.path, keyring) as store:
@@ -231,10 +188,7 @@ def add_parsers(commands: Any) -> None:
     check.add_argument("file", nargs="?", help="the file (or --config FILE)")
     config_arg(check)
     check.set_defaults(func=cmd_config_check)
-    status = commands.add_parser("status", help="backends, queues, errors, reconciliation")
-    config_arg(status)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(func=cmd_status)
+    status_cli.add_parser(commands, config_arg)
     keys = commands.add_parser("keys", help="the keys the appliance knows")
     config_arg(keys)
     keys.add_argument("--booking", help="only this booking's keys")

@@ -29,6 +29,7 @@ def write_config(run_dir: Path, broker_port: int, space_server: str, ks_url: str
         config = tomllib.load(file)
     config["mqtt"]["port"] = broker_port
     config["space"]["server"] = space_server
+    config["service"]["control_socket"] = str(run_dir / "control.sock")
     config["store"] = {"path": str(run_dir / "keybridge.db"),
                        "key_file": str(run_dir / "secret.keys")}
     config["ks"].update(identity_url=ks_url, api_url=ks_url)

@@ -74,6 +74,7 @@ class Service:
     job_lease_s: float
     drain_timeout_s: float
     auto_repair: bool
+    control_socket: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +150,8 @@ SERVICE = {
     "job_lease_s": Key(float, 120.0, check=positive, example="120"),
     "drain_timeout_s": Key(float, 20.0, check=positive, example="20"),
     "auto_repair": Key(bool, False, example="true"),
+    "control_socket": Key(str, "/run/keybridge/control.sock", check=non_empty,
+                          example='"/run/keybridge/control.sock"'),
 }
 CORE_TABLES = ("site", "mqtt", "store", "service")
 

@@ -36,7 +36,9 @@ def config_path(tmp_path: Path) -> str:
         '[space]\nserver = "127.0.0.1:9"\n'
         '[[encoders]]\nid = "desk-1"\nname = "Online Encoder 1"\n'
         '[units]\nP12 = "Pitch 12"\n'
-        % (tmp_path / "state" / "keybridge.db", tmp_path / "state" / "secret.keys"))
+        '[service]\ncontrol_socket = "%s"\n'
+        % (tmp_path / "state" / "keybridge.db", tmp_path / "state" / "secret.keys",
+           tmp_path / "control.sock"))
     (tmp_path / "state").mkdir()
     return str(path)
 
@@ -118,10 +120,13 @@ def test_init_with_a_broken_config_exits_2_and_creates_nothing(
 
 def test_status_json_on_a_fresh_store(initialised: str,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["status", "--json", "--config", initialised]) == 0
+    assert main(["status", "--json", "--config", initialised]) == 1  # not running
     report = json.loads(capsys.readouterr().out)
-    assert report == {"service": None, "jobs": {}, "outbox": 0, "last_errors": {},
-                      "last_reconciliation": None}
+    socket = os.path.join(os.path.dirname(initialised), "control.sock")
+    assert report == {"site": "vliet", "running": False, "live": None,
+                      "not_running": "NOT RUNNING (nothing answers at %s)" % socket,
+                      "service": None, "recorded_at": None, "jobs": {}, "outbox": 0,
+                      "last_errors": {}, "last_reconciliation": None}
 
 
 def test_status_shows_queues_and_the_last_reconciliation(
@@ -129,13 +134,13 @@ def test_status_shows_queues_and_the_last_reconciliation(
     appliance.book("B1")
     assert main(["reconcile", "--config", appliance.config.source]) == 0
     capsys.readouterr()
-    assert main(["status", "--json", "--config", appliance.config.source]) == 0
+    assert main(["status", "--json", "--config", appliance.config.source]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["jobs"] == {"space": 1} and report["outbox"] == 2  # reply + report
     assert report["last_reconciliation"]["discrepancies"] == 0
-    assert main(["status", "--config", appliance.config.source]) == 0
+    assert main(["status", "--config", appliance.config.source]) == 1
     out = capsys.readouterr().out
-    assert "site vliet" in out and "service last reported never" in out
+    assert "site vliet — the service is NOT RUNNING" in out and "last record: never" in out
     assert "jobs waiting: space 1" in out and "outbox: 2" in out
     assert "0 discrepancies" in out
 
@@ -278,7 +283,7 @@ def test_store_commands_need_no_secret_the_shell_cannot_read(
         file.write(KS_CREDENTIALS)
     assert main(["init", "--config", config_path]) == 0
     for command in ("status", "keys", "audit"):
-        assert main([command, "--config", config_path]) == 0, command
+        assert main([command, "--config", config_path]) == (command == "status"), command
     capsys.readouterr()
     assert main(["config", "check", config_path]) == 2
     err = capsys.readouterr().err
@@ -306,7 +311,7 @@ def test_reconcile_with_a_backend_that_cannot_be_asked_says_so_first(
     assert main(["reconcile", "--json", "--config", config_path]) == 1
     report = json.loads(capsys.readouterr().out)
     assert set(report["summary"]["errors"]) == {"ks"} and report["discrepancies"]["ks"] == []
-    assert main(["status", "--config", config_path]) == 0
+    assert main(["status", "--config", config_path]) == 1  # the service is not running
     assert "0 discrepancies; INCOMPLETE: ks could not be asked" in capsys.readouterr().out
     # What was met is kept: the integration log says it again, from the store.
     assert main(["integration-log", "--backend", "ks", "--config", config_path]) == 0

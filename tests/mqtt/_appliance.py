@@ -199,7 +199,8 @@ def _config(directory: Path, broker: Broker, space: SpaceProcess | None, protoco
         "store": {"path": str(directory / "keybridge.db"),
                   "key_file": str(directory / "secret.keys")},
         "service": {"job_retry_min_s": 0.5, "job_retry_max_s": 2, "status_interval_s": 1,
-                    "log_level": "debug"} | service}
+                    "log_level": "debug",
+                    "control_socket": str(directory / "control.sock")} | service}
     if space is not None:
         config["space"] = {"server": "127.0.0.1:%d" % space.port, "card_wait_s": 5,
                            "reconnect_min_s": 0.2, "reconnect_max_s": 1,

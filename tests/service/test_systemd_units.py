@@ -136,7 +136,10 @@ def test_reconcile_is_a_nightly_oneshot() -> None:
 # What may differ between the two services; everything else is the shared sandbox.
 OWN_SETTINGS = {"Type", "NotifyAccess", "WatchdogSec", "ExecStart", "Restart", "RestartSec",
                 "TimeoutStartSec", "TimeoutStopSec", "SyslogIdentifier", "Nice",
-                "IOSchedulingClass"}
+                "IOSchedulingClass",
+                # The service's control socket directory: the nightly run must not own it, or
+                # systemd would remove /run/keybridge (and the socket) when the run ends.
+                "RuntimeDirectory", "RuntimeDirectoryMode"}
 
 
 def test_reconcile_has_the_same_sandbox() -> None:
