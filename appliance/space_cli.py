@@ -14,16 +14,17 @@ configuration, 3 Space unreachable, 4 Space broke the protocol.
 
 import argparse
 import asyncio
-import dataclasses
 import datetime
 import json
 import sys
 import tomllib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from appliance import registry
 from appliance.config.schema import Problems
-from appliance.space import SpaceClient, SpaceCommands, SpaceSettings
+from appliance.control import client, wire
+from appliance.errors import KeybridgeError
+from appliance.space import SpaceClient, SpaceCommands, SpaceSettings, tools
 from appliance.space import errors as e
 from appliance.space.admins import administrations
 from appliance.space.settings import MAIN
@@ -128,39 +129,79 @@ def _administration(data: dict[str, Any], args: argparse.Namespace) -> SpaceSett
     return found[0].settings
 
 
-VERBS: dict[str, Callable[[SpaceCommands, argparse.Namespace], Awaitable[Any]]] = {
-    "ping": lambda c, a: c.ping(),
-    "encode": lambda c, a: c.encode(a.encoder, a.room, a.valid_from, a.valid_until,
-                                    a.count, granted=a.auth),
-    "copy": lambda c, a: c.encode(a.encoder, a.room, a.valid_from, a.valid_until,
-                                  a.count, copy=True, granted=a.auth),
-    "read": lambda c, a: c.read(a.encoder),
-    "checkout": lambda c, a: c.check_out(a.room),
-    "mobile": lambda c, a: c.mobile(a.phone, a.room, a.valid_from, a.valid_until,
-                                    copy=a.copy, message=a.message),
-    "audit": lambda c, a: c.audit(a.door),
-}
+ARGUMENTS = ("encoder", "room", "valid_from", "valid_until", "count", "auth", "phone", "copy",
+             "message", "door")
+"""What a verb may take from the command line, handed to ``space/tools.py`` as is."""
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        socket = _service(args)
+        if socket is not None:
+            try:
+                return _through_service(args, socket)
+            except wire.NotRunning:
+                pass  # then this command asks Space itself
         settings = settings_for(args)
-        result = asyncio.run(_ask(settings, args))
+        result = wire.plain(asyncio.run(_ask(settings, args)))
     except (e.SpaceConfigError, e.SpaceRequestError, ValueError) as err:
         return _fail(args, EXIT_USAGE, "usage", str(err))
     except e.SpaceRefused as err:
         return _fail(args, EXIT_REFUSED, err.code, str(err), hint=err.hint, meaning=err.meaning)
     except e.SpaceUnavailable as err:
-        return _fail(args, EXIT_UNAVAILABLE, "unavailable", str(err))
+        return _fail(args, EXIT_UNAVAILABLE, "unavailable", _unavailable(args.verb, str(err)))
     except e.SpaceProtocolError as err:
         return _fail(args, EXIT_PROTOCOL, "protocol", str(err))
     _print(args, result)
     return 0
 
 
+def _service(args: argparse.Namespace) -> str | None:
+    """The running service's control socket, where this command should go through it: the
+    service holds Space's one PMS connection. Not with --server (that server, asked here)."""
+    if args.server:
+        return None
+    try:
+        return registry.load_config(args.config, secrets=False).service.control_socket
+    except KeybridgeError:
+        return None  # not a keybridge.toml: a [space]-only file is asked directly
+
+
+def _through_service(args: argparse.Namespace, socket: str) -> int:
+    backend = "space" if not args.administration else "space:%s" % args.administration
+    arguments = {name: getattr(args, name) for name in ARGUMENTS if hasattr(args, name)}
+    try:
+        result = client.ask(socket, "backend", backend=backend, verb=args.verb,
+                            args=wire.plain(arguments))
+    except wire.ControlRefused as err:
+        code = str(err.details.get("code", ""))
+        if code == "backend_unavailable":
+            return _fail(args, EXIT_UNAVAILABLE, "unavailable", _unavailable(args.verb,
+                                                                             str(err)))
+        if code in ("usage", "backend_not_configured"):
+            return _fail(args, EXIT_USAGE, "usage", str(err))
+        if code in ("backend_error", "internal_error", ""):
+            return _fail(args, EXIT_PROTOCOL, "protocol", str(err))
+        return _fail(args, EXIT_REFUSED, code, str(err), hint=str(err.details.get("hint")))
+    except wire.NotRunning:
+        raise  # the caller asks Space itself
+    except wire.ControlError as err:
+        return _fail(args, EXIT_UNAVAILABLE, "unavailable", str(err))
+    _print(args, result)
+    return 0
+
+
+def _unavailable(verb: str, message: str) -> str:
+    """A request that changes nothing (a ping) need not warn that it may have run."""
+    if verb in tools.HARMLESS:
+        return message.split(" Space may have carried the request out")[0]
+    return message
+
+
 async def _ask(settings: SpaceSettings, args: argparse.Namespace) -> Any:
-    async with SpaceClient(settings) as client:
-        return await VERBS[args.verb](SpaceCommands(client), args)
+    arguments = {name: getattr(args, name) for name in ARGUMENTS if hasattr(args, name)}
+    async with SpaceClient(settings) as client_:
+        return await tools.run(SpaceCommands(client_), args.verb, arguments)
 
 
 def _fail(args: argparse.Namespace, code: str | int, kind: str, message: str,
@@ -176,38 +217,27 @@ def _fail(args: argparse.Namespace, code: str | int, kind: str, message: str,
 
 def _print(args: argparse.Namespace, result: Any) -> None:
     if args.json:
-        print(json.dumps({"ok": True, "result": _plain(result)}, default=str))
+        print(json.dumps({"ok": True, "result": result}))
     else:
         print(describe(args.verb, result))
 
 
-def _plain(result: Any) -> Any:
-    if isinstance(result, list):
-        return [_plain(item) for item in result]
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    return result
-
-
 def describe(verb: str, result: Any) -> str:
-    """One readable answer per verb, for the person at the terminal."""
+    """One readable answer per verb, for the person at the terminal (``result`` as JSON has
+    it, whether Space was asked here or through the service)."""
     if verb == "ping":
         return "Space is ready" if result else "Space is busy (answered NAK)"
     if verb == "checkout":
         return "checked out"
     if verb == "audit":
-        lines = ["%s %s  %-14s %-3s %s %s %s" % (r.date, r.time, r.incident, r.direction,
-                                                 r.card, r.copy, r.user)
-                 for r in result]
+        lines = ["%(date)s %(time)s  %(incident)-14s %(direction)-3s %(card)s %(copy)s %(user)s"
+                 % entry for entry in result]
         return "\n".join(lines) if lines else "the audit trail is empty"
-    return "\n".join("%s: %s" % (key, _show(value))
-                     for key, value in dataclasses.asdict(result).items()
-                     if value not in ("", (), None))
+    return "\n".join("%s: %s" % (key, _show(value)) for key, value in result.items()
+                     if value not in ("", [], None))
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, tuple | list):
+    if isinstance(value, list):
         return ", ".join(str(v) for v in value)
-    if isinstance(value, datetime.datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
     return str(value)

@@ -193,3 +193,8 @@ class Backend:
         is not revoked long ago): dicts with ``kind``, ``fix`` (FIX_* or None), ``key_id``
         when one of ours is concerned, and what the technician needs to find it."""
         return []
+
+    async def tool(self, verb: str, args: dict[str, Any]) -> Any:
+        """A technician's request (``keybridge space ping``...) carried out on the running
+        service's own link, queued like any other; raises BackendFailure."""
+        raise BackendFailure("not_supported", "%s takes no technician's requests" % self.name)

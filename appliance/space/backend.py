@@ -9,7 +9,7 @@ link, its own worker, so one Space server being away never holds up another.
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from appliance import lifecycle
@@ -34,7 +34,7 @@ from appliance.engine.backend import (
     PlannedKey,
     no_checkpoint,
 )
-from appliance.space import cards, errors, hooks, keydata, siteconf
+from appliance.space import cards, errors, hooks, keydata, siteconf, tools
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
 from appliance.space.data import SpaceIds, SpaceKeyData
@@ -128,8 +128,19 @@ class SpaceBackend(Backend):
 
     async def run(self, job: Job, key: KeyRow | None,
                   checkpoint: Checkpoint = no_checkpoint) -> Outcome:
+        result: Outcome = await self._translated(self._run(job, key, checkpoint))
+        return result
+
+    async def tool(self, verb: str, args: dict[str, Any]) -> Any:
+        if verb not in tools.VERBS:
+            raise BackendFailure("usage", "no Space request %r; the requests are %s"
+                                 % (verb, ", ".join(tools.VERBS)))
+        return await self._translated(tools.run(self.desk, verb, args))
+
+    async def _translated(self, request: Awaitable[Any]) -> Any:
+        """Space's errors as the engine's: what can help and whether it may have run."""
         try:
-            return await self._run(job, key, checkpoint)
+            return await request
         except errors.SpaceRefused as err:
             raise BackendFailure(err.code, err.meaning, hint=err.hint,
                                  retry=err.retry_later) from err

@@ -1,12 +1,14 @@
 """The technician's commands against a real appliance process, while it runs and after it
-was killed: status from the service itself, and the store's view when nothing answers."""
+was killed: status from the service itself, Space asked through the service's own link (no
+second connection to Space), and the store's view when nothing answers."""
 
 import subprocess
 import sys
 
 import pytest
 
-from _appliance import ROOT, Appliance
+from _appliance import ROOT, Appliance, eventually
+from test_appliance_contract import booking, reply, send
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -36,7 +38,27 @@ def test_status_comes_from_the_running_service(site, broker):
     assert "space    up since" in done.stdout
 
 
-def test_after_a_kill_status_says_not_running_with_the_last_record(site):
+def test_space_is_asked_through_the_service_behind_its_queued_work(site, space):
+    """Space takes one PMS connection and the service holds it: ping and read go through
+    the service, queued with a card being cut, and Space never sees a second connection."""
+    appliance, pms = site
+    send(pms, appliance, "booking", booking("stay"))
+    reply(pms, "stay")
+    space.control({"op": "faults", "set": {"reply_delay_s": 1.5}})
+    send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
+                                         "encoder": "desk-1"})
+    reply(pms, "cut", "accepted")
+    eventually(lambda: space.requests("CN"), what="the card on the link")
+    ping = keybridge(appliance, "space", "ping")
+    assert (ping.returncode, ping.stdout.strip()) == (0, "Space is ready"), ping.stderr
+    read = keybridge(appliance, "space", "read", "--encoder", "Online Encoder 1", "--json")
+    assert read.returncode == 0, read.stderr
+    assert reply(pms, "cut", "ok", timeout=20)["data"]["count"] == 1
+    state = space.control({"op": "state"})["state"]
+    assert state["connections_refused"] == 0  # one connection, the service's
+
+
+def test_after_a_kill_status_says_not_running_and_space_is_asked_directly(site, space):
     appliance, _pms = site
     appliance.kill()
     done = keybridge(appliance, "status")
@@ -44,3 +66,5 @@ def test_after_a_kill_status_says_not_running_with_the_last_record(site):
     first, record = done.stdout.splitlines()[:2]
     assert "the service is NOT RUNNING (nothing answers at" in first
     assert "online — it did not stop cleanly" in record and " ago)" in record
+    ping = keybridge(appliance, "space", "ping")
+    assert (ping.returncode, ping.stdout.strip()) == (0, "Space is ready"), ping.stderr
