@@ -18,6 +18,7 @@ Jobs::
     (new) ─queued→ PENDING ─claimed→ RUNNING ─succeeded/skipped→ DONE
     RUNNING ─retry/interrupted→ PENDING       RUNNING ─gave_up→ FAILED
     PENDING ─superseded→ (deleted)            (an automatic delivery planned again)
+    PENDING/FAILED ─retry_asked→ PENDING      PENDING ─cancelled→ FAILED   (keybridge jobs)
 
 Backends report outcomes as key events (``ISSUED``, ``UPDATED``, ``REVOKED``), never states.
 """
@@ -81,6 +82,8 @@ RETRY = "retry"
 INTERRUPTED = "interrupted"
 GAVE_UP = "gave_up"
 SUPERSEDED = "superseded"
+RETRY_ASKED = "retry_asked"
+CANCELLED = "cancelled"
 
 JOB_TRANSITIONS: dict[tuple[str, str], str] = {
     (QUEUED_NEW, QUEUED): PENDING,
@@ -91,6 +94,10 @@ JOB_TRANSITIONS: dict[tuple[str, str], str] = {
     (RUNNING, INTERRUPTED): PENDING,
     (RUNNING, GAVE_UP): FAILED,
     (PENDING, SUPERSEDED): DELETED,
+    # A technician's word (keybridge jobs): try now, try again, or stop trying.
+    (PENDING, RETRY_ASKED): PENDING,
+    (FAILED, RETRY_ASKED): PENDING,
+    (PENDING, CANCELLED): FAILED,
 }
 
 

@@ -94,6 +94,30 @@ class Jobs:
             "AND state IN (?, ?)", (key_id, dumps(kinds), *lifecycle.WAITING)).fetchone() \
             is not None
 
+    def listing(self, everything: bool = False) -> list[dict[str, Any]]:
+        """Waiting and failed jobs (``everything``: done ones too), with whose key they
+        concern, oldest first."""
+        rows = self.db.execute(
+            "SELECT jobs.id, jobs.backend, jobs.kind, jobs.state, jobs.attempts, "
+            "jobs.next_attempt_at, jobs.last_error, jobs.key_id, jobs.request_id, "
+            "jobs.updated_at, keys.booking_id, keys.owner_key_id, keys.key_type "
+            "FROM jobs LEFT JOIN keys ON keys.id = jobs.key_id "
+            "WHERE ? OR jobs.state IN (?, ?, ?) ORDER BY jobs.id",
+            (everything, PENDING, RUNNING, lifecycle.FAILED))
+        return [dict(row) for row in rows]
+
+    def get(self, job_id: int) -> tuple[Job, str] | None:
+        """The job and its state."""
+        row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else (_job(row), str(row["state"]))
+
+    def ask(self, job: Job, state: str, event: str, now: float, note: str) -> None:
+        """A technician's ``event`` (retry_asked, cancelled) on a job in ``state``."""
+        self.db.execute("UPDATE jobs SET state = ?, next_attempt_at = ?, last_error = "
+                        "coalesce(?, last_error), updated_at = ? WHERE id = ?",
+                        (lifecycle.job_next(state, event), now,
+                         note if event == lifecycle.CANCELLED else None, now_iso(), job.id))
+
     def interrupted(self) -> list[Job]:
         """Jobs a previous run left RUNNING: it died holding them."""
         rows = self.db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY id", (RUNNING,))

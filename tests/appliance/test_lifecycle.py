@@ -53,9 +53,11 @@ def test_every_outcome_a_backend_reports_is_defined_where_it_can_arrive() -> Non
     assert set(BACKEND_KEY_EVENTS) <= set(KEY_EVENTS)
 
 
-def test_finished_jobs_stay_finished() -> None:
-    assert not [pair for pair in JOB_TRANSITIONS
-                if pair[0] in (lifecycle.DONE, lifecycle.FAILED)]
+def test_finished_jobs_stay_finished_unless_a_technician_asks() -> None:
+    """Done is done; a failed job runs again only on a technician's word (keybridge jobs)."""
+    assert not [pair for pair in JOB_TRANSITIONS if pair[0] == lifecycle.DONE]
+    assert [pair for pair in JOB_TRANSITIONS if pair[0] == lifecycle.FAILED] == [
+        (lifecycle.FAILED, lifecycle.RETRY_ASKED)]
 
 
 @given(st.lists(st.sampled_from(KEY_EVENTS), max_size=30))

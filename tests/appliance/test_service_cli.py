@@ -331,3 +331,43 @@ def test_integration_log_lists_the_stored_history(appliance: Appliance,
     assert "discrepancy key=" in capsys.readouterr().out
     assert main(["integration-log", "--json", "--backend", "ks", "--config", source]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_jobs_lists_retries_and_cancels_with_an_audit_row(
+        appliance: Appliance, capsys: pytest.CaptureFixture[str]) -> None:
+    source = appliance.config.source
+    assert main(["jobs", "--config", source]) == 0
+    assert capsys.readouterr().out == "no jobs waiting or failed\n"
+    appliance.book("B1")
+    [job] = appliance.store.query("SELECT id FROM jobs")
+    assert main(["jobs", "--config", source]) == 0
+    listed = capsys.readouterr().out
+    assert "%5d space       issue_key" % job["id"] in listed
+    assert "pending  attempt 0   booking B1  next try now" in listed
+    assert main(["jobs", "cancel", str(job["id"]), "--config", source]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    assert main(["jobs", "--json", "--config", source]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["state"] == "failed" and row["last_error"].startswith(
+        "cancelled by keybridge jobs (")
+    assert main(["jobs", "cancel", str(job["id"]), "--config", source]) == 1
+    assert "is failed: nothing to cancel" in capsys.readouterr().err
+    assert main(["jobs", "retry", "--failed", "--config", source]) == 0
+    assert "1 failed job(s) to be tried again" in capsys.readouterr().out
+    assert appliance.store.query("SELECT state FROM jobs")[0][0] == "pending"
+    actions = [row[0] for row in appliance.store.query("SELECT action FROM audit")]
+    assert actions == ["job_cancelled", "job_retried"]
+
+
+def test_jobs_leave_desk_requests_and_unknown_ids_alone(
+        appliance: Appliance, capsys: pytest.CaptureFixture[str]) -> None:
+    source = appliance.config.source
+    appliance.book("B1")
+    appliance.engine.submit("encode_card", json.dumps({
+        "request_id": "cut", "booking_id": "B1", "encoder": "desk-1"}).encode(), False,
+        ReplyTo())
+    [desk] = appliance.store.query("SELECT id FROM jobs WHERE kind = 'encode_card'")
+    assert main(["jobs", "cancel", str(desk[0]), "--config", source]) == 1
+    assert "is a desk request (encode_card)" in capsys.readouterr().err
+    assert main(["jobs", "retry", "999", "--config", source]) == 1
+    assert "no job 999" in capsys.readouterr().err
