@@ -13,6 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance.bridge.mqtt import identify
 from appliance.config import Config
+from appliance.control import client as control
+from appliance.control import wire
 from appliance.errors import KeybridgeError
 from appliance.ks import config as ks_config
 from appliance.space import SpaceClient, SpaceCommands, siteconf
@@ -25,14 +27,16 @@ BROKER_TIMEOUT_S = 10.0
 
 
 async def run_checks(config: Config, backend: str = "all") -> list[Result]:
+    """The store, the broker and ``backend`` ("all": every one configured; one named but
+    not configured is a failure)."""
     results = [_store(config), await asyncio.to_thread(_broker, config)]
     if backend in ("all", "space"):
         admins = siteconf.of(config).administrations
-        if not admins:
+        if not admins and backend == "space":
             results.append(("space", False, "no [space] section: ProAccess Space is not "
                             "configured"))
         for admin in admins:
-            results.append(await _space(admin))
+            results.append(await _space(admin, config.service.control_socket))
     if backend in ("all", "ks") and (backend == "ks" or ks_config.of(config) is not None):
         results.append(await _ks(config))
     return results
@@ -79,16 +83,29 @@ def _broker(config: Config) -> Result:
     return ("broker", True, where)
 
 
-async def _space(admin: Administration) -> Result:
+async def _space(admin: Administration, socket: str = "") -> Result:
+    """Through the running service's link when it runs (Space takes one PMS connection and
+    the service holds it), else directly."""
     server = admin.settings.server
+    if socket:
+        try:
+            ready = await asyncio.to_thread(control.ask, socket, "backend", 30.0,
+                                            backend=admin.backend, verb="ping")
+        except wire.NotRunning:
+            pass
+        except wire.ControlError as err:
+            return (admin.backend, False, "%s (asked through the running service): %s"
+                    % (server, err))
+        else:
+            return (admin.backend, True, "%s answered %s (through the running service)"
+                    % (server, "ready" if ready else "busy"))
     settings = admin.settings.replace(connection="per_request",
                                       connect_budget_s=admin.settings.connect_timeout_s)
     try:
         async with SpaceClient(settings) as client:
             ready = await SpaceCommands(client).ping()
     except SpaceError as err:
-        return (admin.backend, False, "%s: %s (is the running service holding the link? "
-                "Space takes one PMS connection)" % (server, err))
+        return (admin.backend, False, "%s: %s" % (server, err))
     return (admin.backend, True, "%s answered %s" % (server, "ready" if ready else "busy"))
 
 

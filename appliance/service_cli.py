@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from appliance import jobs_cli, logs, reconcile_report, registry, status_cli
+from appliance import doctor, jobs_cli, logs, reconcile_report, registry, status_cli
 from appliance.config import Config
 from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, StoreError
@@ -190,6 +190,7 @@ def add_parsers(commands: Any) -> None:
     check.set_defaults(func=cmd_config_check)
     status_cli.add_parser(commands, config_arg)
     jobs_cli.add_parser(commands, config_arg)
+    doctor.add_parser(commands, config_arg)
     keys = commands.add_parser("keys", help="the keys the appliance knows")
     config_arg(keys)
     keys.add_argument("--booking", help="only this booking's keys")

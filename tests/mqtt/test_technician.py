@@ -68,3 +68,18 @@ def test_after_a_kill_status_says_not_running_and_space_is_asked_directly(site, 
     assert "online — it did not stop cleanly" in record and " ago)" in record
     ping = keybridge(appliance, "space", "ping")
     assert (ping.returncode, ping.stdout.strip()) == (0, "Space is ready"), ping.stderr
+
+
+def test_doctor_checks_everything_through_the_running_service(site):
+    appliance, _pms = site
+    done = keybridge(appliance, "doctor")
+    verdicts = {line[5:18].strip(): line[:4].strip() for line in done.stdout.splitlines()}
+    assert done.returncode in (0, 1), done.stdout  # clock and unit may warn off a Pi
+    for name in ("configuration", "file modes", "store", "service", "broker", "space"):
+        assert verdicts[name] == "OK", done.stdout
+    assert "(through the running service)" in done.stdout
+    (appliance.directory / "secret.keys").chmod(0o644)
+    done = keybridge(appliance, "doctor")
+    assert done.returncode == 2
+    assert "FAIL file modes    [store] key_file %s is mode 0644, readable by others: chmod 600" % (
+        appliance.directory / "secret.keys") in done.stdout
