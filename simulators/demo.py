@@ -276,11 +276,18 @@ def keep_running(site: Site, say: Callable[[str], None]) -> None:
     """Until Ctrl-C (or SIGTERM), or until the appliance exits."""
     gone = threading.Event()
     site.appliance.on_exit = lambda code: gone.set()
-    say("the site keeps running; Ctrl-C stops it. Meanwhile, for example:")
-    say("  python -m simulators.pms --broker %s:%d --ks %s --space-control %s:%d"
+    config = str(site.config_file)  # relative to here where it is inside
+    if site.config_file.is_relative_to(ROOT):
+        config = str(site.config_file.relative_to(ROOT))
+    say("the site keeps running; Ctrl-C stops it. Meanwhile, in another terminal here:")
+    say("  .venv/bin/keybridge status --config %s      # the live service" % config)
+    say("  .venv/bin/keybridge jobs --config %s        # work waiting" % config)
+    say("  .venv/bin/keybridge doctor --config %s      # every check" % config)
+    say("  .venv/bin/keybridge space ping --config %s  # Space, through the service" % config)
+    say("  .venv/bin/python -m simulators.pms --broker %s:%d --ks %s --space-control %s:%d"
         "     # the day again" % (HOST, site.broker_port, site.ks_url, HOST, site.control_port))
     say("  mosquitto_sub -h %s -p %d -t '%s/#' -v -V 5" % (HOST, site.broker_port, site.root))
-    say("  python -m simulators.space.control %s:%d '{\"op\": \"state\"}'" % (
+    say("  .venv/bin/python -m simulators.space.control %s:%d '{\"op\": \"state\"}'" % (
         HOST, site.control_port))
     if site.appliance.running:
         gone.wait()
