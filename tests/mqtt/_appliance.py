@@ -118,7 +118,8 @@ class Appliance:
                  protocol: str = "5", mqtt: dict[str, Any] | None = None,
                  service: dict[str, Any] | None = None, watchdog_s: float = 0,
                  ks_url: str | None = None, ks: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.broker = broker
@@ -126,6 +127,7 @@ class Appliance:
         self.log_file = directory / "appliance.log"
         self.db_file = directory / "keybridge.db"
         self.watchdog_s = watchdog_s
+        self.env = env or {}  # what systemd would add (CREDENTIALS_DIRECTORY...)
         config = _config(directory, broker, space, protocol, mqtt or {}, service or {})
         if ks_url is not None:
             config["ks"] = _ks_config(directory, ks_url, ks or {})
@@ -139,7 +141,7 @@ class Appliance:
                        capture_output=True)
 
     def start(self, wait: bool = True) -> "Appliance":
-        env = _env() | {"NOTIFY_SOCKET": str(self.notify.path)}
+        env = _env() | self.env | {"NOTIFY_SOCKET": str(self.notify.path)}
         if self.watchdog_s:
             env |= {"WATCHDOG_USEC": str(int(self.watchdog_s * 1e6)), "WATCHDOG_PID": ""}
         log = open(self.log_file, "ab")  # noqa: SIM115 - the child owns it

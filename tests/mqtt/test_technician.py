@@ -83,3 +83,60 @@ def test_doctor_checks_everything_through_the_running_service(site):
     assert done.returncode == 2
     assert "FAIL file modes    [store] key_file %s is mode 0644, readable by others: chmod 600" % (
         appliance.directory / "secret.keys") in done.stdout
+
+
+@pytest.fixture
+def installed(tmp_path, broker, space):
+    """The layout of a Pi: configuration in etc/, state in state/, the KS secrets only in
+    the unit's credentials directory (as LoadCredentialEncrypted= leaves them), the control
+    socket in run/; the service a real process that alone sees the credentials."""
+    from _ks import KsProcess
+    ks = KsProcess(tmp_path).start()
+    etc, state, run, credentials = (tmp_path / name for name in (
+        "etc", "state", "run", "credentials"))
+    for folder in (state, run, credentials):
+        folder.mkdir(mode=0o700)
+    appliance = Appliance(etc, broker, space, ks_url=ks.url, extra={
+        "store": {"path": str(state / "keybridge.db"), "key_file": str(state / "secret.keys")},
+        "service": {"control_socket": str(run / "control.sock")}},
+        env={"CREDENTIALS_DIRECTORY": str(credentials)})
+    for name in ("ks-client-secret", "ks-password"):  # nowhere a shell could read them
+        (etc / name).rename(credentials / name)
+    yield appliance.start(), credentials
+    appliance.close()
+    ks.close()
+
+
+def test_every_command_on_an_installed_layout_while_it_runs_and_after_a_kill(installed):
+    appliance, credentials = installed
+    shell = {"CREDENTIALS_DIRECTORY": ""}  # a technician's shell: no credentials
+    unit = {"CREDENTIALS_DIRECTORY": str(credentials)}  # systemd-run -p LoadCredential...
+    expect = [  # (command, environment, exit code, what the output must say)
+        (["status"], shell, 0, "RUNNING"),
+        (["jobs"], shell, 0, "no jobs waiting or failed"),
+        (["keys"], shell, 0, "no live keys"),
+        (["audit"], shell, 0, ""),
+        (["integration-log"], shell, 0, "the integration log is empty"),
+        (["space", "ping"], shell, 0, "Space is ready"),
+        (["doctor"], shell, None, "WARN secrets"),
+        (["config", "check"], unit, 0, ": OK"),
+        (["test-connection"], unit, 0, "space   OK"),
+        (["reconcile"], unit, 0, "reconciliation: 0 discrepancies"),
+    ]
+    for command, env, code, said in expect:
+        done = run_cli(appliance, command, env)
+        assert said in done.stdout, (command, done.stdout, done.stderr)
+        assert code is None or done.returncode == code, (command, done.stdout, done.stderr)
+    appliance.kill()
+    for command, code, said in ((["status"], 1, "NOT RUNNING"), (["jobs"], 0, "no jobs"),
+                                (["keys"], 0, "no live keys"),
+                                (["space", "ping"], 0, "Space is ready")):
+        done = run_cli(appliance, command, shell)
+        assert (done.returncode, said in done.stdout) == (code, True), (command, done.stdout)
+
+
+def run_cli(appliance, command, env):
+    import os
+    return subprocess.run([sys.executable, "-m", "appliance", *command, "--config",
+                           str(appliance.config_file)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=os.environ | env)
