@@ -82,7 +82,7 @@ class Service:
         for backend in self.backends.values():
             await backend.start()
         self.control = ControlServer(config.service.control_socket, ControlHandlers(
-            self.live_status, self.wake, self.backends).table())
+            self.live_status, self.wake, self.backends, self.store).table())
         await self.control.start()
         self._signals()
         self.link.start()

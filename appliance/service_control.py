@@ -6,20 +6,28 @@ backend's own link, queued behind and before its jobs (Space takes one PMS conne
 the service holds it).
 """
 
+import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from appliance.control import wire
 from appliance.control.server import Handler
 from appliance.engine.backend import Backend, BackendFailure
+from appliance.store import Store
+from appliance.store.retry import persist
+
+TOOL_FIELDS = ("encoder", "room", "door", "count", "copy", "valid_from", "valid_until")
+"""What the audit keeps of a technician's request (a phone number only as its last digits)."""
 
 
 class ControlHandlers:
     def __init__(self, status: Callable[[], dict[str, Any]], wake: Callable[[], None],
-                 backends: Mapping[str, Backend]) -> None:
+                 backends: Mapping[str, Backend], store: Store) -> None:
         self._status = status
         self._wake = wake
         self.backends = backends
+        self.store = store
 
     def table(self) -> dict[str, Handler]:
         return {"status": self.status, "wake": self.wake, "backend": self.backend}
@@ -38,9 +46,23 @@ class ControlHandlers:
             raise wire.ControlRefused("no backend %r in the running service; it has %s"
                                       % (name, ", ".join(self.backends) or "none"),
                                       {"code": "backend_not_configured"})
+        verb, args = str(request.get("verb")), dict(request.get("args") or {})
         try:
-            return await backend.tool(str(request.get("verb")), dict(request.get("args") or {}))
+            result = await backend.tool(verb, args)
         except BackendFailure as failure:
             raise wire.ControlRefused(failure.message, {
                 "code": failure.code, "hint": failure.hint,
                 "may_have_run": failure.may_have_run}) from failure
+        await persist(functools.partial(self._audit, name, verb, args,
+                                        str(request.get("operator") or "unknown")),
+                      "recording a technician's request")
+        return result
+
+    def _audit(self, backend: str, verb: str, args: dict[str, Any], operator: str) -> None:
+        """Who asked what of the backend by hand: a card cut at the terminal is a key."""
+        detail = {name: args[name] for name in TOOL_FIELDS if args.get(name) is not None}
+        if args.get("phone"):
+            detail["phone"] = "*" * 4 + str(args["phone"])[-4:]
+        with self.store.transaction() as tx:
+            tx.audit.add("tool_%s" % verb, backend, "keybridge %s (%s)" % (verb, operator),
+                         detail=json.dumps(detail, sort_keys=True, default=str))

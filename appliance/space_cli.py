@@ -15,7 +15,9 @@ configuration, 3 Space unreachable, 4 Space broke the protocol.
 import argparse
 import asyncio
 import datetime
+import getpass
 import json
+import os
 import sys
 import tomllib
 from typing import Any
@@ -172,7 +174,8 @@ def _through_service(args: argparse.Namespace, socket: str) -> int:
     arguments = {name: getattr(args, name) for name in ARGUMENTS if hasattr(args, name)}
     try:
         result = client.ask(socket, "backend", backend=backend, verb=args.verb,
-                            args=wire.plain(arguments))
+                            args=wire.plain(arguments),
+                            operator=os.environ.get("SUDO_USER") or getpass.getuser())
     except wire.ControlRefused as err:
         code = str(err.details.get("code", ""))
         if code == "backend_unavailable":

@@ -2,6 +2,7 @@
 was killed: status from the service itself, Space asked through the service's own link (no
 second connection to Space), and the store's view when nothing answers."""
 
+import json
 import subprocess
 import sys
 
@@ -56,6 +57,11 @@ def test_space_is_asked_through_the_service_behind_its_queued_work(site, space):
     assert reply(pms, "cut", "ok", timeout=20)["data"]["count"] == 1
     state = space.control({"op": "state"})["state"]
     assert state["connections_refused"] == 0  # one connection, the service's
+    audit = keybridge(appliance, "audit", "--json")
+    asked = [entry for entry in json.loads(audit.stdout) if entry["action"].startswith("tool_")]
+    assert [entry["action"] for entry in asked] == ["tool_ping", "tool_read"]
+    assert asked[1]["trigger"].startswith("keybridge read (") and "Online Encoder 1" in (
+        asked[1]["detail"])
 
 
 def test_after_a_kill_status_says_not_running_and_space_is_asked_directly(site, space):
