@@ -105,7 +105,8 @@ class TokenSource:
             response = await self._http.post(url, data=form, auth=auth)
         except httpx2.HTTPError as err:
             raise errors.KsUnavailable(
-                "identity server unreachable: %s" % describe(err),
+                "identity server %s unreachable: %s" % (self.settings.identity_url,
+                                                         describe(err)),
                 request_may_have_run=False, method="POST", path=TOKEN_PATH) from err
         self.fetches += 1
         log.debug("POST %s -> %d", TOKEN_PATH, response.status_code)

@@ -152,8 +152,10 @@ class KsConnection:
                                          method=method, path=url.path) from err
         except httpx2.HTTPError as err:
             ran = not isinstance(err, NOT_SENT)
+            peer = "%s://%s%s" % (url.scheme, url.host, ":%d" % url.port if url.port else "")
             raise errors.KsUnavailable(
-                "%s%s" % (describe(err), "; KS may have carried it out" if ran else ""),
+                "%s (KS at %s)%s" % (describe(err), peer,
+                                     "; KS may have carried it out" if ran else ""),
                 request_may_have_run=ran, method=method, path=url.path) from err
 
     def _check(self, response: httpx2.Response, method: str,

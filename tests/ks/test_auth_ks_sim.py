@@ -135,7 +135,7 @@ async def test_an_unreachable_identity_server(server):
         with pytest.raises(errors.KsUnavailable) as caught:
             await client.sites()
     assert caught.value.request_may_have_run is False
-    assert "identity server unreachable: ConnectError" in str(caught.value)
+    assert "identity server http://127.0.0.1:9 unreachable: ConnectError" in str(caught.value)
 
 
 async def test_no_secret_token_or_pin_reaches_a_log_line(server, client, caplog):

@@ -107,6 +107,7 @@ async def test_transport_failures_say_whether_the_request_may_have_run(error_cla
     assert isinstance(caught.value.__cause__, error_class)
     assert str(caught.value).startswith("PUT /v1.2/sites/%s/users/su-1/pin: %s"
                                         % (SITE, error_class.__name__))
+    assert "(KS at http" in str(caught.value)  # which server it could not reach
 
 
 async def test_a_garbled_compressed_body_is_a_protocol_error():
