@@ -79,10 +79,13 @@ class Recorder:
                 tx.outbox.event(self.root, "key_failed",
                                 self._failure_fields(job, key, failure, retry),
                                 job_event_id(job.id, "key_failed", job.attempts))
+            # What `keybridge jobs` and `status` show: the error and what to do about it.
+            error = "%s (%s)" % (failure.message, failure.hint) if failure.hint else (
+                failure.message)
             if retry_at is not None:
-                tx.jobs.retry(job, retry_at, failure.message)
+                tx.jobs.retry(job, retry_at, error)
             else:
-                tx.jobs.failed(job, failure.message)
+                tx.jobs.failed(job, error)
 
     def _final_reply(self, tx: Tx, job: Job, reply: dict[str, Any]) -> None:
         route = job.reply or replies.route(self.root, job.kind)

@@ -380,6 +380,7 @@ def test_a_card_being_cut_during_a_crash_ends_as_outcome_unknown(site: Site) -> 
     assert asyncio.run(site.runner.recover()) == 1
     [job] = site.rows("SELECT state, last_error FROM jobs WHERE id = ?", job_id)
     assert job["state"] == "failed" and "restarted" in job["last_error"]
+    assert "(read the card on the encoder" in job["last_error"]  # the hint, for jobs
     # The desk's final answer, never a second card, and key_failed for the PMS's records.
     (_, reply, _), (topic, failed, _) = site.new_messages()
     assert reply["request_id"] == "e-1" and reply["status"] == "error"
