@@ -17,7 +17,10 @@ In a run directory (``.cache/demo/``, emptied first) it starts, each on a free l
    guests type their PINs at the KS simulator's keypads and hold their cards to the Space
    simulator's doors (its control channel).
 
-The services' output is shown prefixed (``appliance │``) and kept in ``<name>.log``.
+By default the day is told as a story: each step's title, whatever went wrong, and one
+summary line per group of checks. ``--trace`` shows everything: the services' output prefixed
+(``appliance │``), every message and every check; ``--quiet`` the PMS's trace without the
+services. The services' output is always kept in ``<name>.log``.
 Everything started is stopped on the way out (SIGTERM, then SIGKILL after a bound), on Ctrl-C
 and on errors too. The exit status is the PMS simulator's (0: every check passed); 2 when
 the site could not be started.
@@ -245,12 +248,12 @@ class Site:
             child.stop()
 
 
-def run_pms(site: Site) -> int:
+def run_pms(site: Site, story: bool = False) -> int:
     """The PMS simulator's day, stopped early if the appliance dies under it."""
     prefix, _, site_id = site.root.partition("/")
     argv = [sys.executable, "-m", "simulators.pms", "--broker", "%s:%d" % (
         HOST, site.broker_port), "--prefix", prefix, "--site", site_id, "--ks", site.ks_url,
-        "--space-control", "%s:%d" % (HOST, site.control_port)]
+        "--space-control", "%s:%d" % (HOST, site.control_port), *(["--story"] if story else [])]
     pms = subprocess.Popen(argv, cwd=ROOT,  # noqa: S603 - our own argv, no shell
                            env=os.environ | {"PYTHONUNBUFFERED": "1"})
 
@@ -298,7 +301,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m simulators.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--once", action="store_true", help="stop after the day's summary")
-    parser.add_argument("--quiet", action="store_true", help="hide the services' output")
+    parser.add_argument("--quiet", action="store_true",
+                        help="hide the services' output, keep the PMS's full trace")
+    parser.add_argument("--trace", action="store_true",
+                        help="the full trace: every service's output, every message, every "
+                        "check (by default: the day's story and a line per group of checks)")
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".cache" / "demo",
                         help="where config, store, logs go (emptied first)")
     return parser.parse_args(argv)
@@ -314,13 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     args.run_dir.mkdir(parents=True)
     signal.signal(signal.SIGTERM, _terminate)
     printer = Printer()
-    site = Site(args.run_dir.resolve(), not args.quiet, printer)
+    site = Site(args.run_dir.resolve(), args.trace, printer)
     code = 2
     try:
         site.start()
         site.wait_online()
         printer.note("appliance  online on %s/status; the PMS's day begins" % site.root)
-        code = run_pms(site)
+        code = run_pms(site, story=not (args.trace or args.quiet))
         if not args.once:
             keep_running(site, printer.note)
     except DemoError as err:

@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="control channel of the Space simulator whose doors the guests "
                         "use (python -m simulators.space --control HOST:PORT)")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
+    parser.add_argument("--story", action="store_true",
+                        help="print each step's title and what went wrong, and one summary "
+                        "line per group of checks")
     return parser.parse_args(argv)
 
 
@@ -94,9 +97,12 @@ class Runner:
         self.keypad = keypad
         self.space = space
         self.checks: list[tuple[bool, str]] = []
+        self.groups: list[str] = []  # each check's group, for the story's summary
+        self.group = "start"
 
     def check(self, passed: bool, text: str) -> bool:
         self.checks.append((passed, text))
+        self.groups.append(self.group)
         self.show.line("✓" if passed else "✗", text, error=not passed)
         return passed
 
@@ -107,6 +113,7 @@ class Runner:
             interrupted = False
         except KeyboardInterrupt:  # what happened so far is still worth a summary
             interrupted = not self.check(False, "the day was interrupted (Ctrl-C)")
+        self.group = "the contract"
         self.check(not self.client.problems, "every message had the contract's shape%s" % (
             "" if not self.client.problems else ": " + "; ".join(self.client.problems)))
         self._summary()
@@ -118,6 +125,7 @@ class Runner:
         if not self._online():
             return
         for number, step in enumerate(self.day.steps, 1):
+            self.group = GROUPS[type(step)]
             if isinstance(step, scenario.Keypad):
                 self._keypad(number, step)
             elif isinstance(step, scenario.Door):
@@ -129,6 +137,7 @@ class Runner:
                 self.check(skipped == 0, "the appliance stopped answering: %d step%s not run"
                            % (skipped, "" if skipped == 1 else "s"))
                 break
+        self.group = "end-of-day tallies"
         self._tallies()
 
     def _online(self) -> bool:
@@ -273,10 +282,30 @@ class Runner:
         out.line("  ", "events         %s" % (_counts(events) or "none"), always=True)
         out.line("  ", "checks         %d passed, %d failed" % (
             len(self.checks) - len(failed), len(failed)), always=True)
-        for passed, text in self.checks:
-            out.line("    ✓" if passed else "    ✗", text, error=not passed, always=True)
+        if out.story:
+            for text in group_lines(self.groups, self.checks):
+                out.line("   ", text, error=" FAILED" in text, always=True)
+            for text in failed:
+                out.line("    ✗", text, error=True, always=True)
+        else:
+            for passed, text in self.checks:
+                out.line("    ✓" if passed else "    ✗", text, error=not passed, always=True)
         out.line("══", "every check passed" if not failed else "%d check%s FAILED" % (
             len(failed), "" if len(failed) == 1 else "s"), error=bool(failed), always=True)
+
+
+GROUPS = {scenario.Step: "commands and replies", scenario.Keypad: "PINs at KS keypads",
+          scenario.Door: "cards at Space doors", scenario.HandBack: "cards handed back"}
+
+
+def group_lines(groups: list[str], checks: list[tuple[bool, str]]) -> list[str]:
+    """One line per group of checks, in the order the day met them."""
+    tally: dict[str, list[int]] = {}
+    for group, (passed, _text) in zip(groups, checks, strict=True):
+        counts = tally.setdefault(group, [0, 0])
+        counts[0 if passed else 1] += 1
+    return ["%-22s %d passed%s" % (group, good, ", %d FAILED" % bad if bad else "")
+            for group, (good, bad) in tally.items()]
 
 
 def _same(a: Message, b: Message) -> bool:
@@ -306,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.password_file:
         with open(args.password_file, encoding="utf-8") as file:
             password = file.read().rstrip("\r\n")
-    show = Printer(args.quiet)
+    show = Printer(args.quiet, story=args.story)
     if not args.ks.startswith(("http://", "https://")):
         raise SystemExit("--ks %r: write the KS simulator's URL, e.g. http://127.0.0.1:8092"
                          % args.ks)

@@ -53,6 +53,8 @@ EVENT_FIELDS = {
 COLOURS = {"→": "36", "←": "32", "★": "33", "◆": "35", "⌨": "34", "▣": "34", "▭": "34",
            "✓": "32", "✗": "31", "?": "31", "·": "2", "══": "1"}
 LINE_WIDTH = 200
+STORY_MARKS = ("──", "══")
+"""What a story shows besides failures: each step's title and the headings."""
 HIDDEN = ("key_id", "event_id", "occurred_at")  # long ids that say nothing at a glance
 
 
@@ -62,8 +64,10 @@ class Printer:
     Lines come from two threads (paho's and the runner's), hence the lock.
     """
 
-    def __init__(self, quiet: bool = False, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, quiet: bool = False, stream: TextIO = sys.stdout,
+                 story: bool = False) -> None:
         self.quiet = quiet
+        self.story = story  # only each step's title and what went wrong
         self.stream = stream
         self.colour = stream.isatty()
         self._lock = threading.Lock()
@@ -71,6 +75,8 @@ class Printer:
 
     def line(self, mark: str, text: str, error: bool = False, always: bool = False) -> None:
         if self.quiet and not always:
+            return
+        if self.story and not (always or error or mark.strip() in STORY_MARKS):
             return
         colour = COLOURS["✗"] if error else COLOURS.get(mark.strip(), "0")
         if self.colour and mark.strip():

@@ -254,3 +254,23 @@ def test_make_run_plays_the_whole_day_and_every_check_passes(tmp_path: Path) -> 
         assert not re.findall(r"(?<![\w.:-])\d{6}(?![\w.:-])", text), name or "stdout"
     for name in ("ks-client-secret", "ks-password"):
         assert (run_dir / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_the_story_shows_titles_failures_and_one_line_per_group_of_checks() -> None:
+    import io
+
+    from simulators.pms.__main__ import group_lines
+    from simulators.pms.client import Printer
+    out = io.StringIO()
+    story = Printer(stream=out, story=True)
+    story.line("──", "1. the Jansens confirm")
+    story.line("→", "r-1 booking B1")  # a message: the trace's, not the story's
+    story.line("✗", "1 booking: no reply", error=True)
+    story.line("══", "summary", always=True)
+    shown = [re.sub(r"^\s*[\d.]+s ", "", line) for line in out.getvalue().splitlines()]
+    assert shown == ["── 1. the Jansens confirm", "✗ 1 booking: no reply", "══ summary"]
+    groups = ["start", "commands and replies", "commands and replies", "PINs at KS keypads"]
+    checks = [(True, "online"), (True, "reply"), (False, "event"), (True, "PIN")]
+    assert group_lines(groups, checks) == [
+        "start                  1 passed", "commands and replies   1 passed, 1 FAILED",
+        "PINs at KS keypads     1 passed"]
