@@ -1,7 +1,8 @@
 """``keybridge jobs``: the work waiting in the store, and a technician's word about it.
 
     keybridge jobs [--all] [--json]          waiting and failed jobs (--all: done ones too)
-    keybridge jobs retry ID | --failed       try now (a failed job: try again)
+    keybridge jobs retry ID | --all          try now (a failed job: try again; --all: every
+                                             failed one)
     keybridge jobs cancel ID                 stop trying (the key keeps its state)
 
 Retry and cancel are for the work that keeps keys in step with the bookings (issue, update,
@@ -39,7 +40,8 @@ def add_parser(commands: Any, config_arg: Callable[[argparse.ArgumentParser], No
     actions = jobs.add_subparsers(dest="action")
     retry = actions.add_parser("retry", help="try a job now, or again after it failed")
     retry.add_argument("id", nargs="?", type=int, help="the job's ID (first column)")
-    retry.add_argument("--failed", action="store_true", help="every failed job")
+    retry.add_argument("--all", "--failed", dest="failed", action="store_true",
+                       help="every failed job")
     cancel = actions.add_parser("cancel", help="stop trying a waiting job")
     cancel.add_argument("id", type=int, help="the job's ID (first column)")
     for action in (retry, cancel):  # --config after the action too; SUPPRESS keeps one given

@@ -352,7 +352,7 @@ def test_jobs_lists_retries_and_cancels_with_an_audit_row(
         "cancelled by keybridge jobs (")
     assert main(["jobs", "cancel", str(job["id"]), "--config", source]) == 1
     assert "is failed: nothing to cancel" in capsys.readouterr().err
-    assert main(["jobs", "retry", "--failed", "--config", source]) == 0
+    assert main(["jobs", "retry", "--all", "--config", source]) == 0
     assert "1 failed job(s) to be tried again" in capsys.readouterr().out
     assert appliance.store.query("SELECT state FROM jobs")[0][0] == "pending"
     actions = [row[0] for row in appliance.store.query("SELECT action FROM audit")]
