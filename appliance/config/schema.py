@@ -125,8 +125,17 @@ def strings(value: Any) -> str | None:
     return "must list non-empty strings"
 
 
+TOPIC_WORD_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+"""What every broker takes in a topic level: NATS refuses "." and spaces, RabbitMQ turns "."
+into "/", and wildcards and "/" are never part of one level."""
+
+
 def topic_word(value: Any) -> str | None:
-    """A single MQTT topic level: no wildcards, no separators."""
-    if value and not any(char in value for char in "/+#\x00") and value.strip() == value:
+    """A single MQTT topic level that every broker accepts as it is."""
+    if value and set(value) <= TOPIC_WORD_CHARACTERS:
         return None
-    return "must be one topic level: no spaces at the ends, no / + # characters"
+    wrong = sorted(set(str(value)) - TOPIC_WORD_CHARACTERS)
+    return ("must be letters, digits, - and _ only (one MQTT topic level every broker takes "
+            "as it is: no %s), e.g. camping-de-vliet" % (
+                " ".join(repr(char) for char in wrong) if wrong else "empty value"))

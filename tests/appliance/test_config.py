@@ -145,6 +145,12 @@ MISTAKES = {
     "missing site id": (
         '[site]\ntimezone = "Europe/Amsterdam"\n',
         "[site] id", ["is required", "e.g. id = "]),
+    "site id a NATS broker refuses": (
+        '[site]\nid = "camping.de vliet"\ntimezone = "Europe/Amsterdam"\n',
+        "[site] id", ["letters, digits, - and _ only", "' ' '.'", "e.g. camping-de-vliet"]),
+    "prefix with a wildcard": (
+        SITE + '[mqtt]\nprefix = "kb/#"\n',
+        "[mqtt] prefix", ["letters, digits, - and _ only", "'#' '/'"]),
     "inline password": (
         SITE + '[mqtt]\nusername = "kb"\npassword = "hunter2"\n',
         "[mqtt] password", ["never go in the TOML", 'password_file = "']),
