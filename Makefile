@@ -37,11 +37,12 @@ micropython: $(VENV)/.installed $(MICROPYTHON_STAMP)
 bench: $(VENV)/.installed
 	$(PY) -m bench
 
-# Debian packages the tests need (Mosquitto for the MQTT tests of later
-# issues, Node.js for MicroPython), installed only when absent and root.
+# Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
+# for MicroPython), installed only when absent and root.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing="$$missing nats-server"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \

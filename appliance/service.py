@@ -161,6 +161,8 @@ class Service:
         return {"state": "online", "version": __version__, "site": self.config.site.id,
                 "since": self.started_at, "backends": backends,
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
+                "commands": "refused" if self.link.subscribed is False else "subscribed"
+                if self.link.subscribed else "subscribing",
                 "last_reconciliation": None if last is None else json.loads(last)["at"]}
 
     def live_status(self) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class MqttLink:
         self.stopping = False
         self.last_error = ""
         self._unreachable = False  # said once per outage, not at every retry
+        self.subscribed: bool | None = None  # the broker's SUBACK for cmd/+; None: not yet
         self.client = self._client()
 
     @property
@@ -97,6 +98,7 @@ class MqttLink:
         client.max_inflight_messages_set(settings.inflight_window)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
@@ -161,6 +163,20 @@ class MqttLink:
             client.subscribe(self.root + "/cmd/+", qos=QOS)
         self._loop.call_soon_threadsafe(self._connected)
 
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:
+        refused = [str(reason) for reason in reasons if reason.is_failure]
+        self._loop.call_soon_threadsafe(self._subscribe_answered, refused)
+
+    def _subscribe_answered(self, refused: list[str]) -> None:
+        self.subscribed = not refused
+        if refused:
+            self.last_error = ("the broker refused the subscription to %s/cmd/+ (%s): no "
+                               "command can arrive" % (self.root, ", ".join(refused)))
+            log.error("%s; check the broker's permissions for this site's user (ACL, NATS "
+                      "permissions) and that [site] id and [mqtt] prefix are topics it "
+                      "takes", self.last_error, extra={"ctx": {"broker": self._where()}})
+
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         self._loop.call_soon_threadsafe(self._connect_failed)
 
@@ -189,6 +205,7 @@ class MqttLink:
             log.warning("lost the broker (%s); reconnecting", reason,
                         extra={"ctx": {"broker": self._where()}})
         self.last_error = "disconnected: %s" % reason
+        self.subscribed = None
         self.connected.clear()
         self._handlers[2]()
 
