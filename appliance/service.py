@@ -158,8 +158,13 @@ class Service:
             backends[name] = {"up": health.up, "since": health.since,
                               "last_error": health.last_error, "queue": depths.get(name, 0)}
         last = self.store.read.meta.get("last_reconciliation")
+        # updated_at changes at every refresh, so the retained status is published every
+        # status_interval_s even when nothing else changed: a PMS that sees no fresh one
+        # for three intervals knows the site is gone, though a dead broker node kept its
+        # "online" (docs/mqtt-contract.md, "Is the site alive?").
         return {"state": "online", "version": __version__, "site": self.config.site.id,
-                "since": self.started_at, "backends": backends,
+                "since": self.started_at, "updated_at": now_iso(),
+                "interval_s": self.config.service.status_interval_s, "backends": backends,
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
                 "commands": "refused" if self.link.subscribed is False else "subscribed"
                 if self.link.subscribed else "subscribing",

@@ -1,5 +1,7 @@
 """What other brokers than Mosquitto ask of the appliance: NATS (MQTT 3.1.1 only, subject
-permissions)."""
+permissions), and a liveness signal a PMS can rely on whatever happens to a broker node."""
+
+import json
 
 import pytest
 
@@ -46,5 +48,24 @@ def test_a_refused_subscription_is_an_error_in_status_and_journal(tmp_path, nats
         log = appliance.log_text()
         assert "the broker refused the subscription to keybridge/camp/cmd/+" in log
         assert "no command can arrive" in log and "check the broker's permissions" in log
+    finally:
+        appliance.close()
+
+
+def test_the_status_is_renewed_every_interval_for_the_pms_liveness_rule(tmp_path, broker,
+                                                                        peer_factory):
+    """Nothing changes, and still a fresh status with a later updated_at every interval_s:
+    a PMS that stops seeing them knows the site is gone, will or no will."""
+    appliance = Appliance(tmp_path / "a", broker).start()  # status_interval_s = 1
+    try:
+        pms = peer_factory(broker, "pms")
+        pms.subscribe("keybridge/camp/status")
+        eventually(lambda: len({s["updated_at"] for s in status_of(pms)
+                                if s["state"] == "online"}) >= 3, timeout=15,
+                   what="three renewals")
+        renewed = [s for s in status_of(pms) if s["state"] == "online"]
+        assert {s["interval_s"] for s in renewed} == {1.0}
+        assert [s["updated_at"] for s in renewed] == sorted(s["updated_at"] for s in renewed)
+        assert json.dumps(renewed[-1]["backends"]) == json.dumps(renewed[-2]["backends"])
     finally:
         appliance.close()
