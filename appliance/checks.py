@@ -7,6 +7,7 @@ identity under a suffixed client id, so it never takes over the running service'
 import asyncio
 import ssl
 import threading
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -52,12 +53,34 @@ def _store(config: Config) -> Result:
 
 
 def _broker(config: Config) -> Result:
+    """CONNECT with the configured identity; "auto" as the service does: 5, else 3.1.1."""
     settings = config.mqtt
     where = "%s:%d" % (settings.host, settings.port)
+    versions = ["3.1.1"] if settings.protocol == "3.1.1" else ["5"]
+    if settings.protocol == "auto":
+        versions.append("3.1.1")
+    for version in versions:
+        answer = _connect(settings, version)
+        if answer == "Success":
+            return ("broker", True, "%s (MQTT %s)" % (where, version))
+        if answer.startswith("cannot reach"):
+            return ("broker", False, "%s: %s" % (where, answer))
+        if version == "5" and len(versions) > 1 and answer in ("", "Unsupported protocol "
+                                                                   "version"):
+            continue  # a broker of 3.1.1 only: the service falls back the same way
+        if not answer:
+            return ("broker", False, "%s accepted TCP but never answered CONNECT" % where)
+        return ("broker", False, "%s refused: %s (check username, password_file, "
+                "certificates)" % (where, answer))
+    return ("broker", False, "%s answered neither MQTT 5 nor 3.1.1" % where)
+
+
+def _connect(settings: Any, version: str) -> str:
+    """The broker's CONNACK reason, "" for no answer, or "cannot reach: ..."."""
     done = threading.Event()
     outcome: list[str] = []
     client = paho.Client(CallbackAPIVersion.VERSION2, settings.client_id + "-check",
-                         protocol=paho.MQTTv5 if settings.protocol == "5" else paho.MQTTv311)
+                         protocol=paho.MQTTv5 if version == "5" else paho.MQTTv311)
     identify(client, settings)
 
     def on_connect(client: paho.Client, userdata: object, flags: object, reason: object,
@@ -69,18 +92,14 @@ def _broker(config: Config) -> Result:
     try:
         client.connect(settings.host, settings.port, settings.keepalive_s)
     except (OSError, ssl.SSLError) as err:
-        return ("broker", False, "cannot reach %s: %s" % (where, err))
+        return "cannot reach it: %s" % err
     client.loop_start()
     try:
-        if not done.wait(BROKER_TIMEOUT_S):
-            return ("broker", False, "%s accepted TCP but never answered CONNECT" % where)
+        done.wait(BROKER_TIMEOUT_S)
     finally:
         client.disconnect()
         client.loop_stop()
-    if outcome[0] != "Success":
-        return ("broker", False, "%s refused: %s (check username, password_file, certificates)"
-                % (where, outcome[0]))
-    return ("broker", True, where)
+    return outcome[0] if outcome else ""
 
 
 async def _space(admin: Administration, socket: str = "") -> Result:

@@ -166,6 +166,7 @@ class Service:
                 "since": self.started_at, "updated_at": now_iso(),
                 "interval_s": self.config.service.status_interval_s, "backends": backends,
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
+                "mqtt": self.link.protocol,
                 "commands": "refused" if self.link.subscribed is False else "subscribed"
                 if self.link.subscribed else "subscribing",
                 "last_reconciliation": None if last is None else json.loads(last)["at"]}

@@ -8,6 +8,10 @@
   outbox), because a broker restarted without persistence forgets both.
 - The last will publishes the retained ``{"state": "offline"}``.
 
+- ``protocol = "auto"`` speaks MQTT 5 and falls back to 3.1.1, for good in this run, when the
+  broker refuses 5 ("Unsupported protocol version": NATS) or opens the connection and never
+  answers a version-5 CONNECT (RabbitMQ); the journal and the status say which one is used.
+
 paho reconnects by itself with its backoff (``reconnect_delay_set``); callbacks run on the
 network thread and only ever hand over to the event loop with ``call_soon_threadsafe``.
 """
@@ -31,6 +35,10 @@ from appliance.config import Mqtt
 log = logging.getLogger("keybridge.mqtt")
 OFFLINE = b'{"state": "offline"}'
 QOS = 1
+UNSUPPORTED_VERSION = 0x84
+"""CONNACK reason: the broker does not speak this MQTT version."""
+ANSWER_WAIT_S = 10.0
+"""How long "auto" waits for an answer to a version-5 CONNECT before it tries 3.1.1."""
 
 
 def _without_noise(record: logging.LogRecord) -> bool:
@@ -74,11 +82,13 @@ class MqttLink:
         self.last_error = ""
         self._unreachable = False  # said once per outage, not at every retry
         self.subscribed: bool | None = None  # the broker's SUBACK for cmd/+; None: not yet
+        self.auto = settings.protocol == "auto"
+        self.protocol = "3.1.1" if settings.protocol == "3.1.1" else "5"
         self.client = self._client()
 
     @property
     def v5(self) -> bool:
-        return self.settings.protocol == "5"
+        return self.protocol == "5"
 
     def _client(self) -> paho.Client:
         settings = self.settings
@@ -98,6 +108,7 @@ class MqttLink:
         client.max_inflight_messages_set(settings.inflight_window)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
+        client.on_socket_open = self._on_socket_open
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -149,6 +160,10 @@ class MqttLink:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any,
                     reason: ReasonCode, properties: Any) -> None:
+        if reason.is_failure and self.auto and self.v5 and reason.value == UNSUPPORTED_VERSION:
+            self._loop.call_soon_threadsafe(self._fall_back, "the broker refused MQTT 5 (%s)"
+                                            % reason)
+            return
         if reason.is_failure:
             self.last_error = "broker refused the connection: %s" % reason
             log.error("%s", self.last_error, extra={"ctx": {"broker": self._where()}})
@@ -177,6 +192,34 @@ class MqttLink:
                       "permissions) and that [site] id and [mqtt] prefix are topics it "
                       "takes", self.last_error, extra={"ctx": {"broker": self._where()}})
 
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self.auto and self.v5:  # a broker that cannot parse 5 may say nothing at all
+            self._loop.call_soon_threadsafe(self._loop.call_later, self._answer_wait_s(),
+                                            self._answered_or_fall_back, client)
+
+    def _answer_wait_s(self) -> float:
+        return float(min(self.settings.keepalive_s, ANSWER_WAIT_S))
+
+    def _answered_or_fall_back(self, client: paho.Client) -> None:
+        if client is self.client and self.v5 and not self.connected.is_set():
+            self._fall_back("no answer to an MQTT 5 CONNECT within %g s" % self._answer_wait_s())
+
+    def _fall_back(self, why: str) -> None:
+        """MQTT 3.1.1 from now on: a new paho client, the old one stopped quietly."""
+        if not self.v5 or self.stopping:
+            return
+        log.warning("%s; using MQTT 3.1.1 with it", why,
+                    extra={"ctx": {"broker": self._where()}})
+        old, self.protocol = self.client, "3.1.1"
+        for name in ("on_connect", "on_connect_fail", "on_socket_open", "on_subscribe",
+                     "on_disconnect", "on_message", "on_publish"):
+            setattr(old, name, None)
+        old.disable_logger()
+        old.disconnect()
+        old.loop_stop()
+        self.client = self._client()
+        self.start()
+
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         self._loop.call_soon_threadsafe(self._connect_failed)
 
@@ -190,7 +233,8 @@ class MqttLink:
         self._unreachable = True
 
     def _connected(self) -> None:
-        log.info("connected to the broker", extra={"ctx": {"broker": self._where()}})
+        log.info("connected to the broker", extra={"ctx": {"broker": self._where(),
+                                                           "mqtt": self.protocol}})
         self._unreachable = False
         self.last_error = ""
         self.connected.set()

@@ -120,7 +120,7 @@ SITE = {
 MQTT = {
     "host": Key(str, "127.0.0.1", check=non_empty, example='"broker.lan"'),
     "port": Key(int, 1883, check=between(1, 65535), example="8883"),
-    "protocol": Key(str, "5", check=one_of("5", "3.1.1"), example='"5"'),
+    "protocol": Key(str, "auto", check=one_of("auto", "5", "3.1.1"), example='"auto"'),
     "client_id": Key(str, "", example='"keybridge-office"'),
     "prefix": Key(str, "keybridge", check=topic_word, example='"keybridge"'),
     "keepalive_s": Key(int, 30, check=between(5, 3600), example="30"),

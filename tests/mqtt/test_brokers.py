@@ -1,13 +1,17 @@
 """What other brokers than Mosquitto ask of the appliance: NATS (MQTT 3.1.1 only, subject
-permissions), and a liveness signal a PMS can rely on whatever happens to a broker node."""
+permissions), a broker that never answers an MQTT 5 CONNECT (RabbitMQ 3.10 does that), and
+a liveness signal a PMS can rely on whatever happens to a broker node."""
 
 import json
+import socket
+import threading
 
 import pytest
 
 from _appliance import Appliance, eventually
-from _broker import MQTT311
+from _broker import MQTT311, free_port
 from _nats import NatsNode, user
+from test_appliance_contract import booking, reply, send
 
 pytestmark = pytest.mark.timeout(180)
 SITE_SUBJECTS = ["keybridge.camp.>", "$MQTT.>"]
@@ -25,6 +29,7 @@ def credentials(tmp_path, name, password):
 @pytest.fixture
 def nats(tmp_path):
     node = NatsNode(tmp_path / "nats", [
+        user("keybridge", "kb-pw", publish=SITE_SUBJECTS, subscribe=SITE_SUBJECTS),
         user("pms", "pms-pw"),
         user("blind", "blind-pw", publish=SITE_SUBJECTS,  # may not hear its commands
              subscribe={"allow": SITE_SUBJECTS, "deny": ["keybridge.camp.cmd.>"]})]).start()
@@ -34,6 +39,22 @@ def nats(tmp_path):
 
 def status_of(peer):
     return [m.json() for m in peer.messages if m.topic.endswith("/status")]
+
+
+def test_auto_speaks_3_1_1_with_a_broker_that_refuses_5(tmp_path, nats, peer_factory):
+    appliance = Appliance(tmp_path / "a", nats, protocol="auto",
+                          mqtt=credentials(tmp_path, "keybridge", "kb-pw")).start()
+    try:
+        assert "the broker refused MQTT 5 (Unsupported protocol version); using MQTT 3.1.1" in (
+            appliance.log_text())
+        pms = peer_factory(nats, "pms", user="pms", protocol=MQTT311, persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        send(pms, appliance, "booking", booking("over-nats"))
+        assert reply(pms, "over-nats")["status"] == "accepted"  # on reply/booking: no 5
+        eventually(lambda: any(s.get("mqtt") == "3.1.1" and s.get("commands") == "subscribed"
+                               for s in status_of(pms)), what="the status naming 3.1.1")
+    finally:
+        appliance.close()
 
 
 def test_a_refused_subscription_is_an_error_in_status_and_journal(tmp_path, nats,
@@ -50,6 +71,68 @@ def test_a_refused_subscription_is_an_error_in_status_and_journal(tmp_path, nats
         assert "no command can arrive" in log and "check the broker's permissions" in log
     finally:
         appliance.close()
+
+
+class SilentToFive:
+    """A proxy to Mosquitto that never answers a version-5 CONNECT (what RabbitMQ 3.10's
+    MQTT plugin does) and passes 3.1.1 through."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.host, self.port = broker.host, free_port()
+        self.passwords, self.ca_file, self.client_certs = {}, None, {}
+        self._server = socket.create_server((self.host, self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        first = conn.recv(65536)
+        # CONNECT: fixed header, remaining length (1 byte here), "\0\4MQTT", protocol level.
+        if len(first) > 8 and first[0] == 0x10 and first[8] == 5:
+            conn.recv(1)  # hold it open, say nothing, until the client gives up
+            conn.close()
+            return
+        upstream = socket.create_connection((self.broker.host, self.broker.port))
+        upstream.sendall(first)
+        for source, sink in ((conn, upstream), (upstream, conn)):
+            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                end.close()
+
+    def close(self):
+        self._server.close()
+
+
+def test_auto_falls_back_when_5_gets_no_answer(tmp_path, broker, peer_factory):
+    silent = SilentToFive(broker)
+    appliance = Appliance(tmp_path / "a", silent, protocol="auto").start(wait=False)
+    try:
+        appliance.wait_ready(40)
+        assert "no answer to an MQTT 5 CONNECT within 10 s; using MQTT 3.1.1" in (
+            appliance.log_text())
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        send(pms, appliance, "booking", booking("through-silence"))
+        assert reply(pms, "through-silence")["status"] == "accepted"
+    finally:
+        appliance.close()
+        silent.close()
 
 
 def test_the_status_is_renewed_every_interval_for_the_pms_liveness_rule(tmp_path, broker,
