@@ -143,9 +143,10 @@ def free_port() -> int:
 class Site:
     """The broker, Space, KS and the appliance of one demo run, and the order to stop them."""
 
-    def __init__(self, run_dir: Path, show: bool, printer: Printer) -> None:
+    def __init__(self, run_dir: Path, show: bool, printer: Printer, mqtt: str = "auto") -> None:
         self.run = run_dir
         self.show = show
+        self.mqtt = mqtt  # the appliance's [mqtt] protocol; the PMS speaks 3.1.1 with "3.1.1"
         self.say = printer.note
         self.children: list[Child] = []
         self.broker_port = free_port()
@@ -204,7 +205,7 @@ class Site:
 
     def _write_config(self) -> None:
         self.config_file = write_config(self.run, self.broker_port, "%s:%d" % (
-            HOST, self.space_port), self.ks_url)
+            HOST, self.space_port), self.ks_url, self.mqtt)
         with open(self.config_file, "rb") as file:
             config = tomllib.load(file)
         self.root = "%s/%s" % (config["mqtt"].get("prefix", "keybridge"), config["site"]["id"])
@@ -224,10 +225,14 @@ class Site:
                                                   str(self.config_file)])
         self.say("appliance  python -m appliance run --config %s" % self.config_file)
 
+    @property
+    def pms_mqtt(self) -> str:
+        return "3.1.1" if self.mqtt == "3.1.1" else "5"
+
     def wait_online(self) -> None:
         """Until the appliance's retained status says online, or it exits, or time is up."""
-        watch = PmsClient(Broker(HOST, self.broker_port), self.root, "demo-runner-%d"
-                          % os.getpid(), Printer(quiet=True))
+        watch = PmsClient(Broker(HOST, self.broker_port, protocol=self.pms_mqtt), self.root,
+                          "demo-runner-%d" % os.getpid(), Printer(quiet=True))
         try:
             try:
                 watch.connect(READY_TIMEOUT_S)
@@ -253,7 +258,8 @@ def run_pms(site: Site, story: bool = False) -> int:
     prefix, _, site_id = site.root.partition("/")
     argv = [sys.executable, "-m", "simulators.pms", "--broker", "%s:%d" % (
         HOST, site.broker_port), "--prefix", prefix, "--site", site_id, "--ks", site.ks_url,
-        "--space-control", "%s:%d" % (HOST, site.control_port), *(["--story"] if story else [])]
+        "--space-control", "%s:%d" % (HOST, site.control_port), "--mqtt", site.pms_mqtt,
+        *(["--story"] if story else [])]
     pms = subprocess.Popen(argv, cwd=ROOT,  # noqa: S603 - our own argv, no shell
                            env=os.environ | {"PYTHONUNBUFFERED": "1"})
 
@@ -306,6 +312,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trace", action="store_true",
                         help="the full trace: every service's output, every message, every "
                         "check (by default: the day's story and a line per group of checks)")
+    parser.add_argument("--mqtt", choices=("auto", "5", "3.1.1"), default="auto",
+                        help="the MQTT version the appliance and the PMS speak (3.1.1: as "
+                        "with a NATS or RabbitMQ broker)")
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".cache" / "demo",
                         help="where config, store, logs go (emptied first)")
     return parser.parse_args(argv)
@@ -321,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args.run_dir.mkdir(parents=True)
     signal.signal(signal.SIGTERM, _terminate)
     printer = Printer()
-    site = Site(args.run_dir.resolve(), args.trace, printer)
+    site = Site(args.run_dir.resolve(), args.trace, printer, args.mqtt)
     code = 2
     try:
         site.start()

@@ -23,11 +23,13 @@ KS_SECRETS = {"client_secret_file": ("ks-client-secret", ks_defaults.CLIENT_SECR
               "password_file": ("ks-password", ks_defaults.PASSWORD)}
 
 
-def write_config(run_dir: Path, broker_port: int, space_server: str, ks_url: str) -> Path:
+def write_config(run_dir: Path, broker_port: int, space_server: str, ks_url: str,
+                 mqtt: str = "auto") -> Path:
     """``keybridge.toml`` (and the KS secret files) in ``run_dir``; the config's path."""
     with open(DEMO_CONFIG, "rb") as file:
         config = tomllib.load(file)
     config["mqtt"]["port"] = broker_port
+    config["mqtt"]["protocol"] = mqtt
     config["space"]["server"] = space_server
     config["service"]["control_socket"] = str(run_dir / "control.sock")
     config["store"] = {"path": str(run_dir / "keybridge.db"),

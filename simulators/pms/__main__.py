@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--space-control", default="127.0.0.1:8091", metavar="HOST:PORT",
                         help="control channel of the Space simulator whose doors the guests "
                         "use (python -m simulators.space --control HOST:PORT)")
+    parser.add_argument("--mqtt", choices=("5", "3.1.1"), default="5",
+                        help="the MQTT version to speak (NATS and RabbitMQ take 3.1.1 only)")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
     parser.add_argument("--story", action="store_true",
                         help="print each step's title and what went wrong, and one summary "
@@ -344,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         raise SystemExit("--space-control: %s" % err) from None
     root = "%s/%s" % (args.prefix, args.site)
-    client = PmsClient(Broker(host, int(port), args.username, password, args.tls_ca), root,
+    client = PmsClient(Broker(host, int(port), args.username, password, args.tls_ca,
+                              args.mqtt), root,
                        "pms-sim-%s" % args.site, show)
     today = datetime.datetime.now(zoneinfo.ZoneInfo(scenario.ZONE)).date()
     try:

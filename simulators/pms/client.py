@@ -174,6 +174,8 @@ class Broker:
     username: str = ""
     password: str | None = None
     tls_ca: str = ""
+    protocol: str = "5"
+    """The MQTT version to speak: "5", or "3.1.1" (NATS and RabbitMQ take only that)."""
 
 
 class PmsClient:
@@ -196,8 +198,12 @@ class PmsClient:
         self._client = self._make_client(client_id)
 
     def _make_client(self, client_id: str) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5)
+        if self.broker.protocol == "3.1.1":
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=mqtt.MQTTv311, clean_session=False)
+        else:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=mqtt.MQTTv5)
         client.reconnect_delay_set(1, 10)
         if self.broker.username:
             client.username_pw_set(self.broker.username, self.broker.password)
@@ -216,8 +222,11 @@ class PmsClient:
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
         where = "broker %s:%d" % (self.broker.host, self.broker.port)
         try:  # the first attempt in the open, so a refusal is reported at once
-            self._client.connect(self.broker.host, self.broker.port, KEEPALIVE_S,
-                                 clean_start=False, properties=properties)
+            if self.broker.protocol == "3.1.1":
+                self._client.connect(self.broker.host, self.broker.port, KEEPALIVE_S)
+            else:
+                self._client.connect(self.broker.host, self.broker.port, KEEPALIVE_S,
+                                     clean_start=False, properties=properties)
         except OSError as err:
             raise ConnectionError("%s: %s" % (where, err)) from err
         self._client.loop_start()  # reconnects by itself from here on
@@ -303,9 +312,11 @@ class PmsClient:
             self.broker.host, self.broker.port,
             "resumed" if flags.session_present else "new"))
         # Again on every connection: harmless when the session kept them, needed when not.
-        options = SubscribeOptions(qos=1)
-        client.subscribe([("%s/reply/+" % self.root, options),
-                          ("%s/event/+" % self.root, options), ("%s/status" % self.root, options)])
+        topics = ("%s/reply/+" % self.root, "%s/event/+" % self.root, "%s/status" % self.root)
+        if self.broker.protocol == "3.1.1":  # 3.1.1 has a QoS per topic, no options
+            client.subscribe([(topic, 1) for topic in topics])
+        else:
+            client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in topics])
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
                       reasons: list[ReasonCode], properties: Properties | None) -> None:

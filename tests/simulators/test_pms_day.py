@@ -274,3 +274,19 @@ def test_the_story_shows_titles_failures_and_one_line_per_group_of_checks() -> N
     assert group_lines(groups, checks) == [
         "start                  1 passed", "commands and replies   1 passed, 1 FAILED",
         "PINs at KS keypads     1 passed"]
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT_S + 30)
+def test_the_whole_day_passes_over_mqtt_3_1_1_too(tmp_path: Path) -> None:
+    """As on a NATS or RabbitMQ broker: the appliance and the PMS speak 3.1.1, replies come
+    by topic, and every check of the day still passes."""
+    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
+        pytest.skip("mosquitto is not installed")
+    run_dir = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "simulators.demo", "--once", "--mqtt", "3.1.1", "--run-dir",
+         str(run_dir)], cwd=ROOT, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert done.stdout.rstrip().endswith("every check passed")
+    assert "connected to the broker broker=127.0.0.1:" in (run_dir / "appliance.log").read_text()
+    assert "mqtt=3.1.1" in (run_dir / "appliance.log").read_text()
