@@ -174,10 +174,9 @@ class Service:
     def live_status(self) -> dict[str, Any]:
         """``keybridge status`` while the service runs: the retained status and what only
         the running process knows (the broker link, the store's size)."""
-        mqtt = self.config.mqtt
         return self.status() | {
             "pid": os.getpid(),
-            "broker": {"address": "%s:%d" % (mqtt.host, mqtt.port),
+            "broker": {"address": self.link.where(),
                        "connected": self.link.connected.is_set(),
                        "last_error": self.link.last_error or None},
             "store": {"path": self.config.store.path,
@@ -228,7 +227,7 @@ class Service:
 
     async def _ready_and_watch(self) -> None:
         await self.link.connected.wait()
-        sdnotify.ready("connected to %s:%d" % (self.config.mqtt.host, self.config.mqtt.port))
+        sdnotify.ready("connected to %s" % self.link.where())
         log.info("ready", extra={"ctx": {"site": self.config.site.id,
                                          "backends": ",".join(self.backends) or "none"}})
         interval = sdnotify.watchdog_interval_s()

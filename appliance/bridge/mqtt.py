@@ -19,6 +19,7 @@ network thread and only ever hand over to the event loop with ``call_soon_thread
 import asyncio
 import dataclasses
 import logging
+import random
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,10 @@ class MqttLink:
         self._unreachable = False  # said once per outage, not at every retry
         self.subscribed: bool | None = None  # the broker's SUBACK for cmd/+; None: not yet
         self.auto = settings.protocol == "auto"
+        self.hosts = settings.hosts or ((settings.host, settings.port),)
+        self.host_index = 0  # the node tried now; the next after every failed attempt
+        self._failures = 0  # since the last CONNACK, for the backoff
+        self._rng = random.Random()  # noqa: S311 - jitter, not secrets
         self.protocol = "3.1.1" if settings.protocol == "3.1.1" else "5"
         self.client = self._client()
 
@@ -103,8 +108,7 @@ class MqttLink:
         client.enable_logger(paho_log)
         client.will_set(self.status_topic, OFFLINE, qos=QOS, retain=True)
         identify(client, settings)
-        client.reconnect_delay_set(max(1, int(settings.reconnect_min_s)),
-                                   max(1, int(settings.reconnect_max_s)))
+        self._delay(client)
         client.max_inflight_messages_set(settings.inflight_window)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -120,10 +124,10 @@ class MqttLink:
         if self.v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = settings.session_expiry_s
-            self.client.connect_async(settings.host, settings.port, settings.keepalive_s,
+            self.client.connect_async(*self.hosts[self.host_index], settings.keepalive_s,
                                       clean_start=False, properties=properties)
         else:
-            self.client.connect_async(settings.host, settings.port, settings.keepalive_s)
+            self.client.connect_async(*self.hosts[self.host_index], settings.keepalive_s)
         self.client.loop_start()
 
     def alive(self) -> bool:
@@ -164,9 +168,11 @@ class MqttLink:
             self._loop.call_soon_threadsafe(self._fall_back, "the broker refused MQTT 5 (%s)"
                                             % reason)
             return
+        if not reason.is_failure:
+            self._failures = 0
         if reason.is_failure:
             self.last_error = "broker refused the connection: %s" % reason
-            log.error("%s", self.last_error, extra={"ctx": {"broker": self._where()}})
+            log.error("%s", self.last_error, extra={"ctx": {"broker": self.where()}})
             return
         if self.v5:
             # Retain-as-published: otherwise the broker clears the flag on live delivery and a
@@ -190,7 +196,7 @@ class MqttLink:
                                "command can arrive" % (self.root, ", ".join(refused)))
             log.error("%s; check the broker's permissions for this site's user (ACL, NATS "
                       "permissions) and that [site] id and [mqtt] prefix are topics it "
-                      "takes", self.last_error, extra={"ctx": {"broker": self._where()}})
+                      "takes", self.last_error, extra={"ctx": {"broker": self.where()}})
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if self.auto and self.v5:  # a broker that cannot parse 5 may say nothing at all
@@ -209,7 +215,7 @@ class MqttLink:
         if not self.v5 or self.stopping:
             return
         log.warning("%s; using MQTT 3.1.1 with it", why,
-                    extra={"ctx": {"broker": self._where()}})
+                    extra={"ctx": {"broker": self.where()}})
         old, self.protocol = self.client, "3.1.1"
         for name in ("on_connect", "on_connect_fail", "on_socket_open", "on_subscribe",
                      "on_disconnect", "on_message", "on_publish"):
@@ -220,20 +226,43 @@ class MqttLink:
         self.client = self._client()
         self.start()
 
-    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
-        self._loop.call_soon_threadsafe(self._connect_failed)
+    def _delay(self, client: paho.Client) -> None:
+        """The wait before paho's next attempt: exponential from reconnect_min_s to
+        reconnect_max_s, with full jitter so a fleet that lost one node does not come back
+        to another in step."""
+        low, high = self.settings.reconnect_min_s, self.settings.reconnect_max_s
+        ceiling = min(high, low * 2 ** min(self._failures, 20))
+        wait = max(1, round(self._rng.uniform(low, max(low, ceiling))))
+        client.reconnect_delay_set(wait, wait)
 
-    def _connect_failed(self) -> None:
-        self.last_error = "cannot reach the broker at %s" % self._where()
+    def _next_host(self, client: paho.Client) -> None:
+        """On the network thread, between attempts: the next node of [mqtt] hosts."""
+        self._failures += 1
+        if len(self.hosts) > 1:
+            self.host_index = (self.host_index + 1) % len(self.hosts)
+            # paho's host/port setters refuse while it retries; its reconnect() reads these
+            # two between attempts (paho 2.x, pinned in pyproject.toml).
+            client._host, client._port = self.hosts[self.host_index]
+        self._delay(client)
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        failed = self.where()
+        self._next_host(client)
+        self._loop.call_soon_threadsafe(self._connect_failed, failed)
+
+    def _connect_failed(self, where: str) -> None:
+        self.last_error = "cannot reach the broker at %s" % where
         if not self._unreachable and not self.stopping:
-            log.error("%s; check [mqtt] host and port in the configuration, the network, and "
-                      "that the broker runs; trying again every %d s at most", self.last_error,
-                      max(1, int(self.settings.reconnect_max_s)),
-                      extra={"ctx": {"broker": self._where()}})
+            others = " (trying the other %d of [mqtt] hosts in turn)" % (
+                len(self.hosts) - 1) if len(self.hosts) > 1 else ""
+            log.error("%s%s; check [mqtt] host and port in the configuration, the network, "
+                      "and that the broker runs; trying again every %d s at most",
+                      self.last_error, others, max(1, int(self.settings.reconnect_max_s)),
+                      extra={"ctx": {"broker": where}})
         self._unreachable = True
 
     def _connected(self) -> None:
-        log.info("connected to the broker", extra={"ctx": {"broker": self._where(),
+        log.info("connected to the broker", extra={"ctx": {"broker": self.where(),
                                                            "mqtt": self.protocol}})
         self._unreachable = False
         self.last_error = ""
@@ -242,12 +271,14 @@ class MqttLink:
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Any) -> None:
+        self._failures = 0
+        self._delay(client)  # the same node first: a restart or a blip
         self._loop.call_soon_threadsafe(self._disconnected, str(reason))
 
     def _disconnected(self, reason: str) -> None:
         if self.connected.is_set() and not self.stopping:
             log.warning("lost the broker (%s); reconnecting", reason,
-                        extra={"ctx": {"broker": self._where()}})
+                        extra={"ctx": {"broker": self.where()}})
         self.last_error = "disconnected: %s" % reason
         self.subscribed = None
         self.connected.clear()
@@ -269,5 +300,6 @@ class MqttLink:
             log.error("the broker refused publish %d: %s", mid, reason)
         self._loop.call_soon_threadsafe(self._handlers[3], mid)
 
-    def _where(self) -> str:
-        return "%s:%d" % (self.settings.host, self.settings.port)
+    def where(self) -> str:
+        """The broker node the link uses (or tries) now."""
+        return "%s:%d" % self.hosts[self.host_index]

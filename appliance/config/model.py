@@ -57,6 +57,8 @@ class Mqtt:
     reconnect_min_s: float
     reconnect_max_s: float
     inflight_window: int
+    hosts: tuple[tuple[str, int], ...] = ()
+    """Every broker node to try, in order ([mqtt] hosts, else host and port)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +136,7 @@ MQTT = {
     "reconnect_min_s": Key(float, 1.0, check=positive, example="1"),
     "reconnect_max_s": Key(float, 60.0, check=positive, example="60"),
     "inflight_window": Key(int, 20, check=between(1, 1000), example="20"),
+    "hosts": Key(list, [], example='["nats-1.fleet.example:1883", "nats-2.fleet.example:1883"]'),
 }
 STORE = {
     "path": Key(str, "/var/lib/keybridge/keybridge.db", check=non_empty,
@@ -200,6 +203,7 @@ def parse(data: dict[str, Any], source: str, plugins: Sequence[Section] = (), *,
     mqtt["password"] = secret(mqtt.pop("password_file"), "[mqtt] password_file")
     for key in ("ca_file", "cert_file", "key_file"):  # beside the config, not the cwd
         mqtt[key] = _path(mqtt[key], base)
+    _hosts(mqtt, problems)
     _check_mqtt(mqtt, problems)
     if not mqtt["client_id"] and site["id"]:
         mqtt["client_id"] = "keybridge-%s" % site["id"]
@@ -234,6 +238,23 @@ def _key_types(plugins: Sequence[Section], sections: dict[str, object]) -> tuple
     for kind in sorted(kinds, key=lambda kind: not kind.closed):  # the closing list first
         names += [name for name in kind.names if name not in names]
     return tuple(names)
+
+
+def _hosts(mqtt: dict[str, Any], problems: Problems) -> None:
+    """``hosts = ["host:port", ...]`` (a cluster's nodes), else the one ``host``/``port``;
+    ``host``/``port`` then name the first, for what shows one address."""
+    found = []
+    for text in mqtt["hosts"]:
+        host, _, port = str(text).rpartition(":")
+        host = host.strip("[]")
+        if not isinstance(text, str) or not host or not port.isdigit() or not (
+                0 < int(port) < 65536):
+            problems.add("[mqtt] hosts", "%r is not \"HOST:PORT\"; e.g. hosts = %s"
+                         % (text, MQTT["hosts"].example))
+            continue
+        found.append((host, int(port)))
+    mqtt["hosts"] = tuple(found) or ((mqtt["host"], mqtt["port"]),)
+    mqtt["host"], mqtt["port"] = mqtt["hosts"][0]
 
 
 def _check_mqtt(mqtt: dict[str, Any], problems: Problems) -> None:

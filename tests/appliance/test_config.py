@@ -130,8 +130,8 @@ MISTAKES = {
         SITE + '[mqttt]\nhost = "broker.lan"\n',
         "[mqttt]", ["unknown section", "mqtt"]),
     "unknown key": (
-        SITE + '[mqtt]\nhots = "broker.lan"\n',
-        "[mqtt] hots", ["unknown key", "did you mean host?"]),
+        SITE + '[mqtt]\nhots = ["broker.lan:1883"]\n',
+        "[mqtt] hots", ["unknown key", "did you mean hosts?"]),
     "wrong type": (
         SITE + '[mqtt]\nport = "8883"\n',
         "[mqtt] port", ["must be a whole number", "'8883'", "e.g. port = 8883"]),
@@ -151,6 +151,9 @@ MISTAKES = {
     "prefix with a wildcard": (
         SITE + '[mqtt]\nprefix = "kb/#"\n',
         "[mqtt] prefix", ["letters, digits, - and _ only", "'#' '/'"]),
+    "a host that is not host:port": (
+        SITE + '[mqtt]\nhosts = ["nats-1:1883", "nats-2"]\n',
+        "[mqtt] hosts", ["'nats-2' is not \"HOST:PORT\"", 'e.g. hosts = ["nats-1']),
     "inline password": (
         SITE + '[mqtt]\nusername = "kb"\npassword = "hunter2"\n',
         "[mqtt] password", ["never go in the TOML", 'password_file = "']),

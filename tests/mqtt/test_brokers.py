@@ -152,3 +152,23 @@ def test_the_status_is_renewed_every_interval_for_the_pms_liveness_rule(tmp_path
         assert json.dumps(renewed[-1]["backends"]) == json.dumps(renewed[-2]["backends"])
     finally:
         appliance.close()
+
+
+def test_the_hosts_of_a_cluster_are_tried_in_turn(tmp_path, broker_factory):
+    """A node that is down at start is passed over, and when the node in use goes away the
+    link moves on to the next; the journal names each node it uses."""
+    first, second = broker_factory(), broker_factory()
+    down = free_port()
+    hosts = ["127.0.0.1:%d" % port for port in (down, first.port, second.port)]
+    appliance = Appliance(tmp_path / "a", first, mqtt={"hosts": hosts}).start(wait=False)
+    try:
+        appliance.wait_ready(40)
+        log = appliance.log_text()
+        assert "cannot reach the broker at 127.0.0.1:%d (trying the other 2 of [mqtt] hosts" \
+               " in turn)" % down in log
+        assert "connected to the broker broker=127.0.0.1:%d" % first.port in log
+        first.stop()
+        eventually(lambda: "connected to the broker broker=127.0.0.1:%d" % second.port in
+                   appliance.log_text(), timeout=40, what="the link on the next node")
+    finally:
+        appliance.close()
