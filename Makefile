@@ -13,7 +13,7 @@ MICROPYTHON_DIR := $(CACHE)/npm
 MICROPYTHON_STAMP := $(MICROPYTHON_DIR)/.installed-1.27.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
-.PHONY: run test lint typecheck pytest micropython bench clean system-deps
+.PHONY: run test lint typecheck pytest micropython bench fleet clean system-deps
 
 run: $(VENV)/.installed
 	$(PY) -m simulators.demo
@@ -36,6 +36,10 @@ micropython: $(VENV)/.installed $(MICROPYTHON_STAMP)
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# 200 sites on a 3-node NATS JetStream cluster, a node killed and restarted mid-day.
+fleet: $(VENV)/.installed system-deps
+	$(PY) -m bench.fleet
 
 # Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
 # for MicroPython), installed only when absent and root.
