@@ -112,21 +112,25 @@ def test_context_is_always_one_line_and_spaced_values_are_quoted(ctx: dict[str, 
             assert '%s="' % name in text
 
 
-def test_setup_logs_to_the_stream_at_the_configured_level() -> None:
+@pytest.fixture
+def root_logger() -> Iterator[None]:
+    """logs.setup() replaces the root logger's handlers: put pytest's back afterwards."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+
+
+def test_setup_logs_to_the_stream_at_the_configured_level(root_logger: None) -> None:
     stream = io.StringIO()
-    try:
-        logs.setup("warning", stream=stream, journal=True)
-        logging.getLogger("keybridge.engine").info("not shown")
-        logging.getLogger("keybridge.engine").warning("retained command refused",
-                                                      extra={"ctx": {"request_id": "r-1"}})
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
+    logs.setup("warning", stream=stream, journal=True)
+    logging.getLogger("keybridge.engine").info("not shown")
+    logging.getLogger("keybridge.engine").warning("retained command refused",
+                                                  extra={"ctx": {"request_id": "r-1"}})
     assert stream.getvalue() == "<4>retained command refused request_id=r-1\n"
 
 
@@ -137,26 +141,18 @@ def test_secret_words_are_whole_words_of_the_field_name() -> None:
 
 @pytest.mark.parametrize("journal", [True, False], ids=["journald", "terminal"])
 def test_priority_prefixes_only_where_stderr_is_the_journal(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal: bool,
+        root_logger: None) -> None:
     """systemd names the journal's stream in JOURNAL_STREAM (device:inode); anywhere else
     (a terminal, a file, a pipe) a person reads the level as a word."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
     other = tmp_path / "elsewhere"
     other.write_text("")
     with open(tmp_path / "stderr", "w+") as stream:
         named = os.fstat(stream.fileno()) if journal else os.stat(other)
         monkeypatch.setenv("JOURNAL_STREAM", "%d:%d" % (named.st_dev, named.st_ino))
-        try:
-            logs.setup("info", stream=stream)
-            logging.getLogger("keybridge.service").warning("broker away",
-                                                           extra={"ctx": {"port": 1883}})
-        finally:
-            for handler in list(root.handlers):
-                root.removeHandler(handler)
-            for handler in saved[0]:
-                root.addHandler(handler)
-            root.setLevel(saved[1])
+        logs.setup("info", stream=stream)
+        logging.getLogger("keybridge.service").warning("broker away",
+                                                       extra={"ctx": {"port": 1883}})
         stream.seek(0)
         text = stream.read()
     assert text == ("<4>broker away port=1883\n" if journal else "warning broker away port=1883\n")
