@@ -20,8 +20,7 @@ from typing import Any
 from appliance import checks, registry
 from appliance.config import Config
 from appliance.control import client, wire
-from appliance.errors import ConfigError, KeybridgeError
-from appliance.store import open_store
+from appliance.errors import ConfigError
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 EXIT = {OK: 0, WARN: 1, FAIL: 2}
@@ -60,8 +59,9 @@ def examine(path: str) -> list[Line]:
         path, config.site.id, ", ".join(config.backends()) or "none"))]
     lines += [("secrets", WARN, problem) for problem in unread]
     lines += _modes(config)
-    lines += [_clock(), _store(config), _service(config)]
-    for name, ok, detail in asyncio.run(checks.run_checks(config))[1:]:  # the store: above
+    (_name, store_ok, store_detail), *reached = asyncio.run(checks.run_checks(config))
+    lines += [_clock(), _store(config, store_ok, store_detail), _service(config)]
+    for name, ok, detail in reached:
         if unread and name == "ks":
             lines.append((name, WARN, "not checked: its secrets cannot be read here"))
             continue
@@ -99,12 +99,11 @@ def _clock() -> Line:
             "for wrong times; check the network and systemctl status systemd-timesyncd")
 
 
-def _store(config: Config) -> Line:
-    try:
-        with open_store(config):
-            pass
-    except KeybridgeError as err:
-        return ("store", FAIL, str(err))
+def _store(config: Config, ok: bool, detail: str) -> Line:
+    """The store check's verdict (opened, integrity checked, its key file used: once,
+    by checks.py) and the free disk beside it."""
+    if not ok:
+        return ("store", FAIL, detail)
     free = shutil.disk_usage(os.path.dirname(os.path.abspath(config.store.path))).free
     if free < LOW_DISK_BYTES:
         return ("store", WARN, "%s: integrity ok, but only %d MB free on its disk; free "
