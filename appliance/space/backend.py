@@ -200,14 +200,14 @@ class SpaceBackend(Backend):
         if (old.rooms, old.granted, old.space_valid_from, old.space_valid_until) == (
                 new.rooms, new.granted, new.space_valid_from, new.space_valid_until):
             return Outcome(key_event=lifecycle.UPDATED)  # only the delivery plan changed
-        modified = False
-        if cards.in_space(key):  # rooms the key no longer has are left to nobody
+        modified, held = False, cards.in_space(key)
+        if held:  # rooms the key no longer has are left to nobody
             await self._check_out(job, [room for room in old.rooms if room not in new.rooms])
-        if cards.in_space(key) and self._modifiable(old, new):
+        if held and self._modifiable(old, new):
             await self.desk.modify(new.rooms[0], keydata.from_wire(new.space_valid_until))
             modified = True
         event = cards.key_fields(key) | {
-            "modified": modified, "reencode_required": cards.in_space(key) and not modified,
+            "modified": modified, "reencode_required": held and not modified,
             "previous": {name: before.get(name) for name in ("units", "valid_from",
                                                              "valid_until")}}
         return Outcome(data=event, events=[("key_updated", event)],
