@@ -171,10 +171,9 @@ def _service(args: argparse.Namespace) -> str | None:
 
 def _through_service(args: argparse.Namespace, socket: str) -> int:
     backend = "space" if not args.administration else "space:%s" % args.administration
-    arguments = {name: getattr(args, name) for name in ARGUMENTS if hasattr(args, name)}
     try:
         result = client.ask(socket, "backend", backend=backend, verb=args.verb,
-                            args=wire.plain(arguments),
+                            args=wire.plain(_arguments(args)),
                             operator=os.environ.get("SUDO_USER") or getpass.getuser())
     except wire.ControlRefused as err:
         code = str(err.details.get("code", ""))
@@ -201,10 +200,14 @@ def _unavailable(verb: str, message: str) -> str:
     return message
 
 
+def _arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """What the verb takes from the command line, for space/tools.py here or in the service."""
+    return {name: getattr(args, name) for name in ARGUMENTS if hasattr(args, name)}
+
+
 async def _ask(settings: SpaceSettings, args: argparse.Namespace) -> Any:
-    arguments = {name: getattr(args, name) for name in ARGUMENTS if hasattr(args, name)}
     async with SpaceClient(settings) as client_:
-        return await tools.run(SpaceCommands(client_), args.verb, arguments)
+        return await tools.run(SpaceCommands(client_), args.verb, _arguments(args))
 
 
 def _fail(args: argparse.Namespace, code: str | int, kind: str, message: str,
