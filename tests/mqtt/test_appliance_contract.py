@@ -48,6 +48,17 @@ def send(pms, appliance, command, payload, **options):
     pms.publish(appliance.topic("cmd/" + command), payload, **options)
 
 
+def cut_slowly(pms, appliance, space, booked, delay_s):
+    """Booking B1 confirmed (request ``booked``), then a card for it (request ``cut``) that
+    Space answers only after ``delay_s``; returns once the appliance accepted the card."""
+    send(pms, appliance, "booking", booking(booked))
+    reply(pms, booked)
+    space.control({"op": "faults", "set": {"reply_delay_s": delay_s}})
+    send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
+                                         "encoder": "desk-1"})
+    reply(pms, "cut", "accepted")
+
+
 def reply(pms, request_id, status=None, timeout=10.0):
     def match(message):
         if "/reply/" not in message.topic:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from _appliance import Appliance, eventually
-from test_appliance_contract import booking, event, reply, send
+from test_appliance_contract import booking, cut_slowly, event, reply, send
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -24,12 +24,7 @@ def test_broker_restart_resubscribes_republishes_status_and_loses_nothing(
     try:
         pms = peer_factory(broker, "pms", persistent=True)
         pms.subscribe("keybridge/camp/#")
-        send(pms, appliance, "booking", booking("before"))
-        reply(pms, "before")
-        space.control({"op": "faults", "set": {"reply_delay_s": 1.5}})
-        send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
-                                             "encoder": "desk-1"})
-        reply(pms, "cut", "accepted")
+        cut_slowly(pms, appliance, space, "before", 1.5)
         broker.stop()  # the card is cut while the broker is away
         eventually(lambda: pending_outbox(appliance) >= 2, what="the result in the outbox")
         broker.start()
@@ -173,12 +168,7 @@ def test_a_store_held_past_the_busy_timeout_delays_the_work_and_ends_nothing(
     try:
         pms = peer_factory(broker, "pms", persistent=True)
         pms.subscribe("keybridge/camp/#")
-        send(pms, appliance, "booking", booking("first"))
-        reply(pms, "first")
-        space.control({"op": "faults", "set": {"reply_delay_s": 1.0}})
-        send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
-                                             "encoder": "desk-1"})
-        reply(pms, "cut", "accepted")
+        cut_slowly(pms, appliance, space, "first", 1.0)
         eventually(lambda: space.requests("CN"), what="the card on its way to Space")
         holder.execute("BEGIN IMMEDIATE")  # the card's result must now wait for the store
         send(pms, appliance, "booking", booking("during", "B2", units=("C3",)))

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from _appliance import ROOT, Appliance, eventually
-from test_appliance_contract import booking, reply, send
+from test_appliance_contract import cut_slowly, reply
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -43,12 +43,7 @@ def test_space_is_asked_through_the_service_behind_its_queued_work(site, space):
     """Space takes one PMS connection and the service holds it: ping and read go through
     the service, queued with a card being cut, and Space never sees a second connection."""
     appliance, pms = site
-    send(pms, appliance, "booking", booking("stay"))
-    reply(pms, "stay")
-    space.control({"op": "faults", "set": {"reply_delay_s": 1.5}})
-    send(pms, appliance, "encode_card", {"request_id": "cut", "booking_id": "B1",
-                                         "encoder": "desk-1"})
-    reply(pms, "cut", "accepted")
+    cut_slowly(pms, appliance, space, "stay", 1.5)
     eventually(lambda: space.requests("CN"), what="the card on the link")
     ping = keybridge(appliance, "space", "ping")
     assert (ping.returncode, ping.stdout.strip()) == (0, "Space is ready"), ping.stderr
