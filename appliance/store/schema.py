@@ -153,4 +153,12 @@ MIGRATIONS: tuple[str, ...] = (
         payload = json_remove(payload, '$.reply')
         WHERE json_extract(payload, '$.reply.topic') IS NOT NULL;
     """,
+    # 6: every query on the path of a command on an index, so its cost does not grow with
+    # the store: a booking's jobs by key (superseded, queued), the waiting jobs by state
+    # (status, recovery), the live keys by state (reconciliation).
+    """
+    CREATE INDEX jobs_key ON jobs (key_id, kind, state);
+    CREATE INDEX jobs_state ON jobs (state, backend);
+    CREATE INDEX keys_state ON keys (state, created_at);
+    """,
 )
