@@ -17,9 +17,11 @@ network thread and only ever hand over to the event loop with ``call_soon_thread
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +48,14 @@ def _without_noise(record: logging.LogRecord) -> bool:
     """paho's "Client is not connected. Socket: None" follows every failed attempt and
     names no broker; ``_connect_failed`` says it once, with the address and the fix."""
     return not str(record.msg).startswith("Client is not connected")
+
+
+def no_delay(sock: Any) -> None:
+    """TCP_NODELAY on a paho socket (paho leaves Nagle on). Without it a PUBACK or a small
+    reply written right after another small packet waits for the peer's delayed ACK: ~40 ms
+    per message on Linux, measured as the largest part of a command's reply time."""
+    with contextlib.suppress(OSError, AttributeError):  # a Unix socket, or already closed
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +209,7 @@ class MqttLink:
                       "takes", self.last_error, extra={"ctx": {"broker": self.where()}})
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        no_delay(sock)
         if self.auto and self.v5:  # a broker that cannot parse 5 may say nothing at all
             self._loop.call_soon_threadsafe(self._loop.call_later, self._answer_wait_s(),
                                             self._answered_or_fall_back, client)

@@ -23,6 +23,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from appliance.bridge.mqtt import no_delay
+
 SESSION_EXPIRY_S = 3600  # a PMS away for up to an hour still gets every event it missed
 KEEPALIVE_S = 30
 TERMINAL = ("ok", "error")
@@ -210,6 +212,7 @@ class PmsClient:
         if self.broker.tls_ca:
             client.tls_set(ca_certs=self.broker.tls_ca)
         client.on_connect = self._on_connect
+        client.on_socket_open = lambda _client, _userdata, sock: no_delay(sock)
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client

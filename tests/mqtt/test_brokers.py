@@ -2,11 +2,15 @@
 permissions), a broker that never answers an MQTT 5 CONNECT (RabbitMQ 3.10 does that), and
 a liveness signal a PMS can rely on whatever happens to a broker node."""
 
+import asyncio
 import json
 import socket
 import threading
 
 import pytest
+
+from appliance.bridge.mqtt import MqttLink
+from appliance.config import Mqtt
 
 from _appliance import Appliance, eventually
 from _broker import MQTT311, free_port
@@ -172,3 +176,21 @@ def test_the_hosts_of_a_cluster_are_tried_in_turn(tmp_path, broker_factory):
                    appliance.log_text(), timeout=40, what="the link on the next node")
     finally:
         appliance.close()
+
+
+async def test_the_link_sends_small_packets_without_waiting_for_an_ack(broker):
+    # Nagle's algorithm on the appliance's socket held each PUBACK and reply ~40 ms for the
+    # broker's delayed ACK: most of a command's reply time (bench/README.md).
+    settings = Mqtt(broker.host, broker.port, "5", "kb-nodelay", "keybridge", 30, 60, "",
+                    None, False, "", "", "", 1.0, 2.0, 10)
+    link = MqttLink(settings, "keybridge/camp", on_message=lambda m: None,
+                    on_connected=lambda: None, on_disconnected=lambda: None,
+                    on_published=lambda mid: None)
+    link.start()
+    try:
+        async with asyncio.timeout(20):
+            await link.connected.wait()
+        sock = link.client.socket()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        link.stop()
