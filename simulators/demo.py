@@ -180,7 +180,7 @@ class Site:
             "persistence_location %s/" % self.run,
             "log_dest file %s" % (self.run / "mosquitto-broker.log"),
             "log_type error", "log_type warning", "log_type notice", "log_type information",
-            "connection_messages true", ""]))
+            "connection_messages true", "set_tcp_nodelay true", ""]))
         self.child("mosquitto", [MOSQUITTO, "-c", str(conf)], show=False).wait_port(
             self.broker_port)
         self.say("broker     mosquitto on %s:%d (log %s)" % (

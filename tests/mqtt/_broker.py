@@ -203,6 +203,8 @@ class Broker:
             "log_type all",
             "log_timestamp_format %H:%M:%S",
             "connection_messages true",
+            # As the site example: replies and PUBACKs are not held for a delayed ACK.
+            "set_tcp_nodelay true",
         ]) + "\n"
 
     def config_text(self) -> str:
