@@ -37,6 +37,8 @@ class Store:
             self.db.close()
             raise
         self.read = Tx(self.db, Crypt(keyring))
+        self.commits = 0
+        """Transactions committed since opening: each one fsync with synchronous=FULL."""
 
     def close(self) -> None:
         self.db.close()
@@ -50,7 +52,15 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; a StoreError when
-        another writer holds the store past the busy timeout."""
+        another writer holds the store past the busy timeout.
+
+        Inside another transaction it is a savepoint: an exception undoes only its own
+        writes, and nothing is on disk before the outermost one commits. That is how the
+        bridge stores a burst of commands with one commit (one fsync) for all of them."""
+        if self.db.in_transaction:
+            with self._savepoint():
+                yield self.read
+            return
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
@@ -65,6 +75,18 @@ class Store:
         except sqlite3.OperationalError as err:
             self.db.execute("ROLLBACK")
             raise StoreError("%s could not commit: %s" % (self.path, err)) from err
+        self.commits += 1
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self.db.execute("SAVEPOINT nested")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO nested")
+            self.db.execute("RELEASE nested")
+            raise
+        self.db.execute("RELEASE nested")
 
     def encrypt(self, data: bytes) -> bytes:
         return self.read.crypt.encrypt(data)

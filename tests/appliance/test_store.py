@@ -153,6 +153,34 @@ def test_a_failed_transaction_leaves_nothing_behind(db_path: str, key_file: str)
         assert store.read.meta.get("half") is None
 
 
+def test_a_nested_transaction_undoes_only_its_own_writes(db_path: str,
+                                                          key_file: str) -> None:
+    with Store(db_path, Keyring(key_file)) as store:
+        with store.transaction() as outer:
+            outer.meta.set("first", "kept")
+            with pytest.raises(RuntimeError), store.transaction() as inner:
+                inner.meta.set("second", "undone")
+                raise RuntimeError("a command refused")
+            with store.transaction() as inner:
+                inner.meta.set("third", "kept")
+            # Nothing is on disk for another reader before the outermost commit.
+            with sqlite3.connect(db_path) as other:
+                assert other.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+        assert [store.read.meta.get(key) for key in ("first", "second", "third")] == [
+            "kept", None, "kept"]
+        assert store.commits == 1
+
+
+def test_a_failed_outer_transaction_undoes_its_nested_ones(db_path: str,
+                                                           key_file: str) -> None:
+    with Store(db_path, Keyring(key_file)) as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            with store.transaction() as inner:
+                inner.meta.set("nested", "done")
+            raise RuntimeError("power cut")
+        assert store.read.meta.get("nested") is None and store.commits == 0
+
+
 def test_pins_are_not_in_the_database_file_in_plain_text(db_path: str, key_file: str) -> None:
     store = Store(db_path, Keyring(key_file))
     with store.transaction() as db:
