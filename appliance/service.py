@@ -39,6 +39,8 @@ from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.service")
 PRUNE_EVERY_S = 3600.0
+BATCH_MAX = 500
+"""Commands stored in one transaction at most: bounds the work redone if it is refused."""
 
 
 class Service:
@@ -135,18 +137,28 @@ class Service:
         self.publisher.published(mid)
 
     async def _consume(self) -> None:
-        prefix = self.config.root + "/cmd/"
+        """Group commit: every command that arrived while the last batch was being written
+        is stored in one transaction (one fsync), each in a savepoint of its own; each is
+        acknowledged to the broker only once that transaction has committed."""
         while True:
-            incoming = await self._commands.get()
+            batch = [await self._commands.get()]
+            while len(batch) < BATCH_MAX and not self._commands.empty():
+                batch.append(self._commands.get_nowait())
             if not self._accepting:
                 continue  # not acknowledged: the broker redelivers after the restart
-            if incoming.topic.startswith(prefix):
-                submit = functools.partial(
-                    self.engine.submit, incoming.topic[len(prefix):], incoming.payload,
-                    incoming.retain, ReplyTo(incoming.response_topic, incoming.correlation))
-                await persist(submit, "storing a command")
-            if incoming.qos > 0:  # a QoS 0 message has no PUBACK; sending one is an error
-                self.link.ack(incoming.mid)
+            await persist(functools.partial(self._store_commands, batch), "storing commands")
+            for incoming in batch:
+                if incoming.qos > 0:  # a QoS 0 message has no PUBACK; sending one is an error
+                    self.link.ack(incoming.mid)
+
+    def _store_commands(self, batch: list[Incoming]) -> None:
+        prefix = self.config.root + "/cmd/"
+        with self.store.transaction():
+            for incoming in batch:
+                if incoming.topic.startswith(prefix):
+                    self.engine.submit(incoming.topic[len(prefix):], incoming.payload,
+                                       incoming.retain, ReplyTo(incoming.response_topic,
+                                                                incoming.correlation))
 
     # Status and watchdog.
 
@@ -179,7 +191,7 @@ class Service:
             "broker": {"address": self.link.where(),
                        "connected": self.link.connected.is_set(),
                        "last_error": self.link.last_error or None},
-            "store": {"path": self.config.store.path,
+            "store": {"path": self.config.store.path, "commits": self.store.commits,
                       "bytes": sum(os.path.getsize(path) for path in (
                           self.config.store.path, self.config.store.path + "-wal")
                           if os.path.exists(path))}}
