@@ -1,12 +1,20 @@
-"""Throughput of the protocol core on this machine: `make bench`.
+"""`make bench`: the protocol core's throughput, then the end-to-end table.
 
-Prints frames per second for encoding, decoding whole frames, and decoding
-the same stream one byte at a time (the worst case on a serial line), plus
-the client link's request/reply cycle, and whole desk requests through the
-Space client and simulator over loopback TCP and a pseudo-terminal (with the
-card presented at once). Figures only; nothing is asserted.
+First frames per second for encoding, decoding whole frames, and decoding the same stream
+one byte at a time (the worst case on a serial line), the client link's request/reply cycle,
+and whole desk requests through the Space client and simulator over loopback TCP and a
+pseudo-terminal (with the card presented at once).
+
+Then what a PMS and a campsite feel, through real ``keybridge run`` processes: every figure
+beside its floor measured in the same run, their ratio and the reach (bench/README.md says
+what each one is). Nothing is asserted; the run is kept as JSON under ``.cache/bench``.
+
+    python -m bench                  # everything (about ten minutes)
+    python -m bench --quick          # smaller samples, 10 s of idle CPU, no 100,000 store
+    python -m bench --e2e-only
 """
 
+import argparse
 import asyncio
 import datetime
 import time
@@ -85,6 +93,34 @@ async def _space_requests(n: int, serial: bool) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small samples, empty store only")
+    parser.add_argument("--e2e-only", action="store_true", help="skip the protocol figures")
+    parser.add_argument("--stored", type=int, default=100000,
+                        help="bookings behind the second run (default 100000)")
+    args = parser.parse_args()
+    if not args.e2e_only:
+        core()
+    end_to_end(args.quick, (0,) if args.quick else (0, args.stored))
+
+
+def end_to_end(quick: bool, stored: tuple[int, ...]) -> None:
+    from bench import report
+    from bench.table import measure
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run = ROOT / ".cache" / "bench" / "run"
+    print("\nend to end (run directory %s) ..." % run, flush=True)
+    result = measure(run, stored, 10.0 if quick else 60.0, quick)
+    rows = report.rows(result)
+    print("\n" + report.table(rows))
+    print("\nkept as %s" % report.save(result, rows, ROOT / ".cache" / "bench", stamp))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def core() -> None:
     print("frame: %d bytes, %d fields" % (len(FRAME), len(FIELDS)))
     rate("encode (message -> frame)", 20000, lambda: encode(20000))
     rate("decode, whole frames", 20000, lambda: decode_whole(20000))
@@ -93,8 +129,6 @@ def main() -> None:
     rate("client link request/ACK/reply cycle", 20000, lambda: link_cycle(20000))
     asyncio.run(_space_requests(500, serial=False))
     asyncio.run(_space_requests(500, serial=True))
-    from bench.ks import pins_per_hour
-    asyncio.run(pins_per_hour(200))
 
 
 if __name__ == "__main__":
