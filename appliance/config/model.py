@@ -65,6 +65,8 @@ class Mqtt:
 class Store:
     path: str
     key_file: str
+    retention_days: int = 90
+    """Finished jobs, answered commands and revoked keys are forgotten after this long."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +145,8 @@ STORE = {
                 example='"/var/lib/keybridge/keybridge.db"'),
     "key_file": Key(str, "/var/lib/keybridge/secret.keys", check=non_empty,
                     example='"/var/lib/keybridge/secret.keys"'),
+    # At most ten years: any longer is "forever" on a Pi, and the cut-off stays a date.
+    "retention_days": Key(int, 90, check=between(1, 3650), example="90"),
 }
 SERVICE = {
     "log_level": Key(str, "info", check=one_of("debug", "info", "warning", "error"),

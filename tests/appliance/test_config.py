@@ -123,6 +123,7 @@ def test_a_minimal_file_takes_the_documented_defaults(tmp_path: Path) -> None:
     assert siteconf.of(config).main is None and config.backends() == []
     assert ks_config.of(config) is None
     assert config.store.path == "/var/lib/keybridge/keybridge.db"
+    assert config.store.retention_days == 90
 
 
 MISTAKES = {
@@ -166,6 +167,9 @@ MISTAKES = {
     "ca_file without tls": (
         SITE + '[mqtt]\nca_file = "ca.crt"\n',
         "[mqtt] tls", ["tls = false", "set tls = true"]),
+    "retention below a day": (
+        SITE + "[store]\nretention_days = 0\n",
+        "[store] retention_days", ["from 1 to 3650, not 0", "e.g. retention_days = 90"]),
     "duplicate encoder": (
         SITE + '[[encoders]]\nid = "desk-1"\nname = "Online Encoder 1"\n'
         '[[encoders]]\nid = "desk-1"\nname = "Online Encoder 2"\n',
