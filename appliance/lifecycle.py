@@ -72,6 +72,8 @@ FAILED = "failed"
 DELETED = "deleted"
 JOB_STATES = (PENDING, RUNNING, DONE, FAILED)
 WAITING = (PENDING, RUNNING)
+FINISHED = (DONE, FAILED)
+"""Nothing runs these again unless a technician asks; the store prunes them past retention."""
 
 # Job events.
 QUEUED = "queued"

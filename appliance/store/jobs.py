@@ -133,6 +133,12 @@ class Jobs:
                                "GROUP BY backend", lifecycle.WAITING)
         return {row[0]: row[1] for row in rows}
 
+    def prune(self, before: str, limit: int) -> int:
+        """Forget up to ``limit`` finished jobs last changed before ``before`` (ISO UTC)."""
+        return self.db.execute(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (?, ?) AND "
+            "updated_at < ? LIMIT ?)", (*lifecycle.FINISHED, before, limit)).rowcount
+
     def last_errors(self) -> dict[str, str]:
         rows = self.db.execute("SELECT backend, last_error FROM jobs WHERE last_error IS NOT "
                                "NULL ORDER BY updated_at, id")

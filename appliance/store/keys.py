@@ -45,6 +45,13 @@ class KeyRow:
 STRANDED = ("SELECT * FROM keys WHERE state = ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE "
             "jobs.key_id = keys.id AND jobs.kind IN (SELECT value FROM json_each(?)) AND "
             "jobs.state IN (?, ?))")
+# Any job, finished or not, keeps its key: `keybridge jobs --all` names the key's holder and
+# `keybridge jobs retry` runs a failed job with its key. Jobs are pruned first, so a revoked
+# key follows its last job in the same pass. Only the jobs of old revoked keys are collected:
+# a list of every job's key would cost a Pi a second at 100,000 jobs (jobs has no key index).
+PRUNE = ("DELETE FROM keys WHERE rowid IN (SELECT rowid FROM keys WHERE state = ?1 AND "
+         "updated_at < ?2 AND id NOT IN (SELECT key_id FROM jobs WHERE key_id IN (SELECT id "
+         "FROM keys WHERE state = ?1 AND updated_at < ?2)) LIMIT ?3)")
 OF_BOOKING = "SELECT * FROM keys WHERE booking_id = ? ORDER BY created_at"
 OF_OWNER_KEY = "SELECT * FROM keys WHERE owner_key_id = ? ORDER BY created_at"
 OF_BACKEND = "SELECT * FROM keys WHERE backend = ? ORDER BY created_at"
@@ -99,6 +106,11 @@ class Keys:
         """Keys in ``state`` with no job of ``kinds`` waiting: their job gave up."""
         rows = self.db.execute(STRANDED, (state, dumps(kinds), *lifecycle.WAITING))
         return [_key(row) for row in rows]
+
+    def prune(self, before: str, limit: int) -> int:
+        """Forget up to ``limit`` keys revoked before ``before`` (ISO UTC) that no job names;
+        their secret goes with them. The audit log keeps what they were."""
+        return self.db.execute(PRUNE, (lifecycle.REVOKED, before, limit)).rowcount
 
     def add(self, backend: str, key_type: str, booking_id: str | None,
             owner_key_id: str | None, units: tuple[str, ...], valid_from: datetime.datetime,

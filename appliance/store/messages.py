@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from typing import Any
 
+from appliance import lifecycle
 from appliance.store.clock import now_iso
 from appliance.store.tx import Crypt, dumps
 
@@ -54,6 +55,14 @@ class Inbox:
     def set_reply(self, request_id: str, reply: dict[str, Any]) -> None:
         self.db.execute("UPDATE inbox SET reply = ? WHERE request_id = ?",
                         (dumps(reply), request_id))
+
+    def prune(self, before: str, limit: int) -> int:
+        """Forget up to ``limit`` commands received before ``before`` (ISO UTC); one whose
+        desk job still waits stays, as the job's final reply is written to it."""
+        return self.db.execute(
+            "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE received_at < ? "
+            "AND request_id NOT IN (SELECT request_id FROM jobs WHERE request_id IS NOT NULL "
+            "AND state IN (?, ?)) LIMIT ?)", (before, *lifecycle.WAITING, limit)).rowcount
 
 
 class Outbox:
