@@ -34,7 +34,7 @@ from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
 from appliance.errors import StoreError
 from appliance.service_control import ControlHandlers
-from appliance.store import now_iso, open_store
+from appliance.store import now_iso, open_store, retention
 from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.service")
@@ -229,6 +229,7 @@ class Service:
         while True:
             if time.monotonic() - pruned > PRUNE_EVERY_S:
                 await persist(self._prune, "pruning the outbox")
+                await retention.prune(self.store, self.config.store.retention_days)
                 pruned = time.monotonic()
             await asyncio.sleep(self.config.service.status_interval_s)
             await persist(self._publish_status, "recording the status")
