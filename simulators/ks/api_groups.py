@@ -1,9 +1,19 @@
 """Connect endpoints for access groups, their locks, members and time schedules
-(notes §3.1 #14-19). Members are PLATFORM user ids, in and out."""
+(notes §3.1 #14-19). Members are PLATFORM user ids, in and out.
+
+``$expand`` on the list of groups is documented nowhere (§3.3 [U]): the simulator refuses
+it (400/1102) unless the ``access_group_expand`` knob says ``ignored`` (plain groups) or
+``served`` (each group with ``users``, ``locks``, ``time_schedules`` as the sub-resource
+lists show them, whole).
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from simulators.ks import groups, odata
+from simulators.ks.errors import invalid_odata
 from simulators.ks.model import (
     AccessGroup,
+    SiteUser,
     group_json,
     lock_json,
     platform_user_json,
@@ -11,16 +21,63 @@ from simulators.ks.model import (
 )
 from simulators.ks.wire import Call, Response
 
+if TYPE_CHECKING:
+    from simulators.ks.cloud import KsCloud
+
 GROUP_FILTER: odata.Allowed = {"customer_reference": ("text", odata.EQ)}
+EXPANDABLE = ("users", "locks", "time_schedules")
 NO_CONTENT = 204
+People = dict[str, SiteUser]  # platform id -> user: one look-up per member, not a scan
 
 
 def _group(call: Call) -> AccessGroup:
     return call.cloud.get_group(call.params["group"])
 
 
+def _locks(cloud: "KsCloud", group: AccessGroup) -> list[dict[str, Any]]:
+    return [lock_json(cloud.locks[lock_id], cloud.iqs[cloud.locks[lock_id].iq_id])
+            for lock_id in group.locks]
+
+
+def _members(group: AccessGroup, people: People) -> list[dict[str, Any]]:
+    return [platform_user_json(people[user_id]) for user_id in group.members
+            if user_id in people]
+
+
+def _schedules(group: AccessGroup) -> list[dict[str, Any]]:
+    return [schedule_json(schedule, group.id) for schedule in group.schedules.values()]
+
+
+def _expansion(call: Call) -> tuple[str, ...]:
+    """The parts ``$expand`` asks for, as the knob allows; 400/1102 for anything else."""
+    text = call.request.query.get("$expand")
+    mode = call.cloud.knobs.access_group_expand
+    if text is None or mode == "ignored":
+        return ()
+    parts = tuple(part.strip() for part in text.split(","))
+    if mode != "served" or not set(parts) <= set(EXPANDABLE):
+        raise invalid_odata("The query option $expand is not allowed")
+    return parts
+
+
+def _expanded(cloud: "KsCloud", group: AccessGroup, parts: tuple[str, ...],
+              people: People) -> dict[str, Any]:
+    shown = group_json(group)
+    if "users" in parts:
+        shown["users"] = _members(group, people)
+    if "locks" in parts:
+        shown["locks"] = _locks(cloud, group)
+    if "time_schedules" in parts:
+        shown["time_schedules"] = _schedules(group)
+    return shown
+
+
 def list_groups(call: Call) -> Response:
-    return call.page([group_json(g) for g in call.cloud.groups.values()], GROUP_FILTER)
+    cloud, parts = call.cloud, _expansion(call)
+    people = {user.user_id: user for user in cloud.users.values()} if "users" in parts else {}
+    return call.page(list(cloud.groups.values()), GROUP_FILTER,
+                     lambda group: _expanded(cloud, group, parts, people),
+                     expands=True)  # _expansion has judged it
 
 
 def create_group(call: Call) -> Response:
@@ -38,9 +95,7 @@ def delete_group(call: Call) -> Response:
 
 
 def list_group_locks(call: Call) -> Response:
-    cloud = call.cloud
-    locks = [cloud.locks[lock_id] for lock_id in _group(call).locks]
-    return call.page([lock_json(lock, cloud.iqs[lock.iq_id]) for lock in locks])
+    return call.page(_locks(call.cloud, _group(call)))
 
 
 def add_group_lock(call: Call) -> Response:
@@ -60,9 +115,10 @@ def remove_group_lock(call: Call) -> Response:
 
 
 def list_group_users(call: Call) -> Response:
-    cloud = call.cloud
-    members = [cloud.user_by_platform(user_id) for user_id in _group(call).members]
-    return call.page([platform_user_json(user) for user in members if user is not None])
+    cloud, group = call.cloud, _group(call)
+    people = {user_id: user for user_id in group.members
+              if (user := cloud.user_by_platform(user_id)) is not None}
+    return call.page(_members(group, people))
 
 
 def add_group_user(call: Call) -> Response:
@@ -83,8 +139,7 @@ def remove_group_user(call: Call) -> Response:
 
 
 def list_schedules(call: Call) -> Response:
-    group = _group(call)
-    return call.page([schedule_json(s, group.id) for s in group.schedules.values()])
+    return call.page(_schedules(_group(call)))
 
 
 def add_schedule(call: Call) -> Response:

@@ -26,7 +26,8 @@ def create_user(call: Call) -> Response:
 
 
 def list_users(call: Call) -> Response:
-    return call.page([_view(call, user) for user in call.cloud.users.values()], USER_FILTER)
+    return call.page(list(call.cloud.users.values()), USER_FILTER,
+                     lambda user: _view(call, user))
 
 
 def get_user(call: Call) -> Response:

@@ -48,6 +48,15 @@ def _text(name: str, value: object) -> str:
     return value
 
 
+EXPAND_MODES = ("refused", "ignored", "served")
+
+
+def _expand_mode(name: str, value: object) -> str:
+    if value not in EXPAND_MODES:
+        raise KnobError("knob %r takes one of %s" % (name, ", ".join(EXPAND_MODES)))
+    return str(value)
+
+
 def _rate_limit(name: str, value: object) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -99,6 +108,8 @@ class Knobs:
     system_user_role: str = "site_admin"  # the system user's role on the site
     sites_bare_array: bool = False  # GET /sites answers a bare array instead of {items}
     page_size: int = defaults.PAGE_SIZE  # default page size of lists without $top
+    # $expand on access groups, documented nowhere: refused (400/1102) unless set otherwise
+    access_group_expand: str = "refused"
     hang: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # see README
 
     def __post_init__(self) -> None:
@@ -134,4 +145,5 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "schedule_propagation_s": _seconds, "member_propagation_s": _seconds,
     "enforce_expires_at": _flag, "system_user_role": _text, "sites_bare_array": _flag,
     "page_size": lambda name, value: _count(name, value, minimum=1), "hang": _hang,
+    "access_group_expand": _expand_mode,
 }

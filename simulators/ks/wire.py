@@ -9,11 +9,11 @@ the path parameters and the cloud, plus the list helpers every list endpoint sha
 import dataclasses
 import json
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simulators.ks import odata
-from simulators.ks.errors import KsError, invalid_request
+from simulators.ks.errors import KsError, invalid_odata, invalid_request
 
 if TYPE_CHECKING:
     from simulators.ks.cloud import KsCloud
@@ -98,12 +98,26 @@ class Call:
     def ok(self, data: Any, status: int = 200) -> Response:
         return json_response(status, data)
 
-    def page(self, rows: list[dict[str, Any]], allowed: odata.Allowed | None = None
-             ) -> Response:
-        """A ``{items, next_page_link, count}`` list, filtered by ``$filter`` if allowed."""
+    def page(self, rows: Sequence[Any], allowed: odata.Allowed | None = None,
+             render: Callable[[Any], dict[str, Any]] | None = None, *,
+             expands: bool = False) -> Response:
+        """A ``{items, next_page_link, count}`` list, filtered by ``$filter`` if allowed.
+
+        Args:
+            render: turns a row into what the API shows; only the rows of the page are
+                rendered unless a ``$filter`` must see them all (a site has thousands).
+            expands: the handler took ``$expand``; anywhere else it is 400/1102.
+        """
         query = self.request.query
         clauses = odata.parse_filter(query.get("$filter"), allowed or {})
         odata.check_orderby(query)
-        chosen = [row for row in rows if odata.matches(row, clauses, allowed or {})]
-        return json_response(200, odata.page(chosen, query, self.cloud.knobs.page_size,
-                                             self.request.link))
+        if "$expand" in query and not expands:
+            raise invalid_odata("The query option $expand is not allowed")
+        if render is not None and clauses:
+            rows, render = [render(row) for row in rows], None
+        if clauses:
+            rows = [row for row in rows if odata.matches(row, clauses, allowed or {})]
+        data = odata.page(rows, query, self.cloud.knobs.page_size, self.request.link)
+        if render is not None:
+            data["items"] = [render(row) for row in data["items"]]
+        return json_response(200, data)
