@@ -175,8 +175,14 @@ class KsClient:
 
     # -- access groups ----------------------------------------------------------------
 
-    async def access_groups(self, site_id: str) -> list[dict[str, Any]]:
-        return await self.api.pages(_path("sites", site_id, "access_groups"))
+    async def access_groups(self, site_id: str, *,
+                            expand: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """``expand``: parts to nest in each group (OData ``$expand``; no source documents it
+        for KS, §3.3 [U]): KS may refuse it (KsInvalid) or leave a group without them."""
+        if not expand:
+            return await self.api.pages(_path("sites", site_id, "access_groups"))
+        return await self.api.pages(_path("sites", site_id, "access_groups"), version=SCHEDULES,
+                                    params={"$expand": ",".join(expand)})
 
     async def find_access_group(self, site_id: str, reference: str) -> dict[str, Any] | None:
         """The first access group whose customer_reference is exactly ``reference``."""
