@@ -13,8 +13,17 @@ when asked to repair:
 - ``wrong_schedule`` / ``wrong_locks`` / ``not_member`` → converge the group.
 
 PIN values cannot be compared: KS never shows them (§2.5).
+
+Requests: the guests and the groups are paged once; each group comes with its members,
+locks and schedule when KS expands them (``$expand``, which no source documents: §3.3 [U]),
+else each is looked up as before. KS shows whether a guest holds a PIN only per guest
+(``/users/{id}/keys``; no listing of keys and no expand is known), so that request stays
+one per key. A guest absent from the listing is asked for by id before it is called gone.
 """
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from appliance import lifecycle
@@ -27,8 +36,13 @@ from appliance.engine.backend import (
     holder_fields,
 )
 from appliance.ks import stay
+from appliance.ks.errors import KsInvalid
 from appliance.ks.ids import KsIds
 from appliance.ks.saga import Saga, platform_id
+
+log = logging.getLogger("keybridge.ks")
+GROUP_PARTS = ("users", "locks", "time_schedules")
+Parts = list[dict[str, Any]]
 
 
 async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
@@ -36,8 +50,8 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
     name = saga.site.name
     guests = {guest["alias"]: guest for guest in await saga.call(saga.client.users, site_id)
               if stay.ours(name, guest.get("alias"))}
-    groups = {group["customer_reference"]: group for group in await saga.call(
-        saga.client.access_groups, site_id) if stay.ours(name, group.get("customer_reference"))}
+    groups = {group["customer_reference"]: group for group in await _groups(saga, site_id)
+              if stay.ours(name, group.get("customer_reference"))}
     found: list[dict[str, Any]] = []
     live = {stay.reference(name, key.id): key for key in keys if key.state == lifecycle.ACTIVE}
     for reference, key in live.items():
@@ -53,6 +67,30 @@ async def compare(saga: Saga, keys: list[KeyRow]) -> list[dict[str, Any]]:
     for reference in (set(guests) | set(groups)) - settled:
         found.append(_stray(reference, guests.get(reference), groups.get(reference), keys))
     return found
+
+
+async def _groups(saga: Saga, site_id: str) -> list[dict[str, Any]]:
+    """The access groups, expanded if KS will; asked again each time (KS may learn it)."""
+    try:
+        return await saga.call(functools.partial(saga.client.access_groups, site_id,
+                                                 expand=GROUP_PARTS))
+    except KsInvalid as refused:
+        log.info("KS refused to expand access groups (%s); asking for each group's members, "
+                 "locks and schedule instead", refused)
+        return await saga.call(saga.client.access_groups, site_id)
+
+
+async def _part(saga: Saga, group: dict[str, Any], part: str,
+                look_up: Callable[[str, str], Awaitable[Parts]],
+                fits: Callable[[Parts], bool]) -> Parts:
+    """A group's ``part`` as its listing nested it if that fits the key; else as KS answers
+    for the group itself. An expansion is undocumented (§3.3 [U]): what it shows may find
+    nothing wrong, but only a direct answer may report a discrepancy."""
+    nested = group.get(part)
+    if isinstance(nested, list) and all(isinstance(item, dict) for item in nested) and fits(
+            nested):
+        return nested
+    return await saga.call(look_up, await saga.site.id(), group["id"])
 
 
 async def _check(saga: Saga, key: KeyRow, guest: dict[str, Any] | None,
@@ -83,21 +121,31 @@ async def _check(saga: Saga, key: KeyRow, guest: dict[str, Any] | None,
 
 async def _check_group(saga: Saga, key: KeyRow, guest: dict[str, Any],
                        group: dict[str, Any]) -> list[dict[str, Any]]:
-    site_id, group_id = await saga.site.id(), group["id"]
-    found = []
     wanted = stay.schedule_body(key, await saga.site.zone())
-    schedules = await saga.call(saga.client.schedules, site_id, group_id)
-    if len(schedules) != 1 or not stay.schedule_matches(schedules[0], wanted):
+    locks = set(await saga.site.lock_ids(saga.locks_of(key)))
+    person = guest["user"]["id"]
+
+    def schedule_fits(found: Parts) -> bool:
+        return len(found) == 1 and stay.schedule_matches(found[0], wanted)
+
+    def locks_fit(found: Parts) -> bool:
+        return {lock.get("id") for lock in found} == locks
+
+    def member_fits(found: Parts) -> bool:
+        return any(platform_id(member) == person for member in found)
+
+    found = []
+    schedules = await _part(saga, group, "time_schedules", saga.client.schedules,
+                            schedule_fits)
+    if not schedule_fits(schedules):
         found.append(_item(key, "wrong_schedule", FIX_UPDATE, "the access group's schedule is "
                            "not the stay %s to %s" % (wanted["start_date"], wanted["end_date"]),
                            found=[[s.get("start_date"), s.get("end_date")] for s in schedules]))
-    locks = {lock["id"] for lock in await saga.call(saga.client.group_locks, site_id, group_id)}
-    if locks != set(await saga.site.lock_ids(saga.locks_of(key))):
+    if not locks_fit(await _part(saga, group, "locks", saga.client.group_locks, locks_fit)):
         found.append(_item(key, "wrong_locks", FIX_UPDATE, "the access group opens other locks "
                            "than the booking's units"))
-    members = await saga.call(saga.client.group_users, site_id, group_id)
-    person = guest["user"]["id"]
-    if not any(platform_id(member) == person for member in members):
+    if not member_fits(await _part(saga, group, "users", saga.client.group_users,
+                                   member_fits)):
         found.append(_item(key, "not_member", FIX_UPDATE, "the guest is not in its access "
                            "group"))
     return found
