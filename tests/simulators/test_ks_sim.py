@@ -263,6 +263,28 @@ def test_odata_outside_the_subset_is_400_1102(api: Any, path: str,
     assert error_of(api.get(path, params=params, version=version)) == (400, 1102)
 
 
+def test_expand_is_refused_unless_the_knob_serves_it_on_access_groups(
+        server: KsServer, api: Any) -> None:
+    """No source shows KS taking ``$expand``: the simulator is no more lenient."""
+    guest = api.guest("B-1")
+    group = api.group("B-1")
+    api.join(group, guest)
+    expand = {"$expand": "users,locks,time_schedules"}
+    assert error_of(api.get("sites/{site}/access_groups", params=expand)) == (400, 1102)
+    assert error_of(api.get("sites/{site}/users", params=expand)) == (400, 1102)
+    server.cloud.knobs.update(access_group_expand="ignored")
+    assert api.get("sites/{site}/access_groups", params=expand).json()["items"] == [
+        {"id": group, "customer_reference": "B-1"}]
+    server.cloud.knobs.update(access_group_expand="served")
+    (shown,) = api.get("sites/{site}/access_groups", params=expand).json()["items"]
+    for part in ("users", "locks", "time_schedules"):
+        alone = api.get("sites/{site}/access_groups/%s/%s" % (group, part)).json()["items"]
+        assert shown[part] == alone and len(alone) == 1
+    assert error_of(api.get("sites/{site}/access_groups",
+                            params={"$expand": "users($top=1)"})) == (400, 1102)
+    assert error_of(api.get("sites/{site}/users", params=expand)) == (400, 1102)
+
+
 @given(st.text(max_size=60))
 def test_a_filter_either_parses_or_is_1102(text: str) -> None:
     try:
