@@ -154,11 +154,13 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE json_extract(payload, '$.reply.topic') IS NOT NULL;
     """,
     # 6: every query on the path of a command on an index, so its cost does not grow with
-    # the store: a booking's jobs by key (superseded, queued), the waiting jobs by state
-    # (status, recovery), the live keys by state (reconciliation).
+    # the store: a booking's jobs by key (superseded, queued), jobs and keys by state (the
+    # status's waiting jobs, recovery, reconciliation, and the retention pass with the
+    # inbox by age).
     """
     CREATE INDEX jobs_key ON jobs (key_id, kind, state);
-    CREATE INDEX jobs_state ON jobs (state, backend);
-    CREATE INDEX keys_state ON keys (state, created_at);
+    CREATE INDEX jobs_state ON jobs (state, updated_at);
+    CREATE INDEX keys_state ON keys (state, updated_at);
+    CREATE INDEX inbox_received ON inbox (received_at);
     """,
 )
