@@ -72,7 +72,6 @@ class JobRunner:
                 hint="the booking was checked out or its keys deleted; confirm it again"))
             return
         log.info("%s started (attempt %d)", job.kind, job.attempts, extra={"ctx": ctx})
-        await persist(functools.partial(self._started, job), "recording a job's start")
         try:
             outcome = await self._run(job, key)
         except BackendFailure as failure:
@@ -117,11 +116,6 @@ class JobRunner:
     def _skip(self, job: Job) -> None:
         with self.store.transaction() as tx:
             tx.jobs.done(job, lifecycle.SKIPPED)
-
-    def _started(self, job: Job) -> None:
-        """Committed before the external call: after a crash it may have happened."""
-        with self.store.transaction() as tx:
-            tx.jobs.started(job)
 
     def _checkpoint(self, key_id: str, ids: dict[str, Any]) -> None:
         with self.store.transaction() as tx:

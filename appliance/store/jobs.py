@@ -1,7 +1,8 @@
 """Jobs: durable work for the backends, with attempts, backoff, a lease and a reply route.
 
 Every state a job row takes comes from ``appliance.lifecycle.JOB_TRANSITIONS``. ``started``
-is committed before a job's external call: after a crash, the call may have happened.
+is committed with the claim, before a job's external call: after a crash, the call may have
+happened.
 """
 
 import dataclasses
@@ -31,6 +32,12 @@ class Job:
     """Where the job's final reply goes, for jobs a person waits for."""
 
 
+CLAIM = ("SELECT * FROM jobs WHERE backend = ? AND state = ? AND next_attempt_at <= ? AND "
+         "(key_id IS NULL OR key_id NOT IN (SELECT key_id FROM jobs WHERE state = ? AND "
+         "key_id IS NOT NULL)) ORDER BY next_attempt_at, id LIMIT 1")
+"""A key's jobs one after another, in order; other keys' meanwhile."""
+
+
 class Jobs:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -49,21 +56,22 @@ class Jobs:
              None if reply is None else dumps(reply.properties)))
 
     def claim(self, backend: str, now: float, lease_s: float) -> Job | None:
-        """The oldest due job of ``backend``, leased (call inside a transaction)."""
-        row = self.db.execute("SELECT * FROM jobs WHERE backend = ? AND state = ? AND "
-                              "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
-                              (backend, PENDING, now)).fetchone()
+        """The oldest due job of ``backend`` whose key has no job running, leased and
+        marked started (call inside a transaction).
+
+        Started at once, in the claim's own commit: the external call follows within the
+        same turn of the event loop, and a second commit just to say so cost an fsync per
+        job. A crash in between makes the job look as if it may have run, which is what
+        recovery assumes of every started job anyway."""
+        row = self.db.execute(CLAIM, (backend, PENDING, now, RUNNING)).fetchone()
         if row is None:
             return None
         self.db.execute("UPDATE jobs SET state = ?, attempts = attempts + 1, lease_until = ?, "
-                        "started = 0, updated_at = ? WHERE id = ?",
+                        "started = 1, updated_at = ? WHERE id = ?",
                         (lifecycle.job_next(PENDING, lifecycle.CLAIMED), now + lease_s,
                          now_iso(), row["id"]))
-        # As the UPDATE above left it: one attempt more, nothing started yet.
-        return dataclasses.replace(_job(row), attempts=row["attempts"] + 1, started=False)
-
-    def started(self, job: Job) -> None:
-        self.db.execute("UPDATE jobs SET started = 1 WHERE id = ?", (job.id,))
+        # As the UPDATE above left it: one attempt more, started.
+        return dataclasses.replace(_job(row), attempts=row["attempts"] + 1, started=True)
 
     def done(self, job: Job, event: str = lifecycle.SUCCEEDED) -> None:
         self.db.execute("UPDATE jobs SET state = ?, lease_until = NULL, last_error = NULL, "

@@ -363,9 +363,7 @@ def _interrupt(site: Site, kind: str) -> int:
     while True:
         job = job_claim(site.store, "space", time.time() + 1, 120)
         assert job is not None
-        if job.kind == kind:
-            with site.store.transaction() as db:
-                db.jobs.started(job)
+        if job.kind == kind:  # claimed is started: the external call follows at once
             site.restart()
             return job.id
         with site.store.transaction() as db:
@@ -406,6 +404,18 @@ def test_an_interrupted_revocation_is_simply_tried_again(site: Site) -> None:
     assert site.new_messages() == []
     again = job_claim(site.store, "space", time.time() + 1, 120)
     assert again is not None and again.id == job_id
+
+
+def test_a_keys_next_job_waits_while_its_job_runs(site: Site) -> None:
+    confirmed(site)
+    issue = job_claim(site.store, "space", time.time() + 1, 60)
+    site.send("booking", booking("done", revision=2, status="COMPLETED"))
+    site.new_messages()
+    # The check-out's revocation must not overtake the issue still under way.
+    assert job_claim(site.store, "space", time.time() + 1, 60) is None
+    site.runner.record.succeeded(issue, _key(site), _outcome("issued"))
+    revoke = job_claim(site.store, "space", time.time() + 1, 60)
+    assert revoke is not None and revoke.kind == "revoke_key"
 
 
 def test_recover_with_nothing_interrupted_does_nothing(site: Site) -> None:

@@ -34,8 +34,6 @@ def _day(site: Site) -> None:
     """A booking's life through the engine and the job runner, as the service drives it."""
     site.send("booking", booking("confirm"))
     job = _claim(site, "issue_key")
-    with site.store.transaction() as tx:
-        tx.jobs.started(job)
     site.runner.record.succeeded(job, _key_of_b1(site), _outcome("issued"))
     site.send("booking", booking("check-out", revision=2, status="COMPLETED"))
     site.runner.record.succeeded(_claim(site, "revoke_key"), _key_of_b1(site), _outcome("revoked"))
