@@ -71,7 +71,9 @@ class Service:
                                 retry_min_s=config.service.job_retry_min_s,
                                 retry_max_s=config.service.job_retry_max_s, wake=self.wake)
         self.engine = Engine(config, self.store, self.backends, wake=self.wake)
-        self.workers = {name: Worker(self.runner, name, config.service.job_lease_s)
+        self.workers = {name: Worker(self.runner, name, config.service.job_lease_s,
+                                     self.backends[name].concurrency
+                                     if name in self.backends else 1)
                         for name in [*self.backends, APPLIANCE]}
         recovered = await self.runner.recover()
         if recovered:

@@ -145,6 +145,8 @@ class Backend:
     """The backend as the contract names it (``space`` for every Space administration)."""
     desk_kinds: tuple[str, ...] = ()
     """Desk commands it carries out (cut a card, read one, send a mobile key)."""
+    concurrency: int = 1
+    """Jobs its worker runs at once, never two for one key (Space has one link)."""
 
     def plan(self, holder: Holder) -> list[PlannedKey]:
         """The keys ``holder`` should have here; raises CommandError for a holder that

@@ -56,6 +56,7 @@ class KsBackend(Backend):
         ks = ks_config.of(config)
         assert ks is not None
         self.ks: KsConfig = ks
+        self.concurrency = ks.settings.max_in_flight  # waiting for KS, not for one another
         self.on_change = on_change  # the retained status follows KS at once
         self.client = client or KsClient(self.ks.settings)
         self.site = KsSite(self.client, config.site.id, config.site.zone)

@@ -48,6 +48,7 @@ KS = {
     "rate_per_hour": Key(float, 7200.0, check=positive, example="7200"),
     "burst": Key(int, 20, check=between(1, 1000), example="20"),
     "page_size": Key(int, 100, check=between(1, 1000), example="100"),
+    "max_in_flight": Key(int, 4, check=between(1, 16), example="4"),
     "consistency_window_s": Key(float, 120.0, check=between(0, 3600), example="120"),
     "events_poll_s": Key(float, 60.0, check=between(0, 86400), example="60"),
     "battery_poll_s": Key(float, 3600.0, check=between(0, 86400), example="3600"),
@@ -121,7 +122,7 @@ def from_table(table: Any, problems: Problems, read_secret: SecretReader) -> KsC
         password=password, site=values["site"], scope=values["scope"],
         timeout_s=values["timeout_s"], token_margin_s=values["token_margin_s"],
         rate_per_hour=values["rate_per_hour"], burst=values["burst"],
-        page_size=values["page_size"])
+        page_size=values["page_size"], max_in_flight=values["max_in_flight"])
     return KsConfig(settings, units, kinds, values["consistency_window_s"],
                     values["events_poll_s"], values["battery_poll_s"])
 

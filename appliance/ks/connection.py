@@ -1,4 +1,4 @@
-"""Requests to the Salto KS Connect API: one at a time, authorised, rate-limited, translated.
+"""Requests to the Salto KS Connect API: a few at a time, authorised, rate-limited, translated.
 
 Every request goes through ``KsConnection._exchange``: a token from the
 bucket (spacing requests, honouring 429), the bearer token (one
@@ -60,7 +60,7 @@ class KsConnection:
         self.bucket = bucket or TokenBucket(settings.rate_per_hour, settings.burst,
                                             clock, sleep)
         self._api = httpx2.URL(settings.api_url.rstrip("/") + "/")
-        self._one_at_a_time = asyncio.Lock()
+        self._in_flight = asyncio.Semaphore(settings.max_in_flight)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -117,9 +117,10 @@ class KsConnection:
                         ok_missing: bool = False) -> httpx2.Response | None:
         """``request`` without parsing the body: the response, or None for a missing one."""
         url = self._url(path, version, method)
-        # One request in flight per account (§4.3: serialise): a 429 then stops everything
-        # at once, where parallel requests already under way would run into its window.
-        async with self._one_at_a_time:
+        # A handful in flight per account (§4.3), so one guest's saga waits for KS while
+        # another's goes on; a 429 pauses the bucket for all of them at once, and at most
+        # max_in_flight requests already under way can still run into its window.
+        async with self._in_flight:
             await self.bucket.acquire()
             try:
                 response = await self._authorised(method, url, json, params, headers)

@@ -33,6 +33,8 @@ class KsSettings:
         token_margin_s: refresh the access token this long before it expires.
         rate_per_hour, burst: the token bucket every API request goes through.
         page_size: ``$top`` for paged lists.
+        max_in_flight: requests under way at once, and KS jobs run at once (§4.3: "a
+            handful"); the bucket stays the limit on how many per hour.
     """
 
     identity_url: str = PRODUCTION_IDENTITY_URL
@@ -48,3 +50,4 @@ class KsSettings:
     rate_per_hour: float = 3600.0
     burst: int = 20
     page_size: int = 100
+    max_in_flight: int = 4

@@ -249,6 +249,32 @@ def test_a_429_storm_is_waited_out_as_ks_asks(site):
     assert len(ours(state)[0]) == 3
 
 
+@pytest.fixture
+def patient_site(tmp_path, broker, ks, peer_factory):
+    """A KS that may take a minute to answer before the appliance gives up on it."""
+    made = Site(tmp_path, broker, ks, peer_factory, timeout_s=60)
+    yield made
+    made.close()
+
+
+def test_pin_jobs_wait_for_ks_side_by_side_and_each_key_in_order(patient_site):
+    # Two guests' sagas are under way at once (max_in_flight, default 4): a slow KS answer
+    # for one booking does not hold up the next; the check-out of the first still waits
+    # for its own issue to finish, so it never overtakes it.
+    site = patient_site
+    site.ks.knobs(hang=[{"method": "POST", "path_contains": "/guests", "count": 2}])
+    site.send("booking", booking("r1", "PAR1"))
+    site.send("booking", booking("r2", "PAR2", units=("P14",)))
+    site.send("booking", booking("r3", "PAR1", revision=2, status="COMPLETED"))
+    assert site.ks.wait_hung(2, 20), "the two guests were not created side by side"
+    site.ks.release()
+    site.issued("PAR2", 60)
+    revoked = event(site.pms, "key_revoked", 60, booking_id="PAR1")
+    assert revoked["backend"] == "ks"
+    guests, groups = ours(site.ks.state())
+    assert len(guests) == 1 and len(groups) == 1  # PAR1's guest and group are gone
+
+
 SAGA_STEPS = [("POST", "/guests"), ("PATCH", "/users/"), ("POST", "/access_groups"),
               ("POST", "/time_schedules"), ("POST", "/locks"), ("POST", "/users"),
               ("PUT", "/pin")]
