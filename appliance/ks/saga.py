@@ -69,14 +69,14 @@ class Saga:
             ids.pin_stored = False
         await self._seat(guest, ids)
         await self._pin_use(key, guest, ids)
-        await self._group(ids, checkpoint, look_up)
+        fresh = await self._group(ids, checkpoint, look_up)
         try:
-            await self._converge_group(key, ids, checkpoint)
+            await self._converge_group(key, ids, fresh)
         except KsNotFound:
             # The group vanished under us (deleted in the KS app): make it again, once.
             ids.access_group_id = None
-            await self._group(ids, checkpoint, look_up)
-            await self._converge_group(key, ids, checkpoint)
+            fresh = await self._group(ids, checkpoint, look_up)
+            await self._converge_group(key, ids, fresh)
         pin = None if has_pin else await self._pin(ids)
         return ids, pin
 
@@ -155,51 +155,58 @@ class Saga:
         await self.settle(ids, self.client.patch_user, ids.site_id, ids.site_user_id,
                           {"use_pin": True, "expires_at": expires})
 
-    async def _group(self, ids: KsIds, checkpoint: Save, look_up: bool) -> None:
+    async def _group(self, ids: KsIds, checkpoint: Save, look_up: bool) -> bool:
+        """The key's access group; True when it was made just now, and so is empty."""
         if ids.access_group_id:
-            return
+            return False
         site_id, reference = ids.site_id, ids.reference
         group = None
         if look_up:
             group = await self.call(self.client.find_access_group, site_id, reference)
         if group is None:
             group = await self.call(self.client.create_access_group, site_id, reference)
+            ids.access_group_id = group["id"]
+            checkpoint(ids)
+            return True
         ids.access_group_id = group["id"]
         checkpoint(ids)
+        return False
 
-    async def _converge_group(self, key: KeyRow, ids: KsIds, checkpoint: Save) -> None:
-        await self._schedule(key, ids, checkpoint)
-        await self._locks(key, ids, checkpoint)
-        await self._member(ids)
+    async def _converge_group(self, key: KeyRow, ids: KsIds, fresh: bool) -> None:
+        """Schedule, locks and member as the key says. A group made in this run holds none
+        of them, so reading them back (three GETs per PIN) is skipped; after a crash the
+        group is found, not made, and everything is read again. The ids are committed with
+        the job's outcome: a retry reads the parts back rather than trusting a checkpoint."""
+        await self._schedule(key, ids, fresh)
+        await self._locks(key, ids, fresh)
+        await self._member(ids, fresh)
 
-    async def _schedule(self, key: KeyRow, ids: KsIds, checkpoint: Save) -> None:
+    async def _schedule(self, key: KeyRow, ids: KsIds, fresh: bool) -> None:
         site_id, group_id = ids.site_id, ids.access_group_id
         wanted = stay.schedule_body(key, await self.site.zone())
-        found = await self.call(self.client.schedules, site_id, group_id)
+        found = [] if fresh else await self.call(self.client.schedules, site_id, group_id)
         for extra in found[1:]:  # one window per key; a second would widen it
             await self.call(self.client.delete_schedule, site_id, group_id, extra["id"])
         if not found:
             made = await self.call(self.client.create_schedule, site_id, group_id, wanted)
             ids.schedule_id = made["id"]
-            checkpoint(ids)
         elif not stay.schedule_matches(found[0], wanted):
             await self.call(self.client.patch_schedule, site_id, group_id, found[0]["id"],
                             wanted)
             ids.schedule_id = found[0]["id"]
         ids.schedule = [wanted["start_date"], wanted["end_date"]]
 
-    async def _locks(self, key: KeyRow, ids: KsIds, checkpoint: Save) -> None:
+    async def _locks(self, key: KeyRow, ids: KsIds, fresh: bool) -> None:
         site_id, group_id = ids.site_id, ids.access_group_id
         wanted = await self.site.lock_ids(self.locks_of(key))
-        present = {lock["id"] for lock in await self.call(self.client.group_locks, site_id,
-                                                          group_id)}
+        present = set() if fresh else {lock["id"] for lock in await self.call(
+            self.client.group_locks, site_id, group_id)}
         for lock_id in wanted:
             if lock_id not in present:
                 await self.call(self.client.add_group_lock, site_id, group_id, lock_id)
         for lock_id in present - set(wanted):  # a unit change: the old pitch is closed
             await self.call(self.client.remove_group_lock, site_id, group_id, lock_id)
         ids.locks = wanted
-        checkpoint(ids)
 
     def locks_of(self, key: KeyRow) -> list[str]:
         kind = self.config.key_type(key.key_type)
@@ -210,9 +217,9 @@ class Saga:
         locks = self.config.unit_locks(key.units) if kind.unit_locks else []
         return locks + [lock for lock in kind.locks if lock not in locks]
 
-    async def _member(self, ids: KsIds) -> None:
+    async def _member(self, ids: KsIds, fresh: bool) -> None:
         site_id, group_id, person = ids.site_id, ids.access_group_id, ids.platform_user_id
-        members = await self.call(self.client.group_users, site_id, group_id)
+        members = [] if fresh else await self.call(self.client.group_users, site_id, group_id)
         if any(platform_id(member) == person for member in members):
             return
         await self.settle(ids, self.client.add_group_user, site_id, group_id, person)
