@@ -2,13 +2,19 @@
 
 A row leaves the outbox only when the broker's PUBACK for it has arrived, so a restart of
 either side republishes what was not confirmed (events carry ``event_id`` for the PMS to
-drop a duplicate). At most ``window`` publishes are unconfirmed at a time, which bounds the
-memory paho holds and keeps order sensible after a reconnect.
+drop a duplicate). PUBACKs are recorded in one commit per ``CONFIRM_AFTER_S`` (or per
+``CONFIRM_BATCH`` of them), not one per message: a booking's reply and its event were two
+fsyncs of their own. What a crash loses meanwhile is only the record of a PUBACK, so at
+most that second's messages go out once more.
+
+At most ``window`` publishes are unconfirmed at a time, which bounds the memory paho holds
+and keeps order sensible after a reconnect.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 
 from appliance.bridge.mqtt import MqttLink
 from appliance.store.db import Store
@@ -18,6 +24,8 @@ from appliance.wakeup import Wakeup
 log = logging.getLogger("keybridge.outbox")
 POLL_S = 5.0
 """Also look every few seconds: another process (keybridge reconcile) may add rows."""
+CONFIRM_AFTER_S = 1.0
+CONFIRM_BATCH = 200
 
 
 class Publisher:
@@ -28,6 +36,8 @@ class Publisher:
         self.in_flight: dict[int, int] = {}  # paho message id -> outbox row id
         self._after = 0  # highest row id handed to paho in this connection
         self._acked: list[int] = []
+        self._acked_since = 0.0  # monotonic time of the oldest PUBACK not yet recorded
+        self._force = False  # record PUBACKs before sending anything (a new connection)
         self._wakeup = Wakeup()
         self._progress = asyncio.Event()  # a PUBACK arrived
 
@@ -44,6 +54,7 @@ class Publisher:
         """A new connection: everything unconfirmed goes again, from the oldest row."""
         self.in_flight.clear()
         self._after = 0
+        self._force = True  # else rows confirmed but not yet recorded would go again
         self._wakeup.ring()
 
     def disconnected(self) -> None:
@@ -53,6 +64,8 @@ class Publisher:
     def published(self, mid: int) -> None:
         row = self.in_flight.pop(mid, None)
         if row is not None:
+            if not self._acked:
+                self._acked_since = time.monotonic()
             self._acked.append(row)
             self._wakeup.ring()
             self._progress.set()
@@ -61,16 +74,23 @@ class Publisher:
         while not self._wakeup.stopping:
             self._wakeup.clear()
             await persist(self._confirm, "recording published messages")
-            if self.link.connected.is_set():
+            if self.link.connected.is_set() and not self._force:
                 await persist(self._send, "reading the outbox")
-            await self._wakeup.wait(POLL_S)
+            await self._wakeup.wait(self._idle_s())
+        self._force = True
         await persist(self._confirm, "recording published messages")
+
+    def _idle_s(self) -> float:
+        if not self._acked:
+            return POLL_S
+        return max(0.0, min(POLL_S, self._acked_since + CONFIRM_AFTER_S - time.monotonic()))
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until nothing is in flight (on stop); False if the broker never confirmed."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 while self.in_flight or (self.link.connected.is_set() and self.depth()):
+                    self._force = True  # stopping: record every PUBACK now
                     self._progress.clear()
                     self._wakeup.ring()
                     await self._progress.wait()
@@ -78,11 +98,15 @@ class Publisher:
         return False
 
     def _confirm(self) -> None:
-        if self._acked:
+        due = (self._force or len(self._acked) >= CONFIRM_BATCH
+               or time.monotonic() - self._acked_since >= CONFIRM_AFTER_S)
+        if self._acked and due:
             acked = list(self._acked)
             with self.store.transaction() as tx:
                 tx.outbox.published(acked)
             del self._acked[:len(acked)]  # only once committed: a busy store keeps them
+            self._progress.set()  # drain() counts the outbox's rows, recorded just now
+        self._force = False
 
     def _send(self) -> None:
         room = self.window - len(self.in_flight)
