@@ -38,7 +38,8 @@ class Store:
             raise
         self.read = Tx(self.db, Crypt(keyring))
         self.commits = 0
-        """Transactions committed since opening: each one fsync with synchronous=FULL."""
+        """Transactions committed since opening that wrote something: each one an fsync
+        with synchronous=FULL."""
 
     def close(self) -> None:
         self.db.close()
@@ -61,6 +62,7 @@ class Store:
             with self._savepoint():
                 yield self.read
             return
+        changes = self.db.total_changes
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
@@ -75,7 +77,8 @@ class Store:
         except sqlite3.OperationalError as err:
             self.db.execute("ROLLBACK")
             raise StoreError("%s could not commit: %s" % (self.path, err)) from err
-        self.commits += 1
+        if self.db.total_changes != changes:  # a commit that wrote nothing syncs nothing
+            self.commits += 1
 
     @contextlib.contextmanager
     def _savepoint(self) -> Iterator[None]:

@@ -156,6 +156,8 @@ def test_a_failed_transaction_leaves_nothing_behind(db_path: str, key_file: str)
 def test_a_nested_transaction_undoes_only_its_own_writes(db_path: str,
                                                           key_file: str) -> None:
     with Store(db_path, Keyring(key_file)) as store:
+        with store.transaction():
+            pass  # wrote nothing, synced nothing: not counted
         with store.transaction() as outer:
             outer.meta.set("first", "kept")
             with pytest.raises(RuntimeError), store.transaction() as inner:
