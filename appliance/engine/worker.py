@@ -80,6 +80,9 @@ class Worker:
         await self._wakeup.wait(min(POLL_S, max(0.0, self._next_due() - self.clock())))
 
     def _claim(self) -> Job | None:
+        due = self.runner.store.read.jobs.next_due(self.backend)
+        if due is None or due > self.clock():
+            return None  # no write transaction (and its lock) just to find nothing
         with self.runner.store.transaction() as tx:
             return tx.jobs.claim(self.backend, self.clock(), self.lease_s)
 
