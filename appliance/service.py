@@ -117,11 +117,13 @@ class Service:
             loop.add_signal_handler(signum, self.stop_requested.set)
 
     def wake(self) -> None:
-        for worker in getattr(self, "workers", {}).values():
-            worker.wake()
+        # The publisher first: the reply the PMS waits for goes out before a worker starts
+        # on the job (the loop runs woken tasks in the order they were woken).
         publisher = getattr(self, "publisher", None)
         if publisher is not None:
             publisher.wake()
+        for worker in getattr(self, "workers", {}).values():
+            worker.wake()
 
     # MQTT callbacks, on the event loop.
 
