@@ -59,7 +59,8 @@ class KsConnection:
         self.auth = TokenSource(settings, self._http, clock)
         self.bucket = bucket or TokenBucket(settings.rate_per_hour, settings.burst,
                                             clock, sleep)
-        self._api = httpx2.URL(settings.api_url.rstrip("/") + "/")
+        self._base = settings.api_url.rstrip("/") + "/"
+        self._api = httpx2.URL(self._base)
         self._in_flight = asyncio.Semaphore(settings.max_in_flight)
 
     async def close(self) -> None:
@@ -187,7 +188,9 @@ class KsConnection:
 
     def _url(self, path: str, version: str, method: str) -> httpx2.URL:
         if "://" not in path:
-            return self._api.join("%s/%s" % (version, path.lstrip("/")))
+            # Concatenated, not URL.join: the paths are ours and relative, and RFC 3986
+            # resolution cost a tenth of a millisecond per request, 8 per PIN.
+            return httpx2.URL("%s%s/%s" % (self._base, version, path.lstrip("/")))
         url = httpx2.URL(path)
         if (url.scheme, url.host, url.port) != (self._api.scheme, self._api.host,
                                                 self._api.port):
