@@ -58,12 +58,12 @@ def ks_config(lab: Lab, name: str, port: int, ks_url: str, *, rate_per_hour: flo
                                   "locks": ["Main gate"]}]}}
 
 
-def space_config(lab: Lab, port: int, server: str) -> dict[str, Any]:
+def space_config(lab: Lab, name: str, port: int, server: str) -> dict[str, Any]:
     """``config/demo.toml``'s Space site without KS: its encoders, units and rules."""
     with open(ROOT / "config" / "demo.toml", "rb") as file:
         config = tomllib.load(file)
     del config["ks"]
-    folder = lab.run / "app-space"
+    folder = lab.run / name
     folder.mkdir(exist_ok=True)
     config["site"]["id"] = SITE
     config["mqtt"] = {"host": "127.0.0.1", "port": port, "protocol": "5"}
@@ -140,18 +140,18 @@ def burst(pms: BenchPms, tag: str, count: int, until_issued: bool) -> float:
     return max(pms.reply(str(p["request_id"]))[0] for p in payloads) - start
 
 
-def encodes(pms: BenchPms, appliance: Appliance, count: int) -> list[float]:
+def encodes(pms: BenchPms, appliance: Appliance, count: int, tag: str) -> list[float]:
     """Cards cut through the appliance: encode_card → its final reply."""
-    confirmed = booking("desk", 0)
+    confirmed = booking(tag, 0)
     confirmed["booking"] |= {"units": ["P12"], "type": "pitch"}  # a Space product's
     pms.send("booking", confirmed)
     pms.reply(str(confirmed["request_id"]))  # a Space key is prepared, no event
     times = []
     for number in range(count):
-        request = {"request_id": "cut-%d" % number, "booking_id": "desk-0",
-                   "encoder": "desk-1"}
-        sent = pms.send("encode_card", request)
-        times.append(pms.reply("cut-%d" % number, "ok")[0] - sent)
+        request_id = "%s-cut-%d" % (tag, number)
+        sent = pms.send("encode_card", {"request_id": request_id,
+                                        "booking_id": "%s-0" % tag, "encoder": "desk-1"})
+        times.append(pms.reply(request_id, "ok")[0] - sent)
     return times
 
 

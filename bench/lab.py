@@ -96,13 +96,16 @@ class Lab:
                           str(seats), "--listen", "%s:%d" % (HOST, port)], port)
         return "http://%s:%d" % (HOST, port)
 
-    def space(self) -> str:
+    def space(self, card_after_s: float) -> str:
+        """A Space simulator whose encoders see the card ``card_after_s`` after a request
+        (the site file says 1.0: a person placing it)."""
         port = free_port()
         site = (ROOT / "config" / "space-sim.toml").read_text()
-        path = self.run / "space-sim.toml"
-        path.write_text(site.replace("card_after_s = 1.0", "card_after_s = 0.0"))
-        self.start("space", [sys.executable, "-m", "simulators.space", "--quiet", "--site",
-                             str(path), "--listen", "%s:%d" % (HOST, port)], port)
+        name = "space-%g" % card_after_s
+        path = self.run / ("%s.toml" % name)
+        path.write_text(site.replace("card_after_s = 1.0", "card_after_s = %r" % card_after_s))
+        self.start(name, [sys.executable, "-m", "simulators.space", "--quiet", "--site",
+                          str(path), "--listen", "%s:%d" % (HOST, port)], port)
         return "%s:%d" % (HOST, port)
 
     def close(self) -> None:

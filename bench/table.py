@@ -5,6 +5,7 @@ One broker, one KS simulator and one Space simulator serve the whole run; each a
 real ``keybridge run`` process started the way systemd starts it.
 """
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -14,15 +15,18 @@ from typing import Any
 from appliance.registry import parse_config
 from bench import figures as f
 from bench import seed
+from bench.ks_reconcile import reconcile_figures
 from bench.lab import Appliance, Lab
 from bench.pms import BenchPms
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = {"latency": 200, "ks_burst": 300, "pipeline": 2000, "desk": 50, "echo": 200,
-         "commits": 300}
-QUICK = {"latency": 50, "ks_burst": 100, "pipeline": 1000, "desk": 20, "echo": 50,
-         "commits": 100}
-KS_CONCURRENCY = 1
+SIZES = {"latency": 200, "ks_burst": 300, "pipeline": 2000, "desk": 50, "desk_placed": 10,
+         "echo": 200, "commits": 300, "reconcile": 10000}
+QUICK = {"latency": 50, "ks_burst": 100, "pipeline": 1000, "desk": 20, "desk_placed": 3,
+         "echo": 50, "commits": 100, "reconcile": 2000}
+CARD_PLACED_S = 1.0
+"""The Space simulator's site file: a person places the card a second after the request."""
+KS_CONCURRENCY = 4
 """The KS worker's jobs at a time: the direct client's floor runs at the same concurrency."""
 
 
@@ -30,22 +34,30 @@ def measure(run: Path, stored: tuple[int, ...], idle_s: float, quick: bool) -> d
     n = QUICK if quick else SIZES
     lab = Lab(run)
     try:
-        port, ks_url, space = lab.broker(), lab.ks(seats=200000), lab.space()
+        port, ks_url = lab.broker(), lab.ks(seats=200000)
         pms = BenchPms(port, "keybridge/" + f.SITE)
-        result: dict[str, Any] = {"sizes": n, "floors": floors(lab, pms, ks_url, space, n)}
-        app = Appliance(lab, "app-space", f.space_config(lab, port, space)).start()
-        result["desk_encode"] = f.spread(f.encodes(pms, app, n["desk"]))
-        app.stop()
+        result: dict[str, Any] = {"sizes": n, "floors": floors(lab, pms, ks_url, n)}
+        for card_s, size, key in ((0.0, "desk", "desk_encode"),
+                                  (CARD_PLACED_S, "desk_placed", "desk_encode_placed")):
+            space = lab.space(card_s)
+            result["floors"][key] = f.spread(f.direct_encodes(space, n[size]))
+            name = "app-space-%g" % card_s
+            app = Appliance(lab, name, f.space_config(lab, name, port, space)).start()
+            result[key] = f.spread(f.encodes(pms, app, n[size], "desk%g" % card_s))
+            app.stop()
         for count in stored:
             result["stored_%d" % count] = through(lab, pms, port, ks_url, count, n,
                                                   idle_s if count == 0 else 0.0)
         pms.close()
-        return result
     finally:
         lab.close()
+    for mode in ("served", "refused"):  # KS as assumed (an $expand), and as documented
+        result["reconcile_" + mode] = asyncio.run(reconcile_figures(n["reconcile"],
+                                                                    ks_expand=mode))
+    return result
 
 
-def floors(lab: Lab, pms: BenchPms, ks_url: str, space: str, n: dict[str, int]) -> dict[str, Any]:
+def floors(lab: Lab, pms: BenchPms, ks_url: str, n: dict[str, int]) -> dict[str, Any]:
     commits = f.full_commits(lab.run, n["commits"])
     serial = f.direct_ks(ks_url, n["latency"], 1)
     parallel = f.direct_ks(ks_url, n["ks_burst"], KS_CONCURRENCY)
@@ -57,7 +69,7 @@ def floors(lab: Lab, pms: BenchPms, ks_url: str, space: str, n: dict[str, int]) 
             "pin": f.spread(serial["durations_s"]),
             "requests_per_pin": serial["requests"] / n["latency"],
             "pins_per_s": n["ks_burst"] / parallel["seconds"],
-            "encode": f.spread(f.direct_encodes(space, n["desk"])),
+            "cpu_per_pin": parallel["cpu_s"] / n["ks_burst"],
             "imports_s": time.perf_counter() - started, "imports_rss": int(probe.stdout)}
 
 
@@ -81,7 +93,9 @@ def through(lab: Lab, pms: BenchPms, port: int, ks_url: str, stored: int,
     lat = f.latencies(pms, "lat%d" % stored, n["latency"])
     out["commits_per_booking_ks"] = (f.commits(app) - before) / n["latency"]
     out["accepted"], out["issued"] = f.spread(lat["accepted"]), f.spread(lat["issued"])
+    cpu = app.cpu_s()
     out["ks_per_s"] = n["ks_burst"] / f.burst(pms, "ks%d" % stored, n["ks_burst"], True)
+    out["cpu_per_booking"] = (app.cpu_s() - cpu) / n["ks_burst"]
     out["rss_after"] = app.rss_bytes()
     app.stop()
     name = "pipe-%d" % stored
