@@ -99,7 +99,13 @@ def main() -> None:
     parser.add_argument("--e2e-only", action="store_true", help="skip the protocol figures")
     parser.add_argument("--stored", type=int, default=100000,
                         help="bookings behind the second run (default 100000)")
+    parser.add_argument("--table", type=Path, metavar="JSON",
+                        help="print the table of a kept run again, measure nothing")
     args = parser.parse_args()
+    if args.table:
+        from bench import report
+        print(report.table(report.rows(report.load(args.table))))
+        return
     if not args.e2e_only:
         core()
     end_to_end(args.quick, (0,) if args.quick else (0, args.stored))

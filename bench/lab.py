@@ -90,9 +90,11 @@ class Lab:
         self.start("mosquitto", [MOSQUITTO, "-c", str(conf)], port)
         return port
 
-    def ks(self, seats: int) -> str:
+    def ks(self, name: str, seats: int = 100000) -> str:
+        """A KS cloud simulator of its own: its cost grows with the guests it holds, so each
+        figure and its floor start from an empty one."""
         port = free_port()
-        self.start("ks", [sys.executable, "-m", "simulators.ks", "--quiet", "--seats",
+        self.start(name, [sys.executable, "-m", "simulators.ks", "--quiet", "--seats",
                           str(seats), "--listen", "%s:%d" % (HOST, port)], port)
         return "http://%s:%d" % (HOST, port)
 

@@ -66,10 +66,11 @@ def _stored_rows(fl: dict[str, Any], run: dict[str, Any], stored: int,
             ratio = run[key] / empty[key]
             out.append(_row("  %s vs empty store" % label, run[key], empty[key], "/s",
                             "within 10 %", None, ratio >= 0.9 if higher else ratio <= 1.1))
-        for key, label in (("issued", "key_issued p99"), ("accepted", "accepted p99")):
-            ratio = run[key]["p99"] / empty[key]["p99"]
-            out.append(_row("  %s vs empty store" % label, run[key]["p99"] * MS,
-                            empty[key]["p99"] * MS, "ms", "within 10 %", None, ratio <= 1.1))
+        # The medians: a p99 of 200 samples is two samples, too few to compare two runs by.
+        for key, label in (("issued", "key_issued p50"), ("accepted", "accepted p50")):
+            ratio = run[key]["p50"] / empty[key]["p50"]
+            out.append(_row("  %s vs empty store" % label, run[key]["p50"] * MS,
+                            empty[key]["p50"] * MS, "ms", "within 10 %", None, ratio <= 1.1))
     return out
 
 
@@ -93,6 +94,11 @@ def table(out: list[dict[str, Any]]) -> str:
             row["name"], "%.4g %s" % (row["figure"], unit), floor, ratio, row["reach"],
             verdict))
     return "\n".join(lines)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The measurements of a kept run, to print its table again."""
+    return dict(json.loads(path.read_text())["measured"])
 
 
 def save(result: dict[str, Any], out: list[dict[str, Any]], folder: Path, stamp: str) -> Path:

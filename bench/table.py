@@ -34,9 +34,9 @@ def measure(run: Path, stored: tuple[int, ...], idle_s: float, quick: bool) -> d
     n = QUICK if quick else SIZES
     lab = Lab(run)
     try:
-        port, ks_url = lab.broker(), lab.ks(seats=200000)
+        port = lab.broker()
         pms = BenchPms(port, "keybridge/" + f.SITE)
-        result: dict[str, Any] = {"sizes": n, "floors": floors(lab, pms, ks_url, n)}
+        result: dict[str, Any] = {"sizes": n, "floors": floors(lab, pms, n)}
         for card_s, size, key in ((0.0, "desk", "desk_encode"),
                                   (CARD_PLACED_S, "desk_placed", "desk_encode_placed")):
             space = lab.space(card_s)
@@ -46,7 +46,7 @@ def measure(run: Path, stored: tuple[int, ...], idle_s: float, quick: bool) -> d
             result[key] = f.spread(f.encodes(pms, app, n[size], "desk%g" % card_s))
             app.stop()
         for count in stored:
-            result["stored_%d" % count] = through(lab, pms, port, ks_url, count, n,
+            result["stored_%d" % count] = through(lab, pms, port, count, n,
                                                   idle_s if count == 0 else 0.0)
         pms.close()
     finally:
@@ -57,8 +57,9 @@ def measure(run: Path, stored: tuple[int, ...], idle_s: float, quick: bool) -> d
     return result
 
 
-def floors(lab: Lab, pms: BenchPms, ks_url: str, n: dict[str, int]) -> dict[str, Any]:
+def floors(lab: Lab, pms: BenchPms, n: dict[str, int]) -> dict[str, Any]:
     commits = f.full_commits(lab.run, n["commits"])
+    ks_url = lab.ks("ks-sim-floor")  # used in the same order as by the appliance's runs
     serial = f.direct_ks(ks_url, n["latency"], 1)
     parallel = f.direct_ks(ks_url, n["ks_burst"], KS_CONCURRENCY)
     started = time.perf_counter()
@@ -79,9 +80,10 @@ IMPORTS = ("import appliance.service, appliance.registry, appliance.cli\n"
 """What a running appliance must load before it does anything: the floor of RSS and READY."""
 
 
-def through(lab: Lab, pms: BenchPms, port: int, ks_url: str, stored: int,
-            n: dict[str, int], idle_s: float) -> dict[str, Any]:
+def through(lab: Lab, pms: BenchPms, port: int, stored: int, n: dict[str, int],
+            idle_s: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    ks_url = lab.ks("ks-sim-%d" % stored)
     app = appliance(lab, "ks-%d" % stored, f.ks_config(lab, "ks-%d" % stored, port, ks_url),
                     stored)
     out["ready_s"], out["rss_idle"] = app.ready_s, app.rss_bytes()
