@@ -34,7 +34,7 @@ micropython: $(VENV)/.installed $(MICROPYTHON_STAMP)
 	node tests/micropython/run.mjs $(MICROPYTHON_DIR)/node_modules \
 	  $$($(PY) tests/micropython/count.py tests/protocol/portable)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed system-deps
 	$(PY) -m bench
 
 # 200 sites on a 3-node NATS JetStream cluster, a node killed and restarted mid-day.

@@ -101,10 +101,12 @@ def main() -> None:
                         help="bookings behind the second run (default 100000)")
     parser.add_argument("--table", type=Path, metavar="JSON",
                         help="print the table of a kept run again, measure nothing")
+    parser.add_argument("--markdown", action="store_true", help="with --table: as Markdown")
     args = parser.parse_args()
     if args.table:
         from bench import report
-        print(report.table(report.rows(report.load(args.table))))
+        rows = report.rows(report.load(args.table))
+        print(report.markdown(rows) if args.markdown else report.table(rows))
         return
     if not args.e2e_only:
         core()

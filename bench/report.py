@@ -96,6 +96,19 @@ def table(out: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown(out: list[dict[str, Any]]) -> str:
+    """The table for README.md and bench/README.md."""
+    lines = ["| | figure | floor (same run) | ratio | reach | |", "|---|---|---|---|---|---|"]
+    for row in out:
+        unit = row["unit"]
+        floor = "" if row["floor"] is None else "%.4g %s" % (row["floor"], unit)
+        ratio = "" if row["ratio"] is None else "%.2f×" % row["ratio"]  # noqa: RUF001
+        verdict = {True: "met", False: "**missed**", None: ""}[row["holds"]]
+        lines.append("| %s | %.4g %s | %s | %s | %s | %s |" % (
+            row["name"].strip(), row["figure"], unit, floor, ratio, row["reach"], verdict))
+    return "\n".join(lines)
+
+
 def load(path: Path) -> dict[str, Any]:
     """The measurements of a kept run, to print its table again."""
     return dict(json.loads(path.read_text())["measured"])
