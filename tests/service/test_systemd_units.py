@@ -17,7 +17,8 @@ UNITS = Path(__file__).resolve().parents[2] / "systemd"
 SERVICES = ["keybridge.service", "keybridge-reconcile.service"]
 ALL_UNITS = [*SERVICES, "keybridge-reconcile.timer"]
 MAX_EXPOSURE = 2.0
-BINARY = "/opt/keybridge/venv/bin/keybridge"
+BINARY = "/usr/bin/keybridge"
+"""Where the Debian package puts it (a manual install links it there)."""
 
 ANALYZE = shutil.which("systemd-analyze") or next(
     (p for p in ("/usr/bin/systemd-analyze", "/bin/systemd-analyze") if os.access(p, os.X_OK)),
@@ -26,8 +27,8 @@ needs_analyze = pytest.mark.skipif(
     ANALYZE is None, reason="systemd-analyze not installed (Debian: apt install systemd); "
                             "the unit files are checked only where it is")
 
-# `verify` checks that ExecStart= exists; on a development machine the appliance's
-# venv does not, and that is the only complaint expected about our units there.
+# `verify` checks that ExecStart= exists; on a development machine keybridge is not
+# installed, and that is the only complaint expected about our units there.
 MISSING_BINARY = re.compile(r"^keybridge[\w-]*\.service: Command %s is not executable: "
                             r"No such file or directory$" % re.escape(BINARY))
 # Anything else naming our units (a parse warning is "path:line: ..., ignoring.")
