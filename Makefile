@@ -13,7 +13,7 @@ MICROPYTHON_DIR := $(CACHE)/npm
 MICROPYTHON_STAMP := $(MICROPYTHON_DIR)/.installed-1.27.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
-.PHONY: run test lint typecheck pytest micropython bench fleet clean system-deps
+.PHONY: run test lint typecheck pytest micropython bench fleet deb clean system-deps
 
 run: $(VENV)/.installed
 	$(PY) -m simulators.demo
@@ -40,6 +40,10 @@ bench: $(VENV)/.installed system-deps
 # 200 sites on a 3-node NATS JetStream cluster, a node killed and restarted mid-day.
 fleet: $(VENV)/.installed system-deps
 	$(PY) -m bench.fleet
+
+# keybridge_<version>_<arch>.deb in dist/: this machine's architecture, or ARCH=arm64.
+deb: $(VENV)/.installed
+	$(PY) packaging/build_deb.py $(if $(ARCH),--arch $(ARCH))
 
 # Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
 # for MicroPython), installed only when absent and root.
@@ -70,4 +74,4 @@ $(MICROPYTHON_STAMP): | system-deps
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CACHE) .coverage .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CACHE) dist .coverage .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,165 @@
+"""``make deb``: keybridge as a Debian package, built with dpkg-deb from a staged tree.
+
+    python packaging/build_deb.py                 # this machine's architecture
+    python packaging/build_deb.py --arch arm64    # Raspberry Pi OS 64-bit
+    python packaging/build_deb.py --arch armhf    # Raspberry Pi OS 32-bit
+
+The tree holds keybridge's own code (``protocol``, ``appliance``; never the simulators or
+the tests) and every Python package it needs, downloaded as wheels for the target
+(``pip --platform``, binary wheels only: nothing is compiled here or on site) into
+``/opt/keybridge/lib``, compiled to bytecode for Python 3.11 (Debian 12's, Raspberry Pi OS
+Bookworm's). ``/usr/bin/keybridge`` runs it with Debian's ``python3`` in isolated mode, so
+nothing of the system's Python packages is mixed in. The units, the example configuration
+(a conffile) and the Mosquitto examples come from the repository as they are.
+"""
+
+import argparse
+import compileall
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEBIAN = ROOT / "packaging" / "debian"
+PYTHON = "3.11"
+GLIBC_MINOR = range(17, 37)
+"""manylinux wheels up to glibc 2.36, Debian 12's."""
+WHEEL_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}
+OWN = ("protocol", "appliance")
+UNITS = ("keybridge.service", "keybridge-reconcile.service", "keybridge-reconcile.timer")
+LAUNCHER = '''#!/usr/bin/python3 -I
+"""keybridge, from the packages under /opt/keybridge/lib (found beside this file's tree)."""
+import os
+import sys
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+sys.path.insert(0, os.path.join(_ROOT, "opt", "keybridge", "lib"))
+from appliance.cli import main  # noqa: E402
+
+sys.exit(main())
+'''
+
+
+def version() -> str:
+    """The version, from its one place: ``appliance.__version__``."""
+    text = (ROOT / "appliance" / "__init__.py").read_text()
+    for line in text.splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise SystemExit("appliance/__init__.py has no __version__")
+
+
+def dependencies() -> list[str]:
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        return list(tomllib.load(file)["project"]["dependencies"])
+
+
+def platforms(arch: str) -> list[str]:
+    machine = WHEEL_ARCH[arch]
+    tags = ["manylinux2014_%s" % machine, "linux_%s" % machine]
+    return tags + ["manylinux_2_%d_%s" % (minor, machine) for minor in GLIBC_MINOR]
+
+
+NO_ARMHF = ("armhf needs cffi compiled for armv7l: PyPI has no armv7l wheel of cffi >= 2.0 "
+            "(which cryptography requires) and Debian 12's python3-cffi is 1.15; this recipe "
+            "does not build it yet: amd64 and arm64 are built")
+
+
+def stage_python(tree: Path, arch: str) -> None:
+    if arch == "armhf":
+        raise SystemExit("keybridge: " + NO_ARMHF)
+    lib = tree / "opt" / "keybridge" / "lib"
+    lib.mkdir(parents=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+               "--target", str(lib), "--only-binary=:all:", "--implementation", "cp",
+               "--python-version", PYTHON, "--no-warn-script-location"]
+    for tag in platforms(arch):
+        command += ["--platform", tag]
+    subprocess.run(command + dependencies(), check=True)  # noqa: S603 - our own argv
+    shutil.rmtree(lib / "bin", ignore_errors=True)  # console scripts for a venv, not used
+    for package in OWN:
+        shutil.copytree(ROOT / package, lib / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # Bytecode for the target's Python, recorded with the installed paths.
+    compileall.compile_dir(str(lib), quiet=1, ddir="/opt/keybridge/lib", workers=1)
+
+
+def stage_files(tree: Path) -> None:
+    launcher = tree / "usr" / "bin" / "keybridge"
+    launcher.parent.mkdir(parents=True)
+    launcher.write_text(LAUNCHER)
+    launcher.chmod(0o755)
+    units = tree / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    for unit in UNITS:
+        shutil.copyfile(ROOT / "systemd" / unit, units / unit)
+    etc = tree / "etc" / "keybridge"
+    etc.mkdir(parents=True)
+    shutil.copyfile(ROOT / "config" / "keybridge.example.toml", etc / "keybridge.toml")
+    doc = tree / "usr" / "share" / "doc" / "keybridge"
+    shutil.copytree(ROOT / "config" / "mosquitto", doc / "mosquitto")
+    shutil.copyfile(DEBIAN / "copyright", doc / "copyright")
+    with gzip.GzipFile(doc / "changelog.Debian.gz", "wb", 9, mtime=0) as out:
+        out.write((DEBIAN / "changelog").read_bytes())
+
+
+def stage_control(tree: Path, arch: str) -> None:
+    control = tree / "DEBIAN"
+    control.mkdir()
+    size_kb = sum(path.stat().st_size for path in tree.rglob("*") if path.is_file()) // 1024
+    text = (DEBIAN / "control").read_text().replace("@VERSION@", version()).replace(
+        "@ARCH@", arch).replace("@SIZE@", str(size_kb + 1))
+    (control / "control").write_text(text)
+    for name in ("conffiles", "postinst", "prerm", "postrm"):
+        shutil.copyfile(DEBIAN / name, control / name)
+        (control / name).chmod(0o755 if name != "conffiles" else 0o644)
+    sums = []
+    for path in sorted(p for p in tree.rglob("*") if p.is_file() and control not in p.parents):
+        digest = hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324 - dpkg's format
+        sums.append("%s  %s\n" % (digest, path.relative_to(tree)))
+    (control / "md5sums").write_text("".join(sums))
+
+
+def check_changelog() -> None:
+    first = (DEBIAN / "changelog").read_text().splitlines()[0]
+    if "(%s)" % version() not in first:
+        raise SystemExit("packaging/debian/changelog starts with %r, not version %s: add an "
+                         "entry for it" % (first, version()))
+
+
+def build(arch: str, out: Path) -> Path:
+    check_changelog()
+    tree = out / ("tree-%s" % arch)
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    os.umask(0o022)
+    stage_python(tree, arch)
+    stage_files(tree)
+    stage_control(tree, arch)
+    deb = out / ("keybridge_%s_%s.deb" % (version(), arch))
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(tree),  # noqa: S603,S607
+                    str(deb)], check=True, stdout=subprocess.DEVNULL)
+    return deb
+
+
+def host_arch() -> str:
+    return subprocess.run(["dpkg", "--print-architecture"], check=True,  # noqa: S607
+                          capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python packaging/build_deb.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", choices=sorted(WHEEL_ARCH), help="default: this machine's")
+    parser.add_argument("--out", type=Path, default=ROOT / "dist", help="default: dist/")
+    args = parser.parse_args()
+    print(build(args.arch or host_arch(), args.out))
+
+
+if __name__ == "__main__":
+    main()
