@@ -108,11 +108,11 @@ def stage_files(tree: Path) -> None:
         out.write((DEBIAN / "changelog").read_bytes())
 
 
-def stage_control(tree: Path, arch: str) -> None:
+def stage_control(tree: Path, arch: str, suffix: str) -> None:
     control = tree / "DEBIAN"
     control.mkdir()
     size_kb = sum(path.stat().st_size for path in tree.rglob("*") if path.is_file()) // 1024
-    text = (DEBIAN / "control").read_text().replace("@VERSION@", version()).replace(
+    text = (DEBIAN / "control").read_text().replace("@VERSION@", version() + suffix).replace(
         "@ARCH@", arch).replace("@SIZE@", str(size_kb + 1))
     (control / "control").write_text(text)
     for name in ("conffiles", "postinst", "prerm", "postrm"):
@@ -132,7 +132,7 @@ def check_changelog() -> None:
                          "entry for it" % (first, version()))
 
 
-def build(arch: str, out: Path) -> Path:
+def build(arch: str, out: Path, suffix: str = "") -> Path:
     check_changelog()
     tree = out / ("tree-%s" % arch)
     shutil.rmtree(tree, ignore_errors=True)
@@ -140,8 +140,8 @@ def build(arch: str, out: Path) -> Path:
     os.umask(0o022)
     stage_python(tree, arch)
     stage_files(tree)
-    stage_control(tree, arch)
-    deb = out / ("keybridge_%s_%s.deb" % (version(), arch))
+    stage_control(tree, arch, suffix)
+    deb = out / ("keybridge_%s_%s.deb" % (version() + suffix, arch))
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(tree),  # noqa: S603,S607
                     str(deb)], check=True, stdout=subprocess.DEVNULL)
     return deb
@@ -157,8 +157,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=sorted(WHEEL_ARCH), help="default: this machine's")
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="default: dist/")
+    parser.add_argument("--version-suffix", default="", metavar="SUFFIX",
+                        help="appended to the version (+test1: a newer build, for tests)")
     args = parser.parse_args()
-    print(build(args.arch or host_arch(), args.out))
+    print(build(args.arch or host_arch(), args.out, args.version_suffix))
 
 
 if __name__ == "__main__":

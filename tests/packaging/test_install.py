@@ -1,0 +1,169 @@
+"""The package's whole life in a fresh Debian 12 root, made on the spot with debootstrap from
+Debian's archive: install, the service started as its unit starts it until READY=1 against a
+real Mosquitto, an upgrade to a newer build, purge.
+
+The root is entered with chroot (this machine boots no systemd-nspawn container), so the
+service is started the way keybridge.service would start it: ExecStart as the unit's user and
+groups, with the unit's environment and the runtime directory systemd would make. Needs root
+and debootstrap (``make test`` installs it).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from appliance import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+MIRROR = "http://deb.debian.org/debian"
+DEBOOTSTRAP = shutil.which("debootstrap") or ("/usr/sbin/debootstrap"
+                                               if os.path.exists("/usr/sbin/debootstrap") else None)
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+CONFIG = "/etc/keybridge/keybridge.toml"
+UNITS = ["/lib/systemd/system/" + unit for unit in (
+    "keybridge.service", "keybridge-reconcile.service", "keybridge-reconcile.timer")]
+
+pytestmark = [
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(os.geteuid() != 0 or DEBOOTSTRAP is None,
+                       reason="needs root and debootstrap (make test installs it as root)"),
+]
+
+
+def run(*argv, **options):
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **options)
+    assert result.returncode == 0, "%s\n%s%s" % (argv, result.stdout[-3000:],
+                                                 result.stderr[-3000:])
+    return result.stdout
+
+
+def host_arch():
+    return run("dpkg", "--print-architecture").strip()
+
+
+@pytest.fixture(scope="module")
+def debian(tmp_path_factory):
+    """A fresh Debian 12: minbase, with what the package depends on and systemd-analyze."""
+    root = tmp_path_factory.mktemp("debian12") / "root"
+    run(DEBOOTSTRAP, "--variant=minbase", "--include=python3,adduser,init-system-helpers,"
+        "systemd", "bookworm", str(root), MIRROR)
+    return root
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory):
+    """This version's package and a newer build of it."""
+    out = tmp_path_factory.mktemp("debs")
+    built = []
+    for suffix in ("", "+upgrade1"):
+        built.append(Path(run(sys.executable, str(ROOT / "packaging/build_deb.py"),
+                              "--out", str(out / (suffix or "first")),
+                              "--version-suffix", suffix).strip().splitlines()[-1]))
+    return built
+
+
+def chroot(debian, *argv):
+    return run(CHROOT, str(debian), *argv)
+
+
+def dpkg_install(debian, deb):
+    shutil.copyfile(deb, debian / "tmp" / deb.name)
+    return chroot(debian, "dpkg", "-i", "/tmp/" + deb.name)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text("user root\nlistener %d 127.0.0.1\nallow_anonymous true\n" % port)
+    process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    yield port
+    process.terminate()
+    process.wait(10)
+
+
+def site_config(port):
+    return "\n".join(['[site]', 'id = "pi-test"', 'timezone = "Europe/Amsterdam"', '',
+                      '[mqtt]', 'host = "127.0.0.1"', 'port = %d' % port, '']) + "\n"
+
+
+def start_as_the_unit_would(debian, tmp_path):
+    """ExecStart as User=keybridge, SupplementaryGroups=dialout, with the unit's environment
+    and RuntimeDirectory=keybridge (0750); returns the process once it sent READY=1."""
+    run_dir = debian / "run" / "keybridge"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    chroot(debian, "chown", "keybridge:keybridge", "/run/keybridge")
+    run_dir.chmod(0o750)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(debian / "run" / "notify.sock"))
+    (debian / "run" / "notify.sock").chmod(0o666)  # systemd's accepts the service's user
+    notify.settimeout(60)
+    env = {"PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": "/run/notify.sock",
+           "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
+    with open(tmp_path / "service.log", "wb") as log:
+        process = subprocess.Popen([CHROOT, "--userspec=keybridge:keybridge",
+                                    "--groups=dialout", str(debian), "/usr/bin/keybridge",
+                                    "run", "--config", CONFIG],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT, umask=0o077)
+    try:
+        while b"READY=1" not in notify.recv(4096):
+            pass
+    except TimeoutError:
+        process.kill()
+        raise AssertionError((tmp_path / "service.log").read_text()) from None
+    finally:
+        notify.close()
+        (debian / "run" / "notify.sock").unlink()
+    return process
+
+
+def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, broker, tmp_path):
+    first, newer = debs
+    dpkg_install(debian, first)
+    # What the maintainer scripts set up.
+    assert "dialout" in chroot(debian, "id", "-nG", "keybridge").split()
+    assert chroot(debian, "stat", "-c", "%U:%G %a", "/var/lib/keybridge").strip() == (
+        "keybridge:keybridge 700")
+    assert chroot(debian, "stat", "-c", "%U:%G %a", CONFIG).strip() == "root:keybridge 640"
+    assert chroot(debian, "stat", "-c", "%U %a", "/var/lib/keybridge/secret.keys").strip() == (
+        "keybridge 600")  # keybridge init ran, as the service's user
+    assert chroot(debian, "keybridge", "--version").strip() == "keybridge " + __version__
+    assert ": OK" in chroot(debian, "keybridge", "config", "check", "--config", CONFIG)
+    verify = subprocess.run([CHROOT, str(debian), "systemd-analyze", "verify", *UNITS],
+                            capture_output=True, text=True, check=False)
+    assert verify.returncode == 0 and "keybridge" not in verify.stderr, verify.stderr
+    assert (debian / "etc/systemd/system/multi-user.target.wants/keybridge.service").is_symlink()
+
+    # A technician's configuration, and the service as its unit starts it.
+    (debian / CONFIG.lstrip("/")).write_text(site_config(broker))
+    service = start_as_the_unit_would(debian, tmp_path)
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(60) == 0
+    key = (debian / "var/lib/keybridge/secret.keys").read_bytes()
+
+    # An upgrade keeps the changed conffile and the store's keys.
+    dpkg_install(debian, newer)
+    assert chroot(debian, "dpkg-query", "-W", "-f", "${Version}", "keybridge") == (
+        __version__ + "+upgrade1")
+    assert (debian / CONFIG.lstrip("/")).read_text() == site_config(broker)
+    assert (debian / "var/lib/keybridge/secret.keys").read_bytes() == key
+    assert (debian / "var/lib/keybridge/keybridge.db").exists()
+
+    # Purge leaves nothing behind.
+    chroot(debian, "dpkg", "--purge", "keybridge")
+    for path in ("etc/keybridge", "var/lib/keybridge", "opt/keybridge", "usr/bin/keybridge",
+                 "lib/systemd/system/keybridge.service",
+                 "etc/systemd/system/multi-user.target.wants/keybridge.service"):
+        assert not (debian / path).exists(), path
+    assert subprocess.run([CHROOT, str(debian), "getent", "passwd", "keybridge"],
+                          capture_output=True, check=False).returncode != 0
