@@ -46,13 +46,15 @@ deb: $(VENV)/.installed
 	$(PY) packaging/build_deb.py $(if $(ARCH),--arch $(ARCH))
 
 # Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
-# for MicroPython), installed only when absent and root.
+# for MicroPython, debootstrap and lintian for the package), installed only when
+# absent and root.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing="$$missing nats-server"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
+	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then $(APT_GET) update && $(APT_GET) install $$missing; \

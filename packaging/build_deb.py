@@ -14,7 +14,6 @@ nothing of the system's Python packages is mixed in. The units, the example conf
 """
 
 import argparse
-import compileall
 import gzip
 import hashlib
 import os
@@ -85,8 +84,10 @@ def stage_python(tree: Path, arch: str) -> None:
     for package in OWN:
         shutil.copytree(ROOT / package, lib / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    # Bytecode for the target's Python, recorded with the installed paths.
-    compileall.compile_dir(str(lib), quiet=1, ddir="/opt/keybridge/lib", workers=1)
+    # Bytecode is made on the target by postinst for its own python3 (and removed by prerm),
+    # as Debian's Python packages do; a shipped __pycache__ would outlive a Python upgrade.
+    for path in lib.rglob("*.py"):
+        path.chmod(0o644)  # pyserial ships some with the executable bit and a #! line
 
 
 def stage_files(tree: Path) -> None:
@@ -104,8 +105,23 @@ def stage_files(tree: Path) -> None:
     doc = tree / "usr" / "share" / "doc" / "keybridge"
     shutil.copytree(ROOT / "config" / "mosquitto", doc / "mosquitto")
     shutil.copyfile(DEBIAN / "copyright", doc / "copyright")
-    with gzip.GzipFile(doc / "changelog.Debian.gz", "wb", 9, mtime=0) as out:
+    # A native package (no Debian revision): changelog.gz, not changelog.Debian.gz.
+    with gzip.GzipFile(doc / "changelog.gz", "wb", 9, mtime=0) as out:
         out.write((DEBIAN / "changelog").read_bytes())
+    overrides = tree / "usr" / "share" / "lintian" / "overrides"
+    overrides.mkdir(parents=True)
+    shutil.copyfile(DEBIAN / "lintian-overrides", overrides / "keybridge")
+
+
+def glibc_needed(tree: Path) -> str:
+    """The newest glibc any wheel was built for (its manylinux tag), for Depends: libc6."""
+    newest = 17  # manylinux2014
+    for wheel in (tree / "opt" / "keybridge" / "lib").glob("*.dist-info/WHEEL"):
+        for line in wheel.read_text().splitlines():
+            tag = line.partition("manylinux_2_")[2]
+            if line.startswith("Tag:") and tag:
+                newest = max(newest, int(tag.split("_")[0]))
+    return "2.%d" % newest
 
 
 def stage_control(tree: Path, arch: str, suffix: str) -> None:
@@ -113,7 +129,8 @@ def stage_control(tree: Path, arch: str, suffix: str) -> None:
     control.mkdir()
     size_kb = sum(path.stat().st_size for path in tree.rglob("*") if path.is_file()) // 1024
     text = (DEBIAN / "control").read_text().replace("@VERSION@", version() + suffix).replace(
-        "@ARCH@", arch).replace("@SIZE@", str(size_kb + 1))
+        "@ARCH@", arch).replace("@SIZE@", str(size_kb + 1)).replace(
+        "@GLIBC@", glibc_needed(tree))
     (control / "control").write_text(text)
     for name in ("conffiles", "postinst", "prerm", "postrm"):
         shutil.copyfile(DEBIAN / name, control / name)

@@ -138,6 +138,7 @@ def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, brok
     assert chroot(debian, "stat", "-c", "%U %a", "/var/lib/keybridge/secret.keys").strip() == (
         "keybridge 600")  # keybridge init ran, as the service's user
     assert chroot(debian, "keybridge", "--version").strip() == "keybridge " + __version__
+    assert any((debian / "opt/keybridge/lib/appliance/__pycache__").glob("*.cpython-311.pyc"))
     assert ": OK" in chroot(debian, "keybridge", "config", "check", "--config", CONFIG)
     verify = subprocess.run([CHROOT, str(debian), "systemd-analyze", "verify", *UNITS],
                             capture_output=True, text=True, check=False)
