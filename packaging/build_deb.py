@@ -2,7 +2,7 @@
 
     python packaging/build_deb.py                 # this machine's architecture
     python packaging/build_deb.py --arch arm64    # Raspberry Pi OS 64-bit
-    python packaging/build_deb.py --arch armhf    # Raspberry Pi OS 32-bit
+    python packaging/build_deb.py --arch armhf    # Raspberry Pi OS 32-bit (cffi from Debian)
 
 The tree holds keybridge's own code (``protocol``, ``appliance``; never the simulators or
 the tests) and every Python package it needs, downloaded as wheels for the target
@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,14 +65,14 @@ def platforms(arch: str) -> list[str]:
     return tags + ["manylinux_2_%d_%s" % (minor, machine) for minor in GLIBC_MINOR]
 
 
-NO_ARMHF = ("armhf needs cffi compiled for armv7l: PyPI has no armv7l wheel of cffi >= 2.0 "
-            "(which cryptography requires) and Debian 12's python3-cffi is 1.15; this recipe "
-            "does not build it yet: amd64 and arm64 are built")
+FROM_DEBIAN = {"armhf": "cffi"}
+"""What an architecture takes from Debian instead of PyPI. PyPI has no armv7l wheel of cffi
+>= 2.0, which cryptography requires; Debian 12's python3-cffi-backend (1.15.1) runs
+cryptography 50's Fernet (checked with Debian's amd64 build of the same version)."""
+DEBIAN_DEPENDS = {"armhf": ", python3-cffi-backend (>= 1.15)"}
 
 
 def stage_python(tree: Path, arch: str) -> None:
-    if arch == "armhf":
-        raise SystemExit("keybridge: " + NO_ARMHF)
     lib = tree / "opt" / "keybridge" / "lib"
     lib.mkdir(parents=True)
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
@@ -79,8 +80,13 @@ def stage_python(tree: Path, arch: str) -> None:
                "--python-version", PYTHON, "--no-warn-script-location"]
     for tag in platforms(arch):
         command += ["--platform", tag]
+    stand_in = tree.parent / ("stand-ins-%s" % arch)
+    if arch in FROM_DEBIAN:
+        command += ["--find-links", str(stand_in_wheel(stand_in, FROM_DEBIAN[arch]))]
     subprocess.run(command + dependencies(), check=True)  # noqa: S603 - our own argv
     shutil.rmtree(lib / "bin", ignore_errors=True)  # console scripts for a venv, not used
+    for dist_info in lib.glob("%s-*.dist-info" % FROM_DEBIAN.get(arch, "-")):
+        shutil.rmtree(dist_info)  # the stand-in: Debian's package provides the module
     for package in OWN:
         shutil.copytree(ROOT / package, lib / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -88,6 +94,21 @@ def stage_python(tree: Path, arch: str) -> None:
     # as Debian's Python packages do; a shipped __pycache__ would outlive a Python upgrade.
     for path in lib.rglob("*.py"):
         path.chmod(0o644)  # pyserial ships some with the executable bit and a #! line
+
+
+def stand_in_wheel(folder: Path, name: str) -> Path:
+    """An empty wheel called ``name`` that satisfies pip's resolver, for a module Debian
+    provides; it installs nothing but its metadata, removed again after."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = "%s-99.0.dist-info/" % name
+    files = {info + "METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: 99.0\n" % name,
+             info + "WHEEL": "Wheel-Version: 1.0\nGenerator: keybridge\n"
+                             "Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[info + "RECORD"] = "".join("%s,,\n" % path for path in [*files, info + "RECORD"])
+    with zipfile.ZipFile(folder / ("%s-99.0-py3-none-any.whl" % name), "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+    return folder
 
 
 def stage_files(tree: Path) -> None:
@@ -130,7 +151,7 @@ def stage_control(tree: Path, arch: str, suffix: str) -> None:
     size_kb = sum(path.stat().st_size for path in tree.rglob("*") if path.is_file()) // 1024
     text = (DEBIAN / "control").read_text().replace("@VERSION@", version() + suffix).replace(
         "@ARCH@", arch).replace("@SIZE@", str(size_kb + 1)).replace(
-        "@GLIBC@", glibc_needed(tree))
+        "@GLIBC@", glibc_needed(tree)).replace("@MORE_DEPENDS@", DEBIAN_DEPENDS.get(arch, ""))
     (control / "control").write_text(text)
     for name in ("conffiles", "postinst", "prerm", "postrm"):
         shutil.copyfile(DEBIAN / name, control / name)

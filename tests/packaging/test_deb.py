@@ -1,5 +1,5 @@
 """``make deb``: the package as dpkg and a technician see it, for this machine's architecture
-and for the Pi's arm64, built by the recipe itself (``packaging/build_deb.py``) into a
+and for the Pi's arm64 and armhf, built by the recipe itself (``packaging/build_deb.py``) into a
 temporary folder. What it contains, what dpkg keeps of a technician's edits, that its
 compiled code is for the architecture it claims, and that the unpacked tree runs with
 Debian's own python3 and no virtual environment."""
@@ -15,8 +15,8 @@ import pytest
 from appliance import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
-ELF_MACHINE = {"amd64": 62, "arm64": 183}
-"""e_machine of the ELF header: x86-64 and AArch64."""
+ELF_MACHINE = {"amd64": 62, "arm64": 183, "armhf": 40}
+"""e_machine of the ELF header: x86-64, AArch64, ARM."""
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 LINTIAN = shutil.which("lintian")
 
@@ -36,7 +36,7 @@ def host_arch():
                           check=True).stdout.strip()
 
 
-@pytest.fixture(scope="module", params=sorted({host_arch(), "arm64"}))
+@pytest.fixture(scope="module", params=sorted({host_arch(), "arm64", "armhf"}))
 def package(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("deb-%s" % request.param)
     deb = build(request.param, out)
@@ -88,6 +88,15 @@ def test_its_compiled_code_is_for_the_architecture_it_names(package):
         header = library.read_bytes()[:20]
         assert header[:4] == b"\x7fELF"
         assert int.from_bytes(header[18:20], "little") == ELF_MACHINE[arch], library
+
+
+def test_armhf_takes_cffis_compiled_backend_from_debian(package):
+    # PyPI has no armv7l wheel of cffi >= 2.0; Debian 12's python3-cffi-backend serves.
+    arch, _deb, tree, fields = package
+    vendored = any((tree / "opt/keybridge/lib").glob("_cffi_backend*.so"))
+    assert vendored == (arch != "armhf")
+    assert ("python3-cffi-backend" in fields["Depends"]) == (arch == "armhf")
+    assert arch != "armhf" or not any((tree / "opt/keybridge/lib").glob("cffi-*.dist-info"))
 
 
 def test_the_maintainer_scripts_are_valid_shell(package):
