@@ -27,6 +27,7 @@ DEBOOTSTRAP = shutil.which("debootstrap") or ("/usr/sbin/debootstrap"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 CONFIG = "/etc/keybridge/keybridge.toml"
+STORE = "/var/lib/keybridge/keybridge.db"
 UNITS = ["/lib/systemd/system/" + unit for unit in (
     "keybridge.service", "keybridge-reconcile.service", "keybridge-reconcile.timer")]
 
@@ -97,6 +98,14 @@ def site_config(port):
                       '[mqtt]', 'host = "127.0.0.1"', 'port = %d' % port, '']) + "\n"
 
 
+def set_schema(debian, version):
+    """Set the store's schema version (PRAGMA user_version); returns the one before."""
+    return int(chroot(debian, "python3", "-c", "import sqlite3, sys; db = sqlite3.connect("
+                      "sys.argv[1]); print(db.execute('PRAGMA user_version').fetchone()[0]); "
+                      "db.execute('PRAGMA user_version = %d' % int(sys.argv[2])); db.close()",
+                      STORE, str(version)))
+
+
 def start_as_the_unit_would(debian, tmp_path):
     """ExecStart as User=keybridge, SupplementaryGroups=dialout, with the unit's environment
     and RuntimeDirectory=keybridge (0750); returns the process once it sent READY=1."""
@@ -152,8 +161,20 @@ def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, brok
     assert service.wait(60) == 0
     key = (debian / "var/lib/keybridge/secret.keys").read_bytes()
 
-    # An upgrade keeps the changed conffile and the store's keys.
-    dpkg_install(debian, newer)
+    # An upgrade whose store cannot be prepared (here: written by a newer keybridge) fails
+    # the configuration, says so, and leaves the store exactly as it was.
+    schema = set_schema(debian, 99)
+    store = (debian / STORE.lstrip("/")).read_bytes()
+    shutil.copyfile(newer, debian / "tmp" / newer.name)
+    failed = subprocess.run([CHROOT, str(debian), "dpkg", "-i", "/tmp/" + newer.name],
+                            capture_output=True, text=True, check=False)
+    assert failed.returncode != 0 and "the store could not be prepared" in failed.stderr
+    assert (debian / STORE.lstrip("/")).read_bytes() == store
+    assert not list((debian / "var/lib/keybridge").glob("*.before-upgrade"))
+    set_schema(debian, schema)  # the technician's fix; then dpkg finishes the upgrade
+    chroot(debian, "dpkg", "--configure", "-a")
+
+    # The upgrade keeps the changed conffile and the store's keys.
     assert chroot(debian, "dpkg-query", "-W", "-f", "${Version}", "keybridge") == (
         __version__ + "+upgrade1")
     assert (debian / CONFIG.lstrip("/")).read_text() == site_config(broker)
