@@ -8,17 +8,20 @@ groups, with the unit's environment and the runtime directory systemd would make
 and debootstrap (``make test`` installs it).
 """
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from appliance import __version__
+from simulators.demo_config import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = "http://deb.debian.org/debian"
@@ -79,23 +82,66 @@ def dpkg_install(debian, deb):
     return chroot(debian, "dpkg", "-i", "/tmp/" + deb.name)
 
 
-@pytest.fixture
-def broker(tmp_path):
+def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def listening(port, process):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("nothing listens on %d: %s" % (port, process.args))
+
+
+@pytest.fixture
+def site(tmp_path):
+    """Mosquitto, the Space simulator and the KS cloud simulator on this machine's loopback,
+    which the chroot shares: {"broker": port, "space": "host:port", "ks": url}."""
+    ports = {name: free_port() for name in ("broker", "space", "ks")}
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text("user root\nlistener %d 127.0.0.1\nallow_anonymous true\n" % port)
-    process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    yield port
-    process.terminate()
-    process.wait(10)
+    conf.write_text("user root\nlistener %d 127.0.0.1\nallow_anonymous true\n"
+                    % ports["broker"])
+    children = [
+        subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-m", "simulators.space", "--quiet", "--listen",
+                          "127.0.0.1:%d" % ports["space"]], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-m", "simulators.ks", "--quiet", "--listen",
+                          "127.0.0.1:%d" % ports["ks"]], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    for child, name in zip(children, ("broker", "space", "ks"), strict=True):
+        listening(ports[name], child)
+    yield {"broker": ports["broker"], "space": "127.0.0.1:%d" % ports["space"],
+           "ks": "http://127.0.0.1:%d" % ports["ks"]}
+    for child in children:
+        child.terminate()
+        child.wait(10)
 
 
-def site_config(port):
-    return "\n".join(['[site]', 'id = "pi-test"', 'timezone = "Europe/Amsterdam"', '',
-                      '[mqtt]', 'host = "127.0.0.1"', 'port = %d' % port, '']) + "\n"
+def write_site_config(debian, site, tmp_path):
+    """The demo site's configuration (Space and KS) for this machine's simulators, as a
+    technician writes it into /etc/keybridge, its KS secrets in files beside it that only
+    the service's group reads; returns the configuration's text."""
+    made = tmp_path / "config"
+    made.mkdir()
+    text = write_config(made, site["broker"], site["space"], site["ks"]).read_text()
+    text = text.replace(str(made / "keybridge.db"), "/var/lib/keybridge/keybridge.db")
+    text = text.replace(str(made / "secret.keys"), "/var/lib/keybridge/secret.keys")
+    text = text.replace(str(made / "control.sock"), "/run/keybridge/control.sock")
+    for name in ("ks-client-secret", "ks-password"):
+        text = text.replace(str(made / name), name)  # a bare name: beside keybridge.toml
+        shutil.copyfile(made / name, debian / "etc/keybridge" / name)
+        chroot(debian, "chown", "root:keybridge", "/etc/keybridge/" + name)
+        chroot(debian, "chmod", "0640", "/etc/keybridge/" + name)
+    (debian / CONFIG.lstrip("/")).write_text(text)
+    return text
 
 
 def set_schema(debian, version):
@@ -136,7 +182,7 @@ def start_as_the_unit_would(debian, tmp_path):
     return process
 
 
-def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, broker, tmp_path):
+def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, site, tmp_path):
     first, newer = debs
     dpkg_install(debian, first)
     # What the maintainer scripts set up.
@@ -155,8 +201,11 @@ def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, brok
     assert (debian / "etc/systemd/system/multi-user.target.wants/keybridge.service").is_symlink()
 
     # A technician's configuration, and the service as its unit starts it.
-    (debian / CONFIG.lstrip("/")).write_text(site_config(broker))
+    config = write_site_config(debian, site, tmp_path)
+    assert "backends: space, ks" in chroot(debian, "keybridge", "config", "check")
     service = start_as_the_unit_would(debian, tmp_path)
+    status = json.loads(chroot(debian, "keybridge", "status", "--json"))
+    assert status["running"] and status["live"]["broker"]["connected"]
     service.send_signal(signal.SIGTERM)
     assert service.wait(60) == 0
     key = (debian / "var/lib/keybridge/secret.keys").read_bytes()
@@ -177,7 +226,7 @@ def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, brok
     # The upgrade keeps the changed conffile and the store's keys.
     assert chroot(debian, "dpkg-query", "-W", "-f", "${Version}", "keybridge") == (
         __version__ + "+upgrade1")
-    assert (debian / CONFIG.lstrip("/")).read_text() == site_config(broker)
+    assert (debian / CONFIG.lstrip("/")).read_text() == config
     assert (debian / "var/lib/keybridge/secret.keys").read_bytes() == key
     assert (debian / "var/lib/keybridge/keybridge.db").exists()
 
