@@ -90,6 +90,20 @@ def test_its_compiled_code_is_for_the_architecture_it_names(package):
         assert int.from_bytes(header[18:20], "little") == ELF_MACHINE[arch], library
 
 
+WHEEL_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l"}
+
+
+def test_every_wheel_is_tagged_for_the_target_or_for_any(package):
+    arch, _deb, tree, _fields = package
+    tags = [line.split()[1] for wheel in (tree / "opt/keybridge/lib").glob("*.dist-info/WHEEL")
+            for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
+    platforms = {tag.rsplit("-", 1)[1] for tag in tags}
+    assert platforms - {"any"}, "the compiled wheels are there"
+    for platform in platforms - {"any"}:
+        assert platform.endswith("_" + WHEEL_MACHINE[arch]), platform
+        assert platform.startswith(("manylinux", "linux")), platform
+
+
 def test_armhf_takes_cffis_compiled_backend_from_debian(package):
     # PyPI has no armv7l wheel of cffi >= 2.0; Debian 12's python3-cffi-backend serves.
     arch, _deb, tree, fields = package
