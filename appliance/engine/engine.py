@@ -36,6 +36,12 @@ class Engine:
 
     def submit(self, command: str, raw: bytes, retained: bool, reply_to: ReplyTo) -> None:
         """Handle one command message; never raises for anything the PMS sent."""
+        if not raw:
+            # How a PMS clears a retained command (MQTT 3.1.1 cannot show the retain flag of
+            # a live delivery): nothing was asked, so nothing is answered.
+            log.info("an empty message ignored (a retained command cleared)",
+                     extra={"ctx": {"command": command}})
+            return
         try:
             payload = json.loads(raw.decode("utf-8"))
             # Refused here rather than crash when stored: a lone surrogate ("\ud800") parses

@@ -170,6 +170,11 @@ def test_retained_command_is_refused_and_never_run(site, space, broker, peer_fac
     reply(pms, "fence", "ok", timeout=20)
     assert space.requests("CN") == []
     pms.publish(appliance.topic("cmd/encode_card"), b"", retain=True)  # clear it
+    send(pms, appliance, "test_connection", {"request_id": "after-clear"})
+    reply(pms, "after-clear", "ok", timeout=20)
+    # Clearing it is no command: no error reply for it, no event.
+    assert not [m for m in pms.messages if m.topic.endswith("/reply/encode_card")
+                and m.json().get("status") == "error"]
 
 
 def test_mqtt5_response_topic_and_correlation_data(site):
