@@ -6,7 +6,8 @@
     ├── ConfigError          the technician: the TOML file or a secret file is wrong;
     │                        the message names the file, the key and the fix
     ├── StoreError           the Pi: the SQLite file or the key file is damaged or unreadable
-    │   └── SecretKeyError   the Fernet key file is missing, unreadable or does not fit the data
+    │   ├── SecretKeyError   the Fernet key file is missing, unreadable or does not fit the data
+    │   └── StoreInUse       another ``keybridge run`` holds the store: stop it first
     └── CommandError         the PMS: a command is malformed; carries ``code`` and ``field``
                              for the error reply
 
@@ -33,6 +34,10 @@ class StoreError(KeybridgeError):
 
 class SecretKeyError(StoreError):
     """The Fernet key file is missing or cannot decrypt what the store holds."""
+
+
+class StoreInUse(StoreError):
+    """Another running service holds the store's lock; the message names its pid."""
 
 
 class CommandError(KeybridgeError):

@@ -34,7 +34,7 @@ from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
 from appliance.errors import StoreError
 from appliance.service_control import ControlHandlers
-from appliance.store import now_iso, open_store, retention
+from appliance.store import lock, now_iso, open_store, retention
 from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.service")
@@ -59,11 +59,12 @@ class Service:
 
     async def run(self) -> None:
         config = self.config
-        self.store = open_store(config)
-        try:
-            await self._run()
-        finally:
-            self.store.close()
+        with lock.held(config.store.path):  # one service per store, for its whole life
+            self.store = open_store(config)
+            try:
+                await self._run()
+            finally:
+                self.store.close()
 
     async def _run(self) -> None:
         config = self.config

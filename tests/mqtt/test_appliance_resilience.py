@@ -3,11 +3,13 @@ SIGKILL at chosen moments. After recovery nothing accepted is lost, nothing runs
 every event reaches the PMS (de-duplicated by event_id)."""
 
 import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from _appliance import Appliance, eventually
+from _appliance import ROOT, Appliance, eventually
 from test_appliance_contract import booking, cut_slowly, event, reply, send
 
 pytestmark = pytest.mark.timeout(240)
@@ -201,3 +203,23 @@ def test_a_broker_down_at_start_is_named_once_with_its_address(tmp_path, broker)
         assert "Client is not connected" not in log and "check [mqtt] host and port" in log
     finally:
         appliance.close()
+
+
+def test_a_second_run_on_the_same_store_stops_at_once_naming_the_first(tmp_path, broker,
+                                                                       peer_factory):
+    first = Appliance(tmp_path / "a", broker).start()
+    try:
+        second = subprocess.run([sys.executable, "-m", "appliance", "run", "--config",
+                                 str(first.config_file)], cwd=ROOT, capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert second.returncode != 0
+        assert "in use by another keybridge run (pid %d)" % first.process.pid in second.stderr
+        # The first one never noticed: it still answers.
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        send(pms, first, "booking", booking("still-mine"))
+        assert reply(pms, "still-mine")["status"] == "accepted"
+        first.kill()  # kill -9: the kernel lets go of the lock with the process
+        first.start()
+    finally:
+        first.close()
