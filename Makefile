@@ -13,9 +13,9 @@ MICROPYTHON_DIR := $(CACHE)/npm
 MICROPYTHON_STAMP := $(MICROPYTHON_DIR)/.installed-1.27.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
-.PHONY: run test lint typecheck pytest micropython bench fleet deb clean system-deps
+.PHONY: run test lint typecheck pytest micropython bench fleet deb clean system-deps demo-secrets
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed demo-secrets
 	$(PY) -m simulators.demo
 
 test: $(VENV)/.installed $(MICROPYTHON_STAMP) system-deps lint typecheck pytest micropython
@@ -27,7 +27,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.installed system-deps
+pytest: $(VENV)/.installed system-deps demo-secrets
 	$(PY) -b -m pytest --cov --cov-report=term
 
 micropython: $(VENV)/.installed $(MICROPYTHON_STAMP)
@@ -44,6 +44,11 @@ fleet: $(VENV)/.installed system-deps
 # keybridge_<version>_<arch>.deb in dist/: this machine's architecture, or ARCH=arm64.
 deb: $(VENV)/.installed
 	$(PY) packaging/build_deb.py $(if $(ARCH),--arch $(ARCH))
+
+# config/demo.toml's KS secret files are the simulator's published demo account, but keybridge
+# refuses any secret file others can read; git checks them out 0644.
+demo-secrets:
+	chmod 600 config/demo-ks-client-secret config/demo-ks-password
 
 # Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
 # for MicroPython, debootstrap and lintian for the package), installed only when

@@ -12,13 +12,12 @@ import argparse
 import asyncio
 import os
 import shutil
-import stat
 import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from appliance import checks, registry
-from appliance.config import Config
+from appliance.config import Config, modes
 from appliance.control import client, wire
 from appliance.errors import ConfigError
 
@@ -77,13 +76,12 @@ def _modes(config: Config) -> list[Line]:
     found = []
     for where, path in files.items():
         try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
+            os.stat(path)
         except OSError as err:
             found.append(("file modes", FAIL, "%s %s: %s" % (where, path, err.strerror)))
             continue
-        if mode & 0o077:
-            found.append(("file modes", FAIL, "%s %s is mode %04o, readable by others: "
-                          "chmod 600 %s" % (where, path, mode, path)))
+        if problem := modes.exposed(path):  # what config check and the service say too
+            found.append(("file modes", FAIL, "%s: %s" % (where, problem)))
     return found or [("file modes", OK, "the store and the key file are the service's only")]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from appliance import __version__, sdnotify
 from appliance.bridge.mqtt import Incoming, MqttLink
 from appliance.bridge.publisher import Publisher
-from appliance.config import Config
+from appliance.config import Config, modes
 from appliance.control.server import ControlServer
 from appliance.engine.backend import Backend
 from appliance.engine.crossjobs import APPLIANCE
@@ -32,7 +32,7 @@ from appliance.engine.jobs import JobRunner
 from appliance.engine.plugin import Plugin, build_backends, plugin_tasks
 from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
-from appliance.errors import StoreError
+from appliance.errors import ConfigError, StoreError
 from appliance.service_control import ControlHandlers
 from appliance.store import lock, now_iso, open_store, retention
 from appliance.store.retry import persist
@@ -59,6 +59,8 @@ class Service:
 
     async def run(self) -> None:
         config = self.config
+        if problems := modes.key_files(config):  # refused, not run with a key others read
+            raise ConfigError(problems)
         with lock.held(config.store.path):  # one service per store, for its whole life
             self.store = open_store(config)
             try:

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from appliance import doctor, jobs_cli, logs, reconcile_report, registry, status_cli
-from appliance.config import Config
+from appliance.config import Config, modes
 from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, StoreError
 from appliance.store import KeyRow, Store, open_store
@@ -34,6 +34,8 @@ def store_only(path: str) -> Config:
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = args.file or args.config
     config = _load(path)
+    if problems := modes.key_files(config):
+        raise ConfigError(problems)
     print("%s: OK — site %s (%s), broker %s:%d (MQTT %s%s), backends: %s" % (
         path, config.site.id, config.site.timezone, config.mqtt.host, config.mqtt.port,
         config.mqtt.protocol, ", TLS" if config.mqtt.tls else "",

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from appliance.config.modes import exposed
 from appliance.config.schema import (
     Key,
     Problems,
@@ -289,6 +290,8 @@ def _secret(value: str, base: Path, where: str, problems: Problems) -> str | Non
     if not value:
         return None
     path = _path(value, base)
+    if problem := exposed(path):
+        problems.add(where, problem)
     try:
         with open(path, encoding="utf-8") as file:
             return file.read().rstrip("\r\n")

@@ -90,8 +90,10 @@ def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "etc"
     folder.mkdir()
     (folder / "mqtt-password").write_text("s3cret-broker-pw\n")
+    (folder / "mqtt-password").chmod(0o600)  # a secret: the service's only
     for name in ("ca.crt", "client.crt", "client.key"):
         (folder / name).write_text("-----BEGIN-----\n")
+        (folder / name).chmod(0o600)
     return folder
 
 
@@ -234,8 +236,11 @@ def test_credentials_directory_beats_the_file_beside_the_config(
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     (credentials / "mqtt-password").write_text("from-systemd\n")
+    (credentials / "mqtt-password").chmod(0o600)  # a secret: the service's only
     (credentials / "client.key").write_text("key\n")
+    (credentials / "client.key").chmod(0o600)  # a secret: the service's only
     (tmp_path / "mqtt-password").write_text("from-beside-the-config\n")
+    (tmp_path / "mqtt-password").chmod(0o600)  # a secret: the service's only
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     (tmp_path / "client.crt").write_text("crt\n")
     config = load(write(tmp_path, SITE + '[mqtt]\nusername = "kb"\n'
@@ -253,6 +258,7 @@ def test_a_bare_name_missing_from_the_credentials_falls_back_beside_the_config(
     credentials.mkdir()
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     (tmp_path / "mqtt-password").write_text("beside\n")
+    (tmp_path / "mqtt-password").chmod(0o600)  # a secret: the service's only
     config = load(write(tmp_path, SITE + '[mqtt]\nusername = "kb"\n'
                         'password_file = "mqtt-password"\n'))
     assert config.mqtt.password == "beside"
@@ -263,8 +269,10 @@ def test_a_path_with_a_slash_is_never_looked_up_in_the_credentials(
     credentials = tmp_path / "credentials"
     (credentials / "sub").mkdir(parents=True)
     (credentials / "sub" / "pw").write_text("from-systemd\n")
+    (credentials / "sub" / "pw").chmod(0o600)  # a secret: the service's only
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "pw").write_text("beside\n")
+    (tmp_path / "sub" / "pw").chmod(0o600)  # a secret: the service's only
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     config = load(write(tmp_path, SITE + '[mqtt]\nusername = "kb"\npassword_file = "sub/pw"\n'))
     assert config.mqtt.password == "beside"
@@ -338,3 +346,19 @@ def test_any_toml_content_gives_a_config_or_a_config_error(data: dict[str, Any])
     except ConfigError as err:
         assert err.problems
         assert all(problem.startswith(source + ": ") for problem in err.problems)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o666])
+def test_a_secret_file_others_can_read_is_refused_with_the_chmod(tmp_path: Path,
+                                                                 mode: int) -> None:
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("s3cret\n")
+    secret.chmod(mode)
+    path = write(tmp_path, SITE + '[mqtt]\nusername = "kb"\npassword_file = "mqtt-password"\n')
+    fix = "640" if secret.stat().st_uid == 0 else "600"
+    assert problems_of(path) == ["%s: [mqtt] password_file: %s is mode %04o: others than "
+                                 "keybridge can read it; chmod %s %s (and keep the secret "
+                                 "itself if nobody else had it, else make a new one)"
+                                 % (path, secret, mode, fix, secret)]
+    secret.chmod(0o600)
+    assert load(path).mqtt.password == "s3cret"

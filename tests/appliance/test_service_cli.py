@@ -295,8 +295,9 @@ def test_reconcile_with_a_backend_that_cannot_be_asked_says_so_first(
         config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
     """KS away: never a plain "0 discrepancies"; the run is incomplete, said once, exit 1."""
     folder = Path(config_path).parent
-    (folder / "ks-client-secret").write_text("s3cret")
-    (folder / "ks-password").write_text("s3cret")
+    for name in ("ks-client-secret", "ks-password"):
+        (folder / name).write_text("s3cret")
+        (folder / name).chmod(0o600)  # a secret: the service's only
     with open(config_path, "a") as file:
         file.write(KS_CREDENTIALS.replace("https://identity.example", "http://127.0.0.1:9")
                    .replace("https://api.example", "http://127.0.0.1:9"))

@@ -32,8 +32,9 @@ site = "Camping Demo"
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    (tmp_path / "ks-client-secret").write_text("client-s3cret\n")
-    (tmp_path / "ks-password").write_text("user-s3cret\n")
+    for name, secret in (("ks-client-secret", "client-s3cret"), ("ks-password", "user-s3cret")):
+        (tmp_path / name).write_text(secret + "\n")
+        (tmp_path / name).chmod(0o600)  # a secret: the service's only
     return tmp_path
 
 
