@@ -8,6 +8,7 @@ the integrator's summary.
 
 import dataclasses
 import datetime
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -82,8 +83,9 @@ class Fields:
 
     def ident(self, key: str, required: bool = True) -> str:
         value = self.text(key, required)
-        if len(value) > MAX_ID:
-            raise self.wrong(key, "an id of at most %d characters" % MAX_ID)
+        if len(value) > MAX_ID or _invisible(value):
+            raise self.wrong(key, "an id of at most %d characters, without control or "
+                             "direction characters" % MAX_ID)
         return value
 
     def integer(self, key: str, low: int, high: int, default: int | None = None) -> int:
@@ -126,18 +128,28 @@ class Fields:
         if value is None:
             return ()
         if (not isinstance(value, list) or len(value) > limit
-                or not all(isinstance(item, str) and item.strip() for item in value)):
-            raise self.wrong(key, "a list of at most %d non-empty strings" % limit)
+                or not all(isinstance(item, str) and item.strip() and len(item) <= MAX_ID * 2
+                           and not _invisible(item) for item in value)):
+            raise self.wrong(key, "a list of at most %d non-empty strings of at most %d "
+                             "characters, without control or direction characters"
+                             % (limit, MAX_ID * 2))
         if required and not value:
             raise self.wrong(key, "a list with at least one entry")
         return tuple(value)
 
     def table(self, key: str, required: bool = True) -> "Fields":
-        return Fields(self._get(key, required) or {}, self.where(key))
+        value = self._get(key, required)
+        return Fields({} if value is None else value, self.where(key))  # [] is no object
 
     def wrong(self, key: str, expected: str) -> CommandError:
         return CommandError("bad_request", "%s must be %s" % (self.where(key), expected),
                             self.where(key))
+
+
+def _invisible(text: str) -> bool:
+    """Control, format (U+202E right-to-left override and its kin) or line-separator
+    characters: in an id they hide what it is, in the journal and on a technician's screen."""
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text)
 
 
 def request_id(payload: Any) -> str:

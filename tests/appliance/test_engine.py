@@ -207,6 +207,11 @@ def test_a_request_id_reused_by_another_command_is_a_conflict(site: Site) -> Non
     ("booking", booking("r-1", status="BOOKED"), "booking.status"),
     ("booking", booking("r-1", revision=-1), "booking.revision"),
     ("booking", booking("r-1", guest={"name": 7}), "booking.guest.name"),
+    ("booking", booking("r-1", guest=[]), "booking.guest"),
+    ("booking", booking("r-1", units=["P" * 1_048_576]), "booking.units"),
+    ("booking", booking("r-1", units=["P12\x00"]), "booking.units"),
+    ("booking", booking("r-1", id="B1\u202egnp.exe"), "booking.id"),
+    ("booking", booking("r-1", id="B\n1"), "booking.id"),
     ("booking", {"request_id": "r-1"}, "booking"),
     ("booking", {"request_id": "r-1", "booking": {"revision": 1}}, "booking.id"),
     ("encode_card", {"request_id": "r-1", "booking_id": "B1", "encoder": "desk-1",
@@ -240,7 +245,9 @@ def test_the_error_reply_is_kept_for_a_repeated_request_id(site: Site) -> None:
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe", b"{not json", b"[1, 2]", b'"r-1"',
                                  b'{"request_id": ""}', b'{"request_id": 7}',
-                                 b'{"request_id": "\\ud800"}', b"[" * 100_000])
+                                 b'{"request_id": "\\ud800"}', b"[" * 100_000,
+                                 b'{"request_id": "r-\\u0000"}',
+                                 b'{"request_id": "r-\\u202e1"}'])
 def test_an_unusable_payload_gets_an_error_reply_without_request_id(
         site: Site, raw: bytes) -> None:
     site.send("booking", raw)
