@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import sys
+import unicodedata
 from typing import Any
 
 PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
@@ -30,18 +31,31 @@ def priority(level: int) -> int:
     return PRIORITY[logging.DEBUG]
 
 
-BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
-"""What str.splitlines() breaks at: escaped in values, so one event stays one line."""
+HIDDEN = ("Cc", "Cf", "Zl", "Zp")
+"""Control, format and line-separator characters: a line break would split one event in two,
+an escape sequence would drive a technician's terminal, a U+202E right-to-left override
+would show a PMS's id backwards."""
+
+
+def escape(text: str) -> str:
+    """``text`` with every hidden character written as an escape: everything logged passes
+    here, the message and each context value."""
+    if not any(unicodedata.category(char) in HIDDEN for char in text):
+        return text
+    return "".join(_escaped(char) if unicodedata.category(char) in HIDDEN else char
+                   for char in text)
+
+
+def _escaped(char: str) -> str:
+    if char == "\n":
+        return "\\n"
+    return "\\x%02x" % ord(char) if ord(char) < 256 else "\\u%04x" % ord(char)
 
 
 def _field(value: Any) -> str:
     text = str(value)
-    if not text or any(char in text for char in ' "=' + BREAKS):
-        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        for char in BREAKS[1:]:
-            text = text.replace(char, "\\x%02x" % ord(char) if ord(char) < 256
-                                else "\\u%04x" % ord(char))
-        text = '"%s"' % text
+    if not text or any(char in text for char in ' "=\\') or escape(text) != text:
+        text = '"%s"' % escape(text.replace("\\", "\\\\").replace('"', '\\"'))
     return text
 
 
@@ -58,7 +72,8 @@ class JournalFormatter(logging.Formatter):
         self.prefix = prefix  # False: the level as a word, for a person at a terminal
 
     def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage()
+        # A message's own lines stay lines (each gets the prefix below); nothing else hidden.
+        text = "\n".join(escape(line) for line in record.getMessage().split("\n"))
         ctx = getattr(record, "ctx", None)
         if ctx:
             text = "%s %s" % (text, context_text(ctx))

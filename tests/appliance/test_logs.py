@@ -156,3 +156,16 @@ def test_priority_prefixes_only_where_stderr_is_the_journal(
         stream.seek(0)
         text = stream.read()
     assert text == ("<4>broker away port=1883\n" if journal else "warning broker away port=1883\n")
+
+
+def test_hidden_characters_are_escaped_in_the_message_and_the_context(
+        journal: tuple[logging.Logger, io.StringIO]) -> None:
+    # A topic or id a PMS sent: a terminal escape that recolours a technician's screen, a
+    # right-to-left override that shows "B1exe.pdf" for "B1fdp.exe", a carriage return.
+    logger, stream = journal
+    logger.warning("command %s refused", "\x1b[31mred", extra={"ctx": {
+        "booking_id": "B1\u202efdp.exe", "request_id": "r\r1"}})
+    line = stream.getvalue()
+    assert line == ('<4>command \\x1b[31mred refused booking_id="B1\\u202efdp.exe" '
+                    'request_id="r\\x0d1"\n')
+    assert not any(char in line for char in "\x1b\u202e\r")
