@@ -32,10 +32,6 @@ class Worker:
         self._failure: BaseException | None = None  # a job's crash ends the worker, as before
         self._wakeup = Wakeup()
 
-    @property
-    def busy(self) -> bool:
-        return bool(self.running)
-
     def wake(self) -> None:
         self._wakeup.ring()
 
