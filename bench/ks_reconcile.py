@@ -31,12 +31,13 @@ from appliance.ks.reconcile import compare
 from appliance.ks.saga import Saga
 from appliance.ks.settings import KsSettings
 from appliance.ks.site import KsSite
+from bench.ks import UNITS
+from bench.ks import settings as bench_settings
 from simulators.ks import defaults
 from simulators.ks.seed import PinStay, Seeded, pin_guests
 from simulators.ks.server import KsServer
 
 SITE = "bench"
-UNITS = {"P12": ("Pitch 12",), "P14": ("Pitch 14",), "C3": ("Chalet 3",)}
 ZONE = zoneinfo.ZoneInfo(defaults.TIME_ZONE)
 
 
@@ -45,11 +46,7 @@ async def reconcile_figures(count: int, *, ks_expand: str = "served") -> dict[st
     with KsServer(seats=count + 10, log=None,
                   knobs={"access_group_expand": ks_expand}) as server:
         keys = _seed(server, count)
-        settings = KsSettings(identity_url=server.url, api_url=server.url,
-                              client_id=defaults.CLIENT_ID, client_secret=defaults.CLIENT_SECRET,
-                              username=defaults.USERNAME, password=defaults.PASSWORD,
-                              site=defaults.SITE_CUSTOMER_REFERENCE,
-                              rate_per_hour=1e9, burst=1000)
+        settings = bench_settings(server.url)
         config = KsConfig(settings, UNITS, (KeyType("stay", True, ()),),
                           consistency_window_s=0, events_poll_s=0, battery_poll_s=0)
         async with KsClient(settings) as client:
