@@ -26,7 +26,7 @@ STAY = {"arrival": "2027-07-01T15:00:00+02:00", "departure": "2027-07-04T10:00:0
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance.store.db import Store
 from appliance.store.secrets import Keyring, create_key_file
+from bench.figures import percentile
 from bench.nats import NatsNode, free_port, rss_bytes, user
 from simulators.demo_config import toml_text
 
@@ -134,11 +135,6 @@ def wait(predicate: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("fleet: %s did not happen within %g s" % (what, timeout))
         time.sleep(0.2)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def run(sites_count: int, per_site: int, run: Path) -> None:
