@@ -83,29 +83,27 @@ def _row(name: str, figure: float, floor: float | None, unit: str, reach: str,
             "reach": reach, "holds": holds}
 
 
+def _cells(row: dict[str, Any], times: str, verdicts: tuple[str, str]) -> tuple[str, ...]:
+    """figure, floor, ratio, reach, verdict of a row as text."""
+    unit = row["unit"]
+    floor = "" if row["floor"] is None else "%.4g %s" % (row["floor"], unit)
+    ratio = "" if row["ratio"] is None else "%.2f%s" % (row["ratio"], times)
+    verdict = {True: verdicts[0], False: verdicts[1], None: ""}[row["holds"]]
+    return "%.4g %s" % (row["figure"], unit), floor, ratio, row["reach"], verdict
+
+
 def table(out: list[dict[str, Any]]) -> str:
     lines = ["%-50s %12s %12s %8s  %-12s %s" % ("", "figure", "floor", "ratio", "reach", "")]
-    for row in out:
-        unit = row["unit"]
-        floor = "" if row["floor"] is None else "%.4g %s" % (row["floor"], unit)
-        ratio = "" if row["ratio"] is None else "%.2fx" % row["ratio"]
-        verdict = {True: "ok", False: "MISSED", None: ""}[row["holds"]]
-        lines.append("%-50s %12s %12s %8s  %-12s %s" % (
-            row["name"], "%.4g %s" % (row["figure"], unit), floor, ratio, row["reach"],
-            verdict))
+    lines += ["%-50s %12s %12s %8s  %-12s %s" % (row["name"], *_cells(row, "x", (
+        "ok", "MISSED"))) for row in out]
     return "\n".join(lines)
 
 
 def markdown(out: list[dict[str, Any]]) -> str:
     """The table for README.md and bench/README.md."""
     lines = ["| | figure | floor (same run) | ratio | reach | |", "|---|---|---|---|---|---|"]
-    for row in out:
-        unit = row["unit"]
-        floor = "" if row["floor"] is None else "%.4g %s" % (row["floor"], unit)
-        ratio = "" if row["ratio"] is None else "%.2f×" % row["ratio"]  # noqa: RUF001
-        verdict = {True: "met", False: "**missed**", None: ""}[row["holds"]]
-        lines.append("| %s | %.4g %s | %s | %s | %s | %s |" % (
-            row["name"].strip(), row["figure"], unit, floor, ratio, row["reach"], verdict))
+    lines += ["| %s | %s | %s | %s | %s | %s |" % (row["name"].strip(), *_cells(
+        row, "\u00d7", ("met", "**missed**"))) for row in out]
     return "\n".join(lines)
 
 
