@@ -103,25 +103,29 @@ def cmd_audit(args: argparse.Namespace) -> int:
     config = store_only(args.config)
     with open_store(config) as store:
         entries = store.read.audit.newest(args.booking, args.limit)
-    if args.json:
-        print(json.dumps(entries, indent=2))
-        return 0
-    for entry in entries:
-        print("%(at)s %(action)-13s %(backend)-6s key=%(key_id)s external=%(external_id)s "
-              "booking=%(booking_id)s trigger=%(trigger)s %(detail)s" % entry)
-    return 0
+    return _print_entries(entries, args.json, "%(at)s %(action)-13s %(backend)-6s "
+                          "key=%(key_id)s external=%(external_id)s booking=%(booking_id)s "
+                          "trigger=%(trigger)s %(detail)s")
 
 
 def cmd_integration_log(args: argparse.Namespace) -> int:
     config = store_only(args.config)
     with open_store(config) as store:
         entries = store.read.integration.newest(args.backend, args.limit)
-    if args.json:
+    return _print_entries(entries, args.json, "%(at)s %(backend)-11s %(kind)-11s "
+                          "key=%(key_id)s %(message)s", empty="the integration log is empty")
+
+
+def _print_entries(entries: list[dict[str, Any]], as_json: bool, line: str,
+                   empty: str | None = None) -> int:
+    """A log's newest entries: JSON for a script, else one ``line`` each (or ``empty``)."""
+    if as_json:
         print(json.dumps(entries, indent=2))
-    for entry in [] if args.json else entries:
-        print("%(at)s %(backend)-11s %(kind)-11s key=%(key_id)s %(message)s" % entry)
-    if not entries and not args.json:
-        print("the integration log is empty")
+    elif entries:
+        for entry in entries:
+            print(line % entry)
+    elif empty:
+        print(empty)
     return 0
 
 
