@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from appliance import __version__
+from bench.nats import free_port
 from simulators.demo_config import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,10 +47,6 @@ def run(*argv, **options):
     assert result.returncode == 0, "%s\n%s%s" % (argv, result.stdout[-3000:],
                                                  result.stderr[-3000:])
     return result.stdout
-
-
-def host_arch():
-    return run("dpkg", "--print-architecture").strip()
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +77,6 @@ def chroot(debian, *argv):
 def dpkg_install(debian, deb):
     shutil.copyfile(deb, debian / "tmp" / deb.name)
     return chroot(debian, "dpkg", "-i", "/tmp/" + deb.name)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def listening(port, process):
