@@ -70,12 +70,12 @@ class Store:
         try:
             yield self.read
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback("ROLLBACK")
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as err:
-            self.db.execute("ROLLBACK")
+            self._rollback("ROLLBACK")
             raise StoreError("%s could not commit: %s" % (self.path, err)) from err
         if self.db.total_changes != changes:  # a commit that wrote nothing syncs nothing
             self.commits += 1
@@ -86,10 +86,16 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK TO nested")
-            self.db.execute("RELEASE nested")
+            self._rollback("ROLLBACK TO nested", "RELEASE nested")
             raise
         self.db.execute("RELEASE nested")
+
+    def _rollback(self, *statements: str) -> None:
+        # A full disk (SQLITE_FULL) or an I/O error may already have rolled the whole
+        # transaction back; the error worth reporting is that one, not "no transaction".
+        for statement in statements:
+            if self.db.in_transaction:
+                self.db.execute(statement)
 
     def encrypt(self, data: bytes) -> bytes:
         return self.read.crypt.encrypt(data)
