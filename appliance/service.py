@@ -12,7 +12,6 @@ the retained status set offline.
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -28,19 +27,17 @@ from appliance.control.server import ControlServer
 from appliance.engine.backend import Backend
 from appliance.engine.crossjobs import APPLIANCE
 from appliance.engine.engine import Engine
+from appliance.engine.intake import Intake
 from appliance.engine.jobs import JobRunner
 from appliance.engine.plugin import Plugin, build_backends, plugin_tasks
-from appliance.engine.replies import ReplyTo
 from appliance.engine.worker import Worker
 from appliance.errors import ConfigError, StoreError
 from appliance.service_control import ControlHandlers
 from appliance.store import lock, now_iso, open_store, retention
-from appliance.store.retry import persist
+from appliance.store.retry import REFUSALS, persist
 
 log = logging.getLogger("keybridge.service")
 PRUNE_EVERY_S = 3600.0
-BATCH_MAX = 500
-"""Commands stored in one transaction at most: bounds the work redone if it is refused."""
 
 
 class Service:
@@ -53,8 +50,6 @@ class Service:
         self.stop_requested = asyncio.Event()
         self.started_at = now_iso()
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self._commands: asyncio.Queue[Incoming] = asyncio.Queue()
-        self._accepting = True
         self._last_status = b""
 
     async def run(self) -> None:
@@ -82,10 +77,12 @@ class Service:
         if recovered:
             log.warning("%d job(s) were interrupted by the last stop and are settled",
                         recovered)
-        self.link = MqttLink(config.mqtt, config.root, on_message=self._commands.put_nowait,
+        self.link = MqttLink(config.mqtt, config.root, on_message=self._incoming,
                              on_connected=self._connected, on_disconnected=self._disconnected,
                              on_published=self._published)
         self.publisher = Publisher(self.store, self.link, config.mqtt.inflight_window)
+        self.intake = Intake(config.root, self.store, self.engine, self.link)
+        self.store.health.on_change = self._store_health_changed
         for backend in self.backends.values():
             await backend.start()
         self.control = ControlServer(config.service.control_socket, ControlHandlers(
@@ -103,7 +100,7 @@ class Service:
             log.info("stopped")
 
     def _spawn(self, group: asyncio.TaskGroup) -> None:
-        self.tasks = {"commands": group.create_task(self._consume()),
+        self.tasks = {"commands": group.create_task(self.intake.run()),
                       "outbox": group.create_task(self.publisher.run()),
                       "status": group.create_task(self._status_loop())}
         for name, worker in self.workers.items():
@@ -130,6 +127,9 @@ class Service:
 
     # MQTT callbacks, on the event loop.
 
+    def _incoming(self, incoming: Incoming) -> None:
+        self.intake.put(incoming)
+
     def _connected(self) -> None:
         self.publisher.connected()
         try:
@@ -142,30 +142,6 @@ class Service:
 
     def _published(self, mid: int) -> None:
         self.publisher.published(mid)
-
-    async def _consume(self) -> None:
-        """Group commit: every command that arrived while the last batch was being written
-        is stored in one transaction (one fsync), each in a savepoint of its own; each is
-        acknowledged to the broker only once that transaction has committed."""
-        while True:
-            batch = [await self._commands.get()]
-            while len(batch) < BATCH_MAX and not self._commands.empty():
-                batch.append(self._commands.get_nowait())
-            if not self._accepting:
-                continue  # not acknowledged: the broker redelivers after the restart
-            await persist(functools.partial(self._store_commands, batch), "storing commands")
-            for incoming in batch:
-                if incoming.qos > 0:  # a QoS 0 message has no PUBACK; sending one is an error
-                    self.link.ack(incoming.mid)
-
-    def _store_commands(self, batch: list[Incoming]) -> None:
-        prefix = self.config.root + "/cmd/"
-        with self.store.transaction():
-            for incoming in batch:
-                if incoming.topic.startswith(prefix):
-                    self.engine.submit(incoming.topic[len(prefix):], incoming.payload,
-                                       incoming.retain, ReplyTo(incoming.response_topic,
-                                                                incoming.correlation))
 
     # Status and watchdog.
 
@@ -185,6 +161,7 @@ class Service:
                 "since": self.started_at, "updated_at": now_iso(),
                 "interval_s": self.config.service.status_interval_s, "backends": backends,
                 "queues": {"jobs": sum(depths.values()), "outbox": self.publisher.depth()},
+                "store": self.store.health.view(),
                 "mqtt": self.link.protocol,
                 "commands": "refused" if self.link.subscribed is False else "subscribed"
                 if self.link.subscribed else "subscribing",
@@ -198,10 +175,11 @@ class Service:
             "broker": {"address": self.link.where(),
                        "connected": self.link.connected.is_set(),
                        "last_error": self.link.last_error or None},
-            "store": {"path": self.config.store.path, "commits": self.store.commits,
-                      "bytes": sum(os.path.getsize(path) for path in (
-                          self.config.store.path, self.config.store.path + "-wal")
-                          if os.path.exists(path))}}
+            "store": self.store.health.view() | {
+                "path": self.config.store.path, "commits": self.store.commits,
+                "bytes": sum(os.path.getsize(path) for path in (
+                    self.config.store.path, self.config.store.path + "-wal")
+                    if os.path.exists(path))}}
 
     def _health_changed(self) -> None:
         """Called from inside a backend's job: it must never make the job fail."""
@@ -213,16 +191,26 @@ class Service:
             log.warning("status not published now; it follows with the next refresh",
                         exc_info=True)
 
+    def _store_health_changed(self) -> None:
+        # Later, not inside the failing write's own handling.
+        asyncio.get_running_loop().call_soon(self._health_changed)
+
     def _publish_status(self, force: bool = False) -> None:
+        """To the broker first: a store that cannot write is what the PMS must hear of."""
         payload = json.dumps(self.status(), sort_keys=True).encode()
         if payload == self._last_status and not force:
             return
-        with self.store.transaction() as tx:
-            tx.meta.set("status", payload.decode())
-            tx.meta.set("status_at", now_iso())
         if self.link.connected.is_set():
             self.link.publish(self.link.status_topic, payload, retain=True)
             self._last_status = payload
+        try:
+            with self.store.transaction() as tx:
+                tx.meta.set("status", payload.decode())
+                tx.meta.set("status_at", now_iso())
+        except REFUSALS as err:  # shown in the status just published
+            self.store.health.failed("recording the status", err)
+        else:
+            self.store.health.recovered("recording the status")
 
     def _record_offline(self) -> None:
         """What ``keybridge status`` shows after an orderly stop: not the last online view."""
@@ -235,11 +223,12 @@ class Service:
         pruned = 0.0
         while True:
             if time.monotonic() - pruned > PRUNE_EVERY_S:
-                await persist(self._prune, "pruning the outbox")
+                await persist(self._prune, "pruning the outbox", self.store.health)
                 await retention.prune(self.store, self.config.store.retention_days)
                 pruned = time.monotonic()
             await asyncio.sleep(self.config.service.status_interval_s)
-            await persist(self._publish_status, "recording the status")
+            await persist(self._publish_status, "reading the status",
+                          self.store.health)
 
     def _prune(self) -> None:
         with self.store.transaction() as tx:
@@ -265,7 +254,7 @@ class Service:
         await self.stop_requested.wait()
         sdnotify.stopping()
         log.info("stopping: finishing the jobs in hand")
-        self._accepting = False
+        self.intake.accepting = False
         deadline = time.monotonic() + self.config.service.drain_timeout_s
         for worker in self.workers.values():
             worker.stop()

@@ -55,7 +55,7 @@ class ControlHandlers:
                 "may_have_run": failure.may_have_run}) from failure
         await persist(functools.partial(self._audit, name, verb, args,
                                         str(request.get("operator") or "unknown")),
-                      "recording a technician's request")
+                      "recording a technician's request", self.store.health)
         return result
 
     def _audit(self, backend: str, verb: str, args: dict[str, Any], operator: str) -> None:

@@ -93,8 +93,11 @@ def lines(report: dict[str, Any]) -> list[str]:
     out += ["  last job error (%s): %s" % item for item in report["last_errors"].items()]
     out.append("  last reconciliation: %s" % last_reconciliation(report["last_reconciliation"]))
     if live is not None:
-        out.append("  store    %s, %.1f MB" % (live["store"]["path"],
-                                                live["store"]["bytes"] / 1e6))
+        store = live["store"]
+        out.append("  store    %s, %.1f MB%s" % (store["path"], store["bytes"] / 1e6, "" if store[
+            "writable"] else ", REFUSES WRITES since %s: %s (commands are answered "
+            "store_unavailable; free space or fix its permissions)" % (
+                store["since"], store["last_error"])))
     return out
 
 

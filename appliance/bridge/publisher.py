@@ -73,12 +73,14 @@ class Publisher:
     async def run(self) -> None:
         while not self._wakeup.stopping:
             self._wakeup.clear()
-            await persist(self._confirm, "recording published messages")
+            await persist(self._confirm, "recording published messages",
+                          self.store.health)
             if self.link.connected.is_set() and not self._force:
-                await persist(self._send, "reading the outbox")
+                await persist(self._send, "reading the outbox", self.store.health)
             await self._wakeup.wait(self._idle_s())
         self._force = True
-        await persist(self._confirm, "recording published messages")
+        await persist(self._confirm, "recording published messages",
+                          self.store.health)
 
     def _idle_s(self) -> float:
         if not self._acked:

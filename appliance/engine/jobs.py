@@ -63,7 +63,8 @@ class JobRunner:
         if job.kind in (ISSUE, UPDATE, DELIVER) and (key is None
                                                      or key.state not in lifecycle.LIVE):
             log.info("%s skipped: the key was revoked meanwhile", job.kind, extra={"ctx": ctx})
-            await persist(functools.partial(self._skip, job), "recording a skipped job")
+            await persist(functools.partial(self._skip, job), "recording a skipped job",
+                          self.store.health)
             return
         if job.kind in (ENCODE, MOBILE) and (key is None or key.state not in lifecycle.LIVE):
             # delete_keys or a check-out arrived after this request was accepted.
@@ -92,7 +93,7 @@ class JobRunner:
         try:
             # The effect happened: its record must land, however long the store is busy.
             await persist(functools.partial(self.record.succeeded, job, key, outcome),
-                          "recording a result")
+                          "recording a result", self.store.health)
         except LifecycleError as err:
             # A backend reported what cannot follow the key's state: a bug, recorded as the
             # job's failure (repeating it would report the same), never the service's end.
@@ -122,7 +123,8 @@ class JobRunner:
             tx.keys.set_ids(key_id, ids)
 
     async def _failed(self, job: Job, key: KeyRow | None, failure: BackendFailure) -> None:
-        await persist(functools.partial(self.failed, job, key, failure), "recording a failure")
+        await persist(functools.partial(self.failed, job, key, failure), "recording a failure",
+                      self.store.health)
 
     def failed(self, job: Job, key: KeyRow | None, failure: BackendFailure) -> None:
         desk = job.kind in outcomes.REPLIED_KINDS
@@ -142,9 +144,11 @@ class JobRunner:
 
     async def recover(self) -> int:
         """Settle jobs a previous run died holding; returns how many."""
-        interrupted = await persist(self.store.read.jobs.interrupted, "reading stopped jobs")
+        interrupted = await persist(self.store.read.jobs.interrupted, "reading stopped jobs",
+                                  self.store.health)
         for job in interrupted:
-            await persist(functools.partial(self._recover, job), "settling a stopped job")
+            await persist(functools.partial(self._recover, job), "settling a stopped job",
+                          self.store.health)
         return len(interrupted)
 
     def _recover(self, job: Job) -> None:

@@ -57,7 +57,7 @@ async def reconcile(store: Store, root: str, backends: Mapping[str, Backend], re
     remote, errors = await _ask_backends(store, backends)
     found = await persist(functools.partial(_record_all, store, root, backends, remote,
                                             errors, repair, trigger, started),
-                          "recording a reconciliation")
+                          "recording a reconciliation", store.health)
     total = sum(map(len, found.values()))
     log.info("reconciliation: %d discrepancies%s", total, ", repair queued" if repair else "",
              extra={"ctx": {"trigger": trigger}})

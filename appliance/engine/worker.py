@@ -46,7 +46,8 @@ class Worker:
                 if self._failure is not None:
                     raise self._failure
                 while len(self.running) < self.concurrency and not self._wakeup.stopping:
-                    job = await persist(self._claim, "taking the next job")
+                    job = await persist(self._claim, "taking the next job",
+                                        self.runner.store.health)
                     if job is None:
                         break
                     self._start(job)

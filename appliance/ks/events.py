@@ -88,7 +88,8 @@ class DoorEvents:
         if token:
             log.warning("more than %d pages of door events since %s: the oldest are skipped",
                         MAX_PAGES, since.isoformat())
-        fresh = await persist(lambda: self._publish(entries, started), "recording door events")
+        fresh = await persist(lambda: self._publish(entries, started), "recording door events",
+                              self.store.health)
         if fresh:
             self.wake()
         return fresh
@@ -148,7 +149,8 @@ class DoorEvents:
 
     async def poll_batteries(self) -> int:
         locks = await self.backend.guarded(self.backend.site.locks(fresh=True))
-        return await persist(lambda: self._batteries(locks), "recording battery levels")
+        return await persist(lambda: self._batteries(locks), "recording battery levels",
+                             self.store.health)
 
     def _batteries(self, locks: list[dict[str, Any]]) -> int:
         known = json.loads(self.store.read.meta.get("ks_battery") or "{}")

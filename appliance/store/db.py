@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from appliance.errors import StoreError
+from appliance.store.retry import StoreHealth
 from appliance.store.schema import MIGRATIONS
 from appliance.store.secrets import Keyring
 from appliance.store.tx import Crypt, Tx
@@ -37,6 +38,7 @@ class Store:
             self.db.close()
             raise
         self.read = Tx(self.db, Crypt(keyring))
+        self.health = StoreHealth(path)
         self.commits = 0
         """Transactions committed since opening that wrote something: each one an fsync
         with synchronous=FULL."""

@@ -74,7 +74,8 @@ async def prune(store: Store, days: int, *, now: datetime.datetime | None = None
 async def _table(store: Store, step: Step, before: str, limit: int) -> int:
     count = 0
     while True:
-        batch = await persist(lambda: _batch(store, step, before, limit), "pruning the store")
+        batch = await persist(lambda: _batch(store, step, before, limit), "pruning the store",
+                              store.health)
         count += batch
         if batch < limit:
             return count
