@@ -32,6 +32,8 @@ REPLIED_KINDS = (*DESK_KINDS, RECONCILE)
 """Jobs that end with a second reply to the command that asked for them."""
 KEY_FAILED_KINDS = (ISSUE, UPDATE, REVOKE, DELIVER, ENCODE, MOBILE, READ)
 """Jobs whose failure the PMS hears of as key_failed (the desk's besides its reply)."""
+ANNOUNCING = ("key_issued", "key_updated", "card_encoded")
+"""Events after which the PMS knows the key: its key_revoked then says announced: true."""
 
 
 class Recorder:
@@ -55,7 +57,8 @@ class Recorder:
                              booking_id=None if key is None else key.booking_id,
                              owner_key_id=None if key is None else key.owner_key_id)
             for kind, fields in events:
-                tx.outbox.event(self.root, kind, fields, job_event_id(job.id, kind))
+                tx.outbox.event(self.root, kind, _announce(tx, key, kind, fields),
+                                job_event_id(job.id, kind))
             if job.kind in REPLIED_KINDS:
                 self._final_reply(tx, job, replies.body(job.request_id, job.kind, "ok",
                                                         outcome.data))
@@ -109,6 +112,22 @@ class Recorder:
             fields["encoder"] = job.payload["encoder"]
         return fields | {"code": failure.code, "message": failure.message,
                          "hint": failure.hint, "will_retry": retry}
+
+
+def _announce(tx: Tx, key: KeyRow | None, kind: str,
+              fields: dict[str, Any]) -> dict[str, Any]:
+    """One rule for keys the PMS never heard of: every key_revoked says whether the key was
+    announced. A PIN minted while its booking's check-out arrived is revoked unannounced (its
+    key_issued is dropped: a PIN about to die is no news), as is a Space key no card was cut
+    for; a PMS with no record of the key_id may drop such a key_revoked."""
+    if key is None:
+        return fields
+    if kind in ANNOUNCING:
+        tx.keys.announce(key.id)
+    elif kind == "key_revoked":
+        current = tx.keys.get(key.id)
+        return fields | {"announced": (current or key).announced}
+    return fields
 
 
 def _update_key(tx: Tx, key: KeyRow, outcome: Outcome) -> str:

@@ -34,6 +34,8 @@ class KeyRow:
     key_type: str = ""
     plan: dict[str, Any] = dataclasses.field(default_factory=dict)
     has_secret: bool = False
+    announced: bool = False
+    """An event has named this key to the PMS (key_issued, key_updated, card_encoded)."""
 
     def holder(self) -> dict[str, Any]:
         """``booking_id`` or ``owner_key_id``: whose key it is, as events name it."""
@@ -118,8 +120,8 @@ class Keys:
         key_id = str(uuid.uuid4())
         self.db.execute(
             "INSERT INTO keys (id, backend, key_type, booking_id, owner_key_id, units, "
-            "valid_from, valid_until, state, plan, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "valid_from, valid_until, state, plan, created_at, updated_at, announced) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
             (key_id, backend, key_type, booking_id, owner_key_id, dumps(list(units)),
              valid_from.isoformat(), valid_until.isoformat(),
              lifecycle.key_next(lifecycle.NEW, lifecycle.PLANNED), dumps(plan), now_iso(),
@@ -150,6 +152,9 @@ class Keys:
         self.db.execute("UPDATE keys SET external_ids = ?, updated_at = ? WHERE id = ?",
                         (dumps(ids), now_iso(), key_id))
 
+    def announce(self, key_id: str) -> None:
+        self.db.execute("UPDATE keys SET announced = 1 WHERE id = ?", (key_id,))
+
     def set_secret(self, key_id: str, secret: bytes) -> None:
         self.db.execute("UPDATE keys SET secret = ? WHERE id = ?",
                         (self.crypt.encrypt(secret), key_id))
@@ -165,4 +170,4 @@ def _key(row: sqlite3.Row) -> KeyRow:
                   datetime.datetime.fromisoformat(row["valid_from"]),
                   datetime.datetime.fromisoformat(row["valid_until"]), row["state"],
                   json.loads(row["external_ids"]), row["key_type"], json.loads(row["plan"]),
-                  row["secret"] is not None)
+                  row["secret"] is not None, bool(row["announced"]))

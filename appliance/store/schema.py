@@ -163,4 +163,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX keys_state ON keys (state, updated_at);
     CREATE INDEX inbox_received ON inbox (received_at);
     """,
+    # 7: whether the PMS has heard of a key (key_issued, key_updated or card_encoded), for
+    # key_revoked's "announced". Keys from before were announced when issued, except a PIN
+    # minted while its booking ended: 1 is the rule they were made under.
+    """
+    ALTER TABLE keys ADD COLUMN announced INTEGER NOT NULL DEFAULT 1;
+    """,
 )

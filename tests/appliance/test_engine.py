@@ -693,3 +693,27 @@ async def test_interrupted_jobs_are_settled_once_the_store_lets_go(
     assert await site.runner.recover() == 1
     assert "refuses writes" in caplog.text
     assert site.jobs()[0]["state"] == "pending"
+
+
+@pytest.mark.parametrize("checked_out_first", [True, False], ids=["unannounced", "announced"])
+def test_every_key_revoked_says_whether_the_pms_ever_heard_of_the_key(
+        site: Site, checked_out_first: bool) -> None:
+    """The one rule for unannounced keys: a PIN minted while the check-out arrived gets no
+    key_issued, and its key_revoked says announced: false; otherwise announced: true."""
+    confirmed(site)
+    issue = _claim(site, "issue_key")
+    if checked_out_first:  # the check-out arrives while the PIN is being minted
+        site.send("booking", booking("done", revision=2, status="COMPLETED"))
+        site.new_messages()
+    site.runner.record.succeeded(issue, _key(site), Outcome(
+        key_event="issued", events=[("key_issued", {"key_id": _key(site).id, "pin": "1234"})]))
+    issued = [body["type"] for _topic, body, _props in site.new_messages()]
+    assert issued == ([] if checked_out_first else ["key_issued"])
+    if not checked_out_first:
+        site.send("booking", booking("done", revision=2, status="COMPLETED"))
+        site.new_messages()
+    site.runner.record.succeeded(_claim(site, "revoke_key"), _key(site), Outcome(
+        key_event="revoked", events=[("key_revoked", {"key_id": _key(site).id})]))
+    [(_topic, revoked, _props)] = site.new_messages()
+    assert revoked["type"] == "key_revoked"
+    assert revoked["announced"] is (not checked_out_first)
