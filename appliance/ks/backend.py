@@ -32,7 +32,7 @@ from appliance.engine.backend import (
     no_checkpoint,
 )
 from appliance.ks import config as ks_config
-from appliance.ks import errors
+from appliance.ks import errors, seats
 from appliance.ks.client import KsClient
 from appliance.ks.config import KsConfig
 from appliance.ks.ids import KsIds
@@ -61,6 +61,7 @@ class KsBackend(Backend):
         self.client = client or KsClient(self.ks.settings)
         self.site = KsSite(self.client, config.site.id, config.site.zone)
         self.saga = Saga(self.client, self.ks, self.site)
+        self.seats = seats.SeatGate(ks.seats_retry_min_s, ks.seats_retry_max_s)
         self._health = Health(False, now_iso(), "not contacted yet")
 
     def plan(self, holder: Holder) -> list[PlannedKey]:
@@ -106,7 +107,25 @@ class KsBackend(Backend):
 
     async def run(self, job: Job, key: KeyRow | None,
                   checkpoint: Checkpoint = no_checkpoint) -> Outcome:
-        return await self.guarded(self._run(job, key, checkpoint))
+        if job.kind == ISSUE:
+            self.seats.admit()  # refused at once, no request, while the seats are taken
+        failure: BackendFailure | None = None
+        try:
+            outcome = await self.guarded(self._run(job, key, checkpoint))
+        except BackendFailure as err:
+            failure = err
+            raise
+        finally:
+            self._seats_after(job.kind, failure)
+        return outcome
+
+    def _seats_after(self, kind: str, failure: BackendFailure | None) -> None:
+        if kind == ISSUE:
+            self.seats.done(failure)
+        elif kind == UPDATE and failure is not None and failure.code == seats.NO_SEATS:
+            self.seats.refused()
+        elif kind == REVOKE and failure is None:
+            self.seats.freed()
 
     async def guarded(self, work: Awaitable[T]) -> T:
         """Await ``work``, turning KS errors into BackendFailure and tracking health."""

@@ -50,6 +50,8 @@ KS = {
     "page_size": Key(int, 100, check=between(1, 1000), example="100"),
     "max_in_flight": Key(int, 4, check=between(1, 16), example="4"),
     "consistency_window_s": Key(float, 120.0, check=between(0, 3600), example="120"),
+    "seats_retry_min_s": Key(float, 30.0, check=between(1, 3600), example="30"),
+    "seats_retry_max_s": Key(float, 900.0, check=between(1, 86400), example="900"),
     "events_poll_s": Key(float, 60.0, check=between(0, 86400), example="60"),
     "battery_poll_s": Key(float, 3600.0, check=between(0, 86400), example="3600"),
     "units": Key(dict, {}, example='{ P12 = ["Pitch 12"] }'),
@@ -80,6 +82,8 @@ class KsConfig:
     consistency_window_s: float
     events_poll_s: float
     battery_poll_s: float
+    seats_retry_min_s: float = 30.0
+    seats_retry_max_s: float = 900.0
 
     def unit_locks(self, units: tuple[str, ...]) -> list[str]:
         """The locks of ``units`` in order, each once."""
@@ -124,7 +128,8 @@ def from_table(table: Any, problems: Problems, read_secret: SecretReader) -> KsC
         rate_per_hour=values["rate_per_hour"], burst=values["burst"],
         page_size=values["page_size"], max_in_flight=values["max_in_flight"])
     return KsConfig(settings, units, kinds, values["consistency_window_s"],
-                    values["events_poll_s"], values["battery_poll_s"])
+                    values["events_poll_s"], values["battery_poll_s"],
+                    values["seats_retry_min_s"], values["seats_retry_max_s"])
 
 
 def _platform(value: Any, problems: Problems) -> bool:

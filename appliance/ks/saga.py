@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from appliance.engine.backend import BackendFailure, KeyRow
-from appliance.ks import stay
+from appliance.ks import seats, stay
 from appliance.ks.client import KsClient
 from appliance.ks.config import KsConfig
 from appliance.ks.errors import KsForbidden, KsNotFound, KsRateLimited, KsRefused
@@ -143,10 +143,9 @@ class Saga:
             if str(err.error_code) != "2212":
                 raise  # e.g. 2203: the system user lacks a role; the hint says so
             raise BackendFailure(
-                "ks_no_seats", "every seat of the KS subscription is taken; the guest was "
+                seats.NO_SEATS, "every seat of the KS subscription is taken; the guest was "
                 "created suspended and its PIN would open nothing", retry=True,
-                hint="free seats (guests leave at check-out) or extend the subscription; "
-                "keybridge keeps trying") from err
+                hint=seats.HINT) from err
 
     async def _pin_use(self, key: KeyRow, guest: dict[str, Any], ids: KsIds) -> None:
         expires = stay.utc_text(key.valid_until)

@@ -8,8 +8,10 @@ groups after outages, 429 storms and kill -9 between any two steps of the saga.
 """
 
 import re
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -210,16 +212,52 @@ def test_two_key_types_give_two_pins_each_opening_its_own_doors(tmp_path, broker
         made.close()
 
 
-def test_no_free_seat_is_a_failure_that_heals_when_a_seat_frees(site):
-    used = site.ks.state()["site"]["seats_used"]
-    site.ks.site(subscribed_user_amount=used)
-    site.send("booking", booking("r1"))
-    failed = event(site.pms, "key_failed", 30, booking_id="B1")
-    assert failed["code"] == "ks_no_seats" and failed["will_retry"] is True
-    site.ks.site(subscribed_user_amount=used + 5)
-    pin = site.issued()["pin"]
-    assert site.opens("Pitch 12", pin)
-    assert len(ours(site.ks.state())[0]) == 1
+POLLERS = ("GET /sites", "GET /sites/{site}/entries", "GET /sites/{site}/locks",
+           "POST /connect/token")
+
+
+def user_requests(ks):
+    """KS requests so far but the door-event and battery pollers' (and the token)."""
+    return sum(count for key, count in ks.state()["requests"].items() if key not in POLLERS)
+
+
+def least_attempts(db_file):
+    with sqlite3.connect(db_file) as db:
+        return db.execute("SELECT min(attempts) FROM jobs WHERE kind = 'issue_key' AND "
+                          "state != 'done'").fetchone()[0] or 0
+
+
+def test_no_free_seat_asks_ks_once_per_pause_not_once_per_key(tmp_path, broker, ks,
+                                                               peer_factory):
+    """While every seat is taken, 20 waiting PINs are one probe per pause (doubling to
+    seats_retry_max_s), not 20 jobs each retrying on their own; one key_failed per key."""
+    made = Site(tmp_path, broker, ks, peer_factory, seats_retry_min_s=2, seats_retry_max_s=4)
+    try:
+        used = ks.state()["site"]["seats_used"]
+        ks.site(subscribed_user_amount=used)
+        ids = ["S%d" % n for n in range(20)]
+        for n, booking_id in enumerate(ids):
+            made.send("booking", booking("r%d" % n, booking_id,
+                                         units=(("P12", "P14", "C3")[n % 3],)))
+        for booking_id in ids:
+            failed = event(made.pms, "key_failed", 30, booking_id=booking_id)
+            assert failed["code"] == "ks_no_seats" and failed["will_retry"] is True
+        before, started = user_requests(ks), time.monotonic()
+        eventually(lambda: least_attempts(made.appliance.db_file) >= 8, timeout=90,
+                   what="every PIN job tried again seven times")
+        sent, minutes = user_requests(ks) - before, (time.monotonic() - started) / 60
+        print("no seats: %d KS user requests in %.1f min (%.0f/min) for %d waiting keys"
+              % (sent, minutes, sent / minutes, len(ids)))
+        assert 0 < sent < len(ids)  # 7 tries of 20 jobs: 280+ requests without the gate
+        failures = [m for m in made.pms.messages if m.topic.endswith("/event/key_failed")]
+        assert len(failures) == len(ids)  # once per key, not once per try
+        ks.site(subscribed_user_amount=used + 40)
+        pins = {booking_id: made.issued(booking_id, 60)["pin"] for booking_id in ids}
+        assert len(set(pins.values())) == len(ids)
+        assert made.opens("Pitch 12", pins["S0"])
+        assert len(ours(ks.state())[0]) == len(ids)  # no guest made twice meanwhile
+    finally:
+        made.close()
 
 
 def test_a_ks_outage_during_a_burst_issues_everything_once_after_recovery(site):
