@@ -8,6 +8,8 @@
     ├── StoreError           the Pi: the SQLite file or the key file is damaged or unreadable
     │   ├── SecretKeyError   the Fernet key file is missing, unreadable or does not fit the data
     │   └── StoreInUse       another ``keybridge run`` holds the store: stop it first
+    ├── SessionTakenOver     the technician: another client runs with this site's MQTT
+    │                        client id (a second appliance); stop one, then start this one
     └── CommandError         the PMS: a command is malformed; carries ``code`` and ``field``
                              for the error reply
 
@@ -38,6 +40,14 @@ class SecretKeyError(StoreError):
 
 class StoreInUse(StoreError):
     """Another running service holds the store's lock; the message names its pid."""
+
+
+class SessionTakenOver(KeybridgeError):
+    """The broker handed this site's session to another client; the service stopped."""
+
+    EXIT_STATUS = 3
+    """``keybridge run``'s exit status: the unit's RestartPreventExitStatus, so systemd does
+    not restart it into the same fight."""
 
 
 class CommandError(KeybridgeError):

@@ -31,7 +31,7 @@ from appliance.engine.intake import Intake
 from appliance.engine.jobs import JobRunner
 from appliance.engine.plugin import Plugin, build_backends, plugin_tasks
 from appliance.engine.worker import Worker
-from appliance.errors import ConfigError, StoreError
+from appliance.errors import ConfigError, SessionTakenOver, StoreError
 from appliance.service_control import ControlHandlers
 from appliance.store import lock, now_iso, open_store, retention
 from appliance.store.retry import REFUSALS, persist
@@ -51,6 +51,7 @@ class Service:
         self.started_at = now_iso()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._last_status = b""
+        self.taken_over = ""  # why the broker's session is someone else's now
 
     async def run(self) -> None:
         config = self.config
@@ -62,6 +63,8 @@ class Service:
                 await self._run()
             finally:
                 self.store.close()
+        if self.taken_over:
+            raise SessionTakenOver(self._taken_over_text())
 
     async def _run(self) -> None:
         config = self.config
@@ -79,7 +82,7 @@ class Service:
                         recovered)
         self.link = MqttLink(config.mqtt, config.root, on_message=self._incoming,
                              on_connected=self._connected, on_disconnected=self._disconnected,
-                             on_published=self._published)
+                             on_published=self._published, on_taken_over=self._taken_over)
         self.publisher = Publisher(self.store, self.link, config.mqtt.inflight_window)
         self.intake = Intake(config.root, self.store, self.engine, self.link)
         self.store.health.on_change = self._store_health_changed
@@ -142,6 +145,21 @@ class Service:
 
     def _published(self, mid: int) -> None:
         self.publisher.published(mid)
+
+    def _taken_over(self, why: str) -> None:
+        self.taken_over = why
+        log.error("%s", self._taken_over_text(), extra={"ctx": {"broker": self.link.where()}})
+        self.stop_requested.set()
+
+    def _taken_over_text(self) -> str:
+        return ("another client uses this site's MQTT client id %r (%s): a second appliance "
+                "with [site] id %r, or a copy of this store running elsewhere. This one "
+                "stopped its work and publishes nothing, so the two do not fight over the "
+                "session and carry out commands twice. Find the other one (the broker's log "
+                "names the address of each client %r), stop it or give it its own site id, "
+                "then start this one again: systemctl start keybridge"
+                % (self.config.mqtt.client_id, self.taken_over, self.config.site.id,
+                   self.config.mqtt.client_id))
 
     # Status and watchdog.
 
@@ -214,10 +232,12 @@ class Service:
 
     def _record_offline(self) -> None:
         """What ``keybridge status`` shows after an orderly stop: not the last online view."""
+        stopped: dict[str, Any] = {"state": "offline", "since": now_iso(), "backends": {}}
+        if self.taken_over:
+            stopped |= {"state": "taken_over", "reason": self.taken_over}
         with self.store.transaction() as tx:
             tx.meta.set("status_at", now_iso())
-            tx.meta.set("status", json.dumps(
-                {"state": "offline", "since": now_iso(), "backends": {}}))
+            tx.meta.set("status", json.dumps(stopped))
 
     async def _status_loop(self) -> None:
         pruned = 0.0

@@ -14,7 +14,7 @@ from typing import Any
 from appliance import doctor, jobs_cli, logs, reconcile_report, registry, status_cli
 from appliance.config import Config, modes
 from appliance.engine.reconcile import Reconciliation
-from appliance.errors import ConfigError, KeybridgeError, StoreError
+from appliance.errors import ConfigError, KeybridgeError, SessionTakenOver, StoreError
 from appliance.store import KeyRow, Store, open_store
 from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
 
@@ -238,4 +238,4 @@ def report_error(err: KeybridgeError) -> int:
             print(problem, file=sys.stderr)
         return 2
     print("keybridge: %s" % err, file=sys.stderr)
-    return 1
+    return SessionTakenOver.EXIT_STATUS if isinstance(err, SessionTakenOver) else 1

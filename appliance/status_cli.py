@@ -116,6 +116,9 @@ def _error(text: str | None) -> str:
 
 
 def _unclean(snapshot: dict[str, Any]) -> str:
+    if snapshot.get("state") == "taken_over":
+        return (" — it stopped because %s: another appliance uses this site's client id; "
+                "the journal says what to do (journalctl -u keybridge)" % snapshot.get("reason"))
     if snapshot.get("state") == "online":
         return " — it did not stop cleanly (killed, crashed or the power went); " \
                "systemctl status keybridge says more"

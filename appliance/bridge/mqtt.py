@@ -33,6 +33,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from appliance.bridge.takeover import TakeoverWatch
 from appliance.config import Mqtt
 
 log = logging.getLogger("keybridge.mqtt")
@@ -82,12 +83,15 @@ class MqttLink:
     def __init__(self, settings: Mqtt, root: str, *,
                  on_message: Callable[[Incoming], None],
                  on_connected: Callable[[], None], on_disconnected: Callable[[], None],
-                 on_published: Callable[[int], None]) -> None:
+                 on_published: Callable[[int], None],
+                 on_taken_over: Callable[[str], None] = lambda why: None) -> None:
         self.settings = settings
         self.root = root
         self.status_topic = root + "/status"
         self._loop = asyncio.get_running_loop()
         self._handlers = (on_message, on_connected, on_disconnected, on_published)
+        self._on_taken_over = on_taken_over
+        self.takeover = TakeoverWatch()
         self.connected = asyncio.Event()
         self.stopping = False
         self.last_error = ""
@@ -180,6 +184,7 @@ class MqttLink:
             return
         if not reason.is_failure:
             self._failures = 0
+            self.takeover.connected()
         if reason.is_failure:
             self.last_error = "broker refused the connection: %s" % reason
             log.error("%s", self.last_error, extra={"ctx": {"broker": self.where()}})
@@ -282,6 +287,13 @@ class MqttLink:
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Any) -> None:
+        why = None if self.stopping else self.takeover.dropped(reason.value)
+        if why is not None:
+            self.stopping = True
+            client.disconnect()  # no reconnect: fighting for the session helps nobody
+            self._loop.call_soon_threadsafe(self._disconnected, str(reason))
+            self._loop.call_soon_threadsafe(self._on_taken_over, why)
+            return
         self._failures = 0
         self._delay(client)  # the same node first: a restart or a blip
         self._loop.call_soon_threadsafe(self._disconnected, str(reason))

@@ -224,3 +224,33 @@ def test_a_second_run_on_the_same_store_stops_at_once_naming_the_first(tmp_path,
         first.start()
     finally:
         first.close()
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_a_second_appliance_with_the_same_site_id_ends_the_fight(tmp_path, broker,
+                                                                 peer_factory, protocol):
+    """Two stores, one site id: the broker hands the session back and forth. Instead of
+    fighting for ever, an appliance that sees its session taken stops, exit status 3 (no
+    systemd restart), and its journal and `keybridge status` say why and what to do."""
+    first = Appliance(tmp_path / "a", broker, protocol=protocol).start()
+    second = Appliance(tmp_path / "b", broker, protocol=protocol).start(wait=False)
+    try:
+        eventually(lambda: 3 in (first.process.poll(), second.process.poll()), timeout=90,
+                   what="one of the two appliances to give the session up")
+        gave_up = first if first.process.poll() == 3 else second
+        log = gave_up.log_text()
+        assert "another client uses this site's MQTT client id 'keybridge-camp'" in log, log
+        assert "systemctl start keybridge" in log
+        shown = subprocess.run([sys.executable, "-m", "appliance", "status", "--config",
+                                str(gave_up.config_file)], cwd=ROOT, capture_output=True,
+                               text=True, timeout=60, check=False)
+        assert "another appliance uses this site's client id" in shown.stdout, shown.stdout
+        kept = second if gave_up is first else first
+        if kept.process.poll() is None:  # the other one keeps the site, undisturbed now
+            pms = peer_factory(broker, "pms", persistent=True)
+            pms.subscribe("keybridge/camp/#")
+            send(pms, kept, "booking", booking("after-the-fight"))
+            assert reply(pms, "after-the-fight", timeout=30)["status"] == "accepted"
+    finally:
+        first.close()
+        second.close()
