@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from appliance import __version__, sdnotify
+from appliance.bridge import takeover
 from appliance.bridge.mqtt import Incoming, MqttLink
 from appliance.bridge.publisher import Publisher
 from appliance.config import Config, modes
@@ -64,7 +65,7 @@ class Service:
             finally:
                 self.store.close()
         if self.taken_over:
-            raise SessionTakenOver(self._taken_over_text())
+            raise SessionTakenOver(self._advice())
 
     async def _run(self) -> None:
         config = self.config
@@ -148,18 +149,12 @@ class Service:
 
     def _taken_over(self, why: str) -> None:
         self.taken_over = why
-        log.error("%s", self._taken_over_text(), extra={"ctx": {"broker": self.link.where()}})
+        log.error("%s", self._advice(), extra={"ctx": {"broker": self.link.where()}})
         self.stop_requested.set()
 
-    def _taken_over_text(self) -> str:
-        return ("another client uses this site's MQTT client id %r (%s): a second appliance "
-                "with [site] id %r, or a copy of this store running elsewhere. This one "
-                "stopped its work and publishes nothing, so the two do not fight over the "
-                "session and carry out commands twice. Find the other one (the broker's log "
-                "names the address of each client %r), stop it or give it its own site id, "
-                "then start this one again: systemctl start keybridge"
-                % (self.config.mqtt.client_id, self.taken_over, self.config.site.id,
-                   self.config.mqtt.client_id))
+    def _advice(self) -> str:
+        return takeover.advice(self.config.mqtt.client_id, self.config.site.id,
+                               self.taken_over)
 
     # Status and watchdog.
 

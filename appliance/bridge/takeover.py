@@ -43,3 +43,13 @@ class TakeoverWatch:
             return None
         return ("the broker closed %d connections in a row within %.0f s of accepting each"
                 % (len(self._short), SHORT_S))
+
+
+def advice(client_id: str, site_id: str, why: str) -> str:
+    """What the journal and ``keybridge run`` say when the service gave the session up."""
+    return ("another client uses this site's MQTT client id %r (%s): a second appliance with "
+            "[site] id %r, or a copy of this store running elsewhere. This one stopped its "
+            "work and publishes nothing, so the two do not fight over the session and carry "
+            "out commands twice. Find the other one (the broker's log names the address of "
+            "each client %r), stop it or give it its own site id, then start this one again: "
+            "systemctl start keybridge" % (client_id, why, site_id, client_id))
