@@ -236,7 +236,9 @@ class Saga:
                      *args: Any) -> T:
         """Retry the answers KS gives while a new guest propagates (403/2203, 404/2202 for
         up to a minute, §2.7) until ``consistency_window_s`` after the guest's creation."""
-        created = float(ids.guest_created_at or 0.0)
+        # Wall time, as the creation is remembered across restarts; never later than a
+        # window from now, so a clock stepped back an hour does not stretch it to one.
+        created = min(float(ids.guest_created_at or 0.0), self.clock())
         deadline = created + self.config.consistency_window_s
         pause = 0.5
         while True:
