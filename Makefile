@@ -51,8 +51,8 @@ demo-secrets:
 	chmod 600 config/demo-ks-client-secret config/demo-ks-password
 
 # Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
-# for MicroPython, debootstrap and lintian for the package), installed only when
-# absent and root.
+# for MicroPython, debootstrap and lintian for the package, libfaketime to step a
+# process's wall clock), installed only when absent and root.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
@@ -61,6 +61,7 @@ system-deps:
 	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then $(APT_GET) update && $(APT_GET) install $$missing; \
 	  else echo "missing:$$missing (install them, or run make as root)"; exit 1; fi; \

@@ -25,7 +25,7 @@ from appliance.bridge.mqtt import Incoming, MqttLink
 from appliance.bridge.publisher import Publisher
 from appliance.config import Config, modes
 from appliance.control.server import ControlServer
-from appliance.engine.backend import Backend
+from appliance.engine.backend import DELIVER, Backend
 from appliance.engine.crossjobs import APPLIANCE
 from appliance.engine.engine import Engine
 from appliance.engine.intake import Intake
@@ -35,6 +35,7 @@ from appliance.engine.worker import Worker
 from appliance.errors import ConfigError, SessionTakenOver, StoreError
 from appliance.service_control import ControlHandlers
 from appliance.store import lock, now_iso, open_store, retention
+from appliance.store.clock import ClockWatch
 from appliance.store.retry import REFUSALS, persist
 
 log = logging.getLogger("keybridge.service")
@@ -53,6 +54,7 @@ class Service:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._last_status = b""
         self.taken_over = ""  # why the broker's session is someone else's now
+        self.clock = ClockWatch()
 
     async def run(self) -> None:
         config = self.config
@@ -242,8 +244,20 @@ class Service:
                 await retention.prune(self.store, self.config.store.retention_days)
                 pruned = time.monotonic()
             await asyncio.sleep(self.config.service.status_interval_s)
+            await persist(self._follow_clock, "following a clock step", self.store.health)
             await persist(self._publish_status, "reading the status",
                           self.store.health)
+
+    def _follow_clock(self) -> None:
+        jumped = self.clock.step()
+        if not jumped:
+            return
+        with self.store.transaction() as tx:
+            moved = tx.jobs.follow_clock(jumped, DELIVER)
+        log.warning("the wall clock jumped %+.0f s (NTP, or set by hand); %d waiting job(s) "
+                    "moved with it, scheduled mobile-key deliveries keep their dates",
+                    jumped, moved)
+        self.wake()
 
     def _prune(self) -> None:
         with self.store.transaction() as tx:

@@ -131,6 +131,14 @@ class Jobs:
         rows = self.db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY id", (RUNNING,))
         return [_job(row) for row in rows]
 
+    def follow_clock(self, jumped_s: float, fixed_kind: str) -> int:
+        """Move every waiting job's next attempt with a wall-clock step of ``jumped_s``,
+        so a retry due in 5 minutes is still due in 5 minutes, not in an hour and 5. The
+        first attempt of ``fixed_kind`` keeps its time: it means a moment of the stay."""
+        return self.db.execute("UPDATE jobs SET next_attempt_at = next_attempt_at + ? WHERE "
+                               "state = ? AND NOT (kind = ? AND attempts = 0)",
+                               (jumped_s, PENDING, fixed_kind)).rowcount
+
     def next_due(self, backend: str) -> float | None:
         row = self.db.execute("SELECT min(next_attempt_at) FROM jobs WHERE backend = ? AND "
                               "state = ?", (backend, PENDING)).fetchone()

@@ -1,0 +1,51 @@
+"""NTP steps the appliance's wall clock an hour back, then an hour forward, mid-day.
+
+The appliance runs with libfaketime preloaded (``bench/clocks.py``), so its wall clock jumps
+under it while its monotonic clock runs on, as on a Pi without a real-time clock. A key whose
+issue is waiting for a retry when the clock goes back is not put off by an hour; the journal
+says the clock jumped; after the forward step new bookings still get their keys at once."""
+
+import pytest
+
+from _appliance import Appliance, eventually
+from _ks import KsProcess
+from test_appliance_contract import booking, event, reply, send
+
+from bench.clocks import SteppedClock
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def ks(tmp_path):
+    process = KsProcess(tmp_path).start()
+    yield process
+    process.close()
+
+
+def test_a_clock_stepped_back_and_forward_an_hour_delays_no_key(tmp_path, broker, ks,
+                                                                 peer_factory):
+    clock = SteppedClock(tmp_path)
+    appliance = Appliance(tmp_path / "a", broker, ks_url=ks.url, env=clock.env).start()
+    try:
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        ks.knobs(outage=True)
+        send(pms, appliance, "booking", booking("back", "B1"))
+        assert reply(pms, "back")["status"] == "accepted"
+        assert event(pms, "key_failed", 30, booking_id="B1")["will_retry"] is True
+
+        clock.step(-3600)  # the retry was due in a second or two; it still is
+        eventually(lambda: "wall clock jumped -36" in appliance.log_text(), timeout=30,
+                   what="the step back noticed")
+        ks.knobs(outage=False)
+        assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
+
+        clock.step(+3600)
+        eventually(lambda: "wall clock jumped +36" in appliance.log_text(), timeout=30,
+                   what="the step forward noticed")
+        send(pms, appliance, "booking", booking("forward", "B2", units=("P14",)))
+        assert event(pms, "key_issued", 30, booking_id="B2")["pin"]
+        assert appliance.stop() == 0
+    finally:
+        appliance.close()
