@@ -149,7 +149,19 @@ class JobRunner:
         for job in interrupted:
             await persist(functools.partial(self._recover, job), "settling a stopped job",
                           self.store.health)
+        await persist(self._bound_waits, "bounding waiting jobs", self.store.health)
         return len(interrupted)
+
+    def _bound_waits(self) -> None:
+        """No retry waits longer than ``retry_max_s``: one due later was scheduled by a clock
+        that has since been stepped back while keybridge was stopped (a Pi's clock before NTP
+        set it at boot). A delivery's first attempt keeps its date."""
+        with self.store.transaction() as tx:
+            moved = tx.jobs.bound(self.clock(), self.clock() + self.retry_max_s, DELIVER)
+        if moved:
+            log.warning("%d waiting job(s) were due more than %.0f s from now (the clock was "
+                        "stepped back while keybridge was stopped); they run now", moved,
+                        self.retry_max_s)
 
     def _recover(self, job: Job) -> None:
         backend = self.backends.get(job.backend)

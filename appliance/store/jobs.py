@@ -139,6 +139,13 @@ class Jobs:
                                "state = ? AND NOT (kind = ? AND attempts = 0)",
                                (jumped_s, PENDING, fixed_kind)).rowcount
 
+    def bound(self, now: float, latest: float, fixed_kind: str) -> int:
+        """Waiting jobs due after ``latest`` due ``now`` instead, but the first attempt of
+        ``fixed_kind`` (see ``follow_clock``)."""
+        return self.db.execute("UPDATE jobs SET next_attempt_at = ? WHERE state = ? AND "
+                               "next_attempt_at > ? AND NOT (kind = ? AND attempts = 0)",
+                               (now, PENDING, latest, fixed_kind)).rowcount
+
     def next_due(self, backend: str) -> float | None:
         row = self.db.execute("SELECT min(next_attempt_at) FROM jobs WHERE backend = ? AND "
                               "state = ?", (backend, PENDING)).fetchone()

@@ -56,3 +56,17 @@ def test_a_step_moves_retries_but_not_a_delivery_set_for_a_day_of_the_stay(
         assert due["deliver_key"] == deliver_at
         assert due["issue_key"] == now + 300 - 3600  # still due 5 minutes after "now"
     assert datetime.datetime.fromtimestamp(deliver_at)  # a real moment, not an offset
+
+
+def test_no_waiting_job_is_due_later_than_the_longest_retry_but_a_delivery(
+        tmp_path: Path) -> None:
+    with store(tmp_path) as db:
+        now = time.time()
+        with db.transaction() as tx:
+            tx.jobs.add("space", "deliver_key", {}, key_id="k1", at=now + 86400)
+            tx.jobs.add("ks", "issue_key", {}, key_id="k2", at=now + 3600 + 60)
+            tx.jobs.add("ks", "revoke_key", {}, key_id="k3", at=now + 60)
+        with db.transaction() as tx:
+            assert tx.jobs.bound(now, now + 900, "deliver_key") == 1
+        due = dict(db.query("SELECT kind, next_attempt_at FROM jobs"))
+        assert due == {"deliver_key": now + 86400, "issue_key": now, "revoke_key": now + 60}

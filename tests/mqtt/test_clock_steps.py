@@ -49,3 +49,25 @@ def test_a_clock_stepped_back_and_forward_an_hour_delays_no_key(tmp_path, broker
         assert appliance.stop() == 0
     finally:
         appliance.close()
+
+
+def test_a_clock_stepped_back_while_the_appliance_was_stopped_delays_no_key(
+        tmp_path, broker, ks, peer_factory):
+    """A Pi boots with yesterday's clock ahead and NTP sets it back before keybridge
+    starts: no ClockWatch saw the step, yet no retry waits longer than job_retry_max_s."""
+    clock = SteppedClock(tmp_path)
+    appliance = Appliance(tmp_path / "a", broker, ks_url=ks.url, env=clock.env).start()
+    try:
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        ks.knobs(outage=True)
+        send(pms, appliance, "booking", booking("back", "B1"))
+        assert event(pms, "key_failed", 30, booking_id="B1")["will_retry"] is True
+        assert appliance.stop() == 0
+        clock.step(-3600)
+        appliance.start()
+        assert "were due more than 2 s from now" in appliance.log_text()
+        ks.knobs(outage=False)
+        assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
+    finally:
+        appliance.close()
