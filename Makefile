@@ -13,7 +13,7 @@ MICROPYTHON_DIR := $(CACHE)/npm
 MICROPYTHON_STAMP := $(MICROPYTHON_DIR)/.installed-1.27.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 
-.PHONY: run test lint typecheck pytest micropython bench fleet deb clean system-deps demo-secrets
+.PHONY: run test lint typecheck pytest micropython bench fleet chaos deb clean system-deps demo-secrets
 
 run: $(VENV)/.installed demo-secrets
 	$(PY) -m simulators.demo
@@ -41,6 +41,11 @@ bench: $(VENV)/.installed system-deps
 fleet: $(VENV)/.installed system-deps
 	$(PY) -m bench.fleet
 
+# A 2,000-booking day under 200 kill -9s, broker, KS, Space and disk faults and clock steps;
+# exits 1 on any loss, duplicate effect or divergence. SEED=n repeats a run.
+chaos: $(VENV)/.installed system-deps
+	$(PY) -m bench.chaos $(if $(SEED),--seed $(SEED))
+
 # keybridge_<version>_<arch>.deb in dist/: this machine's architecture, or ARCH=arm64.
 deb: $(VENV)/.installed
 	$(PY) packaging/build_deb.py $(if $(ARCH),--arch $(ARCH))
@@ -51,8 +56,8 @@ demo-secrets:
 	chmod 600 config/demo-ks-client-secret config/demo-ks-password
 
 # Debian packages the tests need (Mosquitto and NATS for the MQTT tests, Node.js
-# for MicroPython, debootstrap and lintian for the package, libfaketime to step a
-# process's wall clock), installed only when absent and root.
+# for MicroPython, debootstrap and lintian for the package, a C compiler for the shim
+# that steps a process's wall clock, bench/clockshift.c), installed only when absent and root.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
@@ -61,7 +66,8 @@ system-deps:
 	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
-	command -v faketime >/dev/null || missing="$$missing faketime"; \
+	command -v cc >/dev/null || command -v gcc >/dev/null || missing="$$missing gcc"; \
+	[ -e /usr/include/stdio.h ] || missing="$$missing libc6-dev"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then $(APT_GET) update && $(APT_GET) install $$missing; \
 	  else echo "missing:$$missing (install them, or run make as root)"; exit 1; fi; \

@@ -1,6 +1,6 @@
 """NTP steps the appliance's wall clock an hour back, then an hour forward, mid-day.
 
-The appliance runs with libfaketime preloaded (``bench/clocks.py``), so its wall clock jumps
+The appliance runs with a clock shim preloaded (``bench/clocks.py``), so its wall clock jumps
 under it while its monotonic clock runs on, as on a Pi without a real-time clock. A key whose
 issue is waiting for a retry when the clock goes back is not put off by an hour; the journal
 says the clock jumped; after the forward step new bookings still get their keys at once."""
