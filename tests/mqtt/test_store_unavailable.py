@@ -8,11 +8,11 @@ import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from appliance.engine.intake import KEEP_UNSTORED
+from bench import disk
 
 from _appliance import ROOT, Appliance
 from test_appliance_contract import booking, reply, send
@@ -24,31 +24,11 @@ DISK_BYTES = 8 * 1024 * 1024
 @pytest.fixture
 def small_disk(tmp_path):
     """A tmpfs of DISK_BYTES, mounted for the test (it needs root, as on the CI machine)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % DISK_BYTES, "tmpfs",
-                              str(disk)], capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (%s): run the tests as root"
-                    % mounted.stderr.strip())
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until the tmpfs has no byte left."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 512, 1):
-            try:
-                while os.write(fd, b"\0" * size):
-                    pass
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
+    folder = tmp_path / "disk"
+    if refused := disk.mount(folder, DISK_BYTES):
+        pytest.skip("cannot mount a tmpfs here (%s): run the tests as root" % refused)
+    yield folder
+    disk.unmount(folder)
 
 
 def test_a_full_disk_answers_every_command_and_loses_none(tmp_path, small_disk, broker,
@@ -60,7 +40,7 @@ def test_a_full_disk_answers_every_command_and_loses_none(tmp_path, small_disk, 
         pms.subscribe("keybridge/camp/#")
         send(pms, appliance, "booking", booking("before", "B0"))
         assert reply(pms, "before")["status"] == "accepted"
-        filler = fill(small_disk)
+        filler = disk.fill(small_disk)
         ids = ["full-%d" % n for n in range(40)]
         for n, request_id in enumerate(ids):
             send(pms, appliance, "booking", booking(request_id, "B%d" % (n + 1)))
