@@ -7,11 +7,11 @@ says the clock jumped; after the forward step new bookings still get their keys 
 
 import pytest
 
+from bench.clocks import SteppedClock
+
 from _appliance import Appliance, eventually
 from _ks import KsProcess
 from test_appliance_contract import booking, event, reply, send
-
-from bench.clocks import SteppedClock
 
 pytestmark = pytest.mark.timeout(240)
 
