@@ -42,6 +42,8 @@ from appliance.space.settings import Administration
 from appliance.space.siteconf import Encoder
 from appliance.store import Job, Tx, now_iso
 
+AFTER = "checked_in_after_ns"
+"""A card or phone-key job's argument: the newest check-in of the store when it began."""
 
 class SpaceBackend(Backend):
     family = "space"
@@ -102,6 +104,9 @@ class SpaceBackend(Backend):
             # now only the store knows.
             return dataclasses.replace(job, payload=job.payload | {
                 "rooms_taken": hooks.rooms_taken(store, key)})
+        if key is not None and job.kind in (ENCODE, MOBILE, DELIVER):
+            return dataclasses.replace(job, payload=job.payload | {
+                AFTER: hooks.latest_check_in(store, self.name)})
         return job
 
     def describe(self, job: Job, outcome: Outcome, store: Tx) -> None:
@@ -174,15 +179,17 @@ class SpaceBackend(Backend):
             args = contract.from_payload(contract.EncodeCardArgs, job.payload)
             encoder = self._encoder(job)
             return await cards.encode(self.desk, key, encoder.id, encoder.name, args.count,
-                                      args.copy, checkpoint)
+                                      args.copy, checkpoint, job.payload.get(AFTER, 0))
         if job.kind == MOBILE:
             phone = contract.from_payload(contract.MobileKeyArgs, job.payload).phone
-            return await cards.mobile(self.desk, key, phone, False, checkpoint)
+            return await cards.mobile(self.desk, key, phone, False, checkpoint,
+                                      job.payload.get(AFTER, 0))
         if job.kind == DELIVER:
             sent = SpaceIds.from_json(key.external_ids).delivered
             if sent == cards.delivered(data, data.phone):
                 return Outcome()  # already on the phone, as it is now
-            return await cards.mobile(self.desk, key, data.phone, True, checkpoint)
+            return await cards.mobile(self.desk, key, data.phone, True, checkpoint,
+                                      job.payload.get(AFTER, 0))
         raise BackendFailure("internal_error", "Space cannot run a %s job" % job.kind)
 
     def _encoder(self, job: Job) -> Encoder:

@@ -45,7 +45,7 @@ def in_space(key: KeyRow) -> bool:
 
 
 async def encode(desk: SpaceCommands, key: KeyRow, encoder_id: str, encoder_name: str,
-                 count: int, copy: bool, checkpoint: Checkpoint) -> Outcome:
+                 count: int, copy: bool, checkpoint: Checkpoint, after_ns: int = 0) -> Outcome:
     """New cards (CN: the room's older cards and mobile keys stop working) or copies (CC)."""
     data, before = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
     made = before.cards if copy else 0
@@ -54,7 +54,7 @@ async def encode(desk: SpaceCommands, key: KeyRow, encoder_id: str, encoder_name
                              "allows %d" % (count, made + count, data.max_cards),
                              hint="collect a card before copying, or cut new cards "
                              "(copy = false) to start again")
-    ids = _in_space(before, encoded=True, checked_in=not copy)
+    ids = _in_space(before, encoded=True, checked_in=not copy, after_ns=after_ns)
     with _unless_refused(before, ids, checkpoint):
         cards = await desk.encode(encoder_name, list(data.rooms),
                                   from_wire(data.space_valid_from),
@@ -74,13 +74,14 @@ async def encode(desk: SpaceCommands, key: KeyRow, encoder_id: str, encoder_name
 
 
 def _in_space(before: SpaceIds, *, encoded: bool = False, mobile: bool = False,
-              checked_in: bool) -> SpaceIds:
-    """The key's ids once Space holds it; ``checked_in_ns`` says since when it holds the
-    room's check-in (CN, CNM), so an older key's check-out leaves the room alone."""
+              checked_in: bool, after_ns: int = 0) -> SpaceIds:
+    """The key's ids once Space holds it; ``checked_in_ns`` orders the room check-ins (CN,
+    CNM), so an older key's check-out leaves the room alone. Wall time, but never before
+    ``after_ns``, the newest check-in the store knows: the clock may have been stepped back."""
     ids = dataclasses.replace(before, encoded=before.encoded or encoded,
                               mobile=before.mobile or mobile)
-    if checked_in:
-        ids.checked_in_ns = time.time_ns()  # seconds are too coarse: two cuts a second
+    if checked_in:  # nanoseconds: seconds are too coarse, two cuts a second
+        ids.checked_in_ns = max(time.time_ns(), after_ns + 1)
     return ids
 
 
@@ -109,7 +110,7 @@ def delivered(data: SpaceKeyData, phone: str) -> dict[str, Any]:
 
 
 async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool,
-                 checkpoint: Checkpoint) -> Outcome:
+                 checkpoint: Checkpoint, after_ns: int = 0) -> Outcome:
     """A JustIN Mobile key: CNM for a key Space does not know yet, else CCM (a copy), so
     the cards already in the guest's hands keep working."""
     data, before = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
@@ -118,7 +119,7 @@ async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool,
                              hint="add guest.phone to the booking, or send_mobile_key "
                              "with a phone")
     copy = before.in_space
-    ids = _in_space(before, mobile=True, checked_in=not copy)
+    ids = _in_space(before, mobile=True, checked_in=not copy, after_ns=after_ns)
     with _unless_refused(before, ids, checkpoint):
         await desk.mobile(phone, list(data.rooms), from_wire(data.space_valid_from),
                           from_wire(data.space_valid_until), copy=copy,

@@ -19,6 +19,13 @@ def rooms_taken(store: Tx, key: KeyRow) -> list[str]:
     return sorted(taken)
 
 
+def latest_check_in(store: Tx, backend: str) -> int:
+    """The newest check-in of a live key of ``backend``: a new one is ordered after it even
+    when the wall clock was stepped back since (a Pi's clock set by NTP mid-day)."""
+    return max((SpaceIds.from_json(key.external_ids).checked_in_ns
+                for key in store.keys.live(backend)), default=0)
+
+
 def read_back(store: Tx, backend: str, outcome: Outcome) -> None:
     """Name the booking or owner key a card read at the desk belongs to: the newest key
     of that room, revoked ones too (a card handed back at check-out names its stay),

@@ -11,7 +11,7 @@ from bench.clocks import SteppedClock
 
 from _appliance import Appliance, eventually
 from _ks import KsProcess
-from test_appliance_contract import booking, event, reply, send
+from test_appliance_contract import STAY, booking, event, reply, send
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -69,5 +69,38 @@ def test_a_clock_stepped_back_while_the_appliance_was_stopped_delays_no_key(
         assert "were due more than 2 s from now" in appliance.log_text()
         ks.knobs(outage=False)
         assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
+    finally:
+        appliance.close()
+
+
+def test_a_room_cut_for_the_next_guest_after_a_step_back_is_not_checked_out(
+        tmp_path, broker, space, peer_factory):
+    """Space holds one check-in per room. The Jansens' card is cut, the clock goes back an
+    hour, the next guests' card for the same pitch is cut; the Jansens then leave: their
+    check-out must leave the pitch to the next guests, though by the wall clock their card
+    looks the newer of the two."""
+    clock = SteppedClock(tmp_path)
+    appliance = Appliance(tmp_path / "a", broker, space, env=clock.env).start()
+    try:
+        pms = peer_factory(broker, "pms", persistent=True)
+        pms.subscribe("keybridge/camp/#")
+        send(pms, appliance, "booking", booking("first", "B1"))
+        assert reply(pms, "first")["status"] == "accepted"
+        send(pms, appliance, "encode_card", {"request_id": "cut-1", "booking_id": "B1",
+                                             "encoder": "desk-1"})
+        assert reply(pms, "cut-1", "ok", timeout=30)
+        clock.step(-3600)
+        eventually(lambda: "wall clock jumped -36" in appliance.log_text(), timeout=30,
+                   what="the step back in effect")
+        send(pms, appliance, "booking", booking("next", "B2", arrival=STAY["departure"],
+                                                departure="2027-07-06T11:00:00+02:00"))
+        assert reply(pms, "next")["status"] == "accepted"
+        send(pms, appliance, "encode_card", {"request_id": "cut-2", "booking_id": "B2",
+                                             "encoder": "desk-1"})
+        assert reply(pms, "cut-2", "ok", timeout=30)
+        send(pms, appliance, "booking", booking("left", "B1", revision=2, status="COMPLETED"))
+        revoked = event(pms, "key_revoked", 30, booking_id="B1", backend="space")
+        assert revoked["checked_out"] is False
+        assert space.control({"op": "state"})["state"]["rooms"]["Pitch 12"]["checked_in"]
     finally:
         appliance.close()
