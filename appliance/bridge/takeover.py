@@ -52,4 +52,6 @@ def advice(client_id: str, site_id: str, why: str) -> str:
             "work and publishes nothing, so the two do not fight over the session and carry "
             "out commands twice. Find the other one (the broker's log names the address of "
             "each client %r), stop it or give it its own site id, then start this one again: "
-            "systemctl start keybridge" % (client_id, why, site_id, client_id))
+            "systemctl start keybridge. If there is no other one, the broker closes every "
+            "connection for a reason of its own (a permission this site's user lacks, say): "
+            "its log says which" % (client_id, why, site_id, client_id))
