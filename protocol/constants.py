@@ -38,4 +38,6 @@ MAX_SENDS = 3  # sends of one frame in total, the first included
 # Space makes at most ten copies of a guest key (peers §1.1); on the wire the
 # count is one digit appended to CN/CC/CA (§5.2), so nine per request.
 MAX_KEYS_PER_REQUEST = 9
+# Taken in a request: CN10 and more are sent by clients in the field (two digits).
+MAX_KEYS_ACCEPTED = 99
 AUTHORIZATION_COUNT = 62  # Space's fixed list of PMS authorizations (§4.2)

@@ -87,9 +87,10 @@ class MalformedMessage(RemoteProtocolError):
         command: field #0 of the frame (bytes).
         field: the attribute name of the offending field, or '' for the frame.
         reason: what is wrong, in words.
+        number: the field's number in the frame (0: the command), or -1.
     """
 
-    def __init__(self, command: bytes, field: str, reason: str) -> None:
+    def __init__(self, command: bytes, field: str, reason: str, number: int = -1) -> None:
         where = printable(command)
         if field:
             where += " field %r" % field
@@ -97,6 +98,7 @@ class MalformedMessage(RemoteProtocolError):
         self.command = command
         self.field = field
         self.reason = reason
+        self.number = number  # the offending field's number on the wire, -1 if not one
 
 
 class LinkFailure(ProtocolError):

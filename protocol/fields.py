@@ -52,19 +52,23 @@ class Text(Codec):
     the appliance transliterates names before they get here, and Space's
     reading of anything else is unknown (§2.4). What Space sends may be
     Latin-1 (§2.4: "decode replies as Windows-1252/Latin-1"), so reply fields
-    use ``latin1``: printable Latin-1 is allowed both ways. Decoding accepts
-    any byte the framing allows.
+    use ``latin1``: printable Latin-1 is allowed both ways. Decoding takes any
+    byte the framing allows but a control byte (a PMS in the field may send
+    Latin-1; Space's own limits are the simulator's site rules).
     """
 
     def __init__(self, max_len: int, required: bool = False, allow_lf: bool = False,
-                 latin1: bool = False):
+                 latin1: bool = False, accept_len: int = 0):
         self.max_len = max_len
         self.required = required
         self.allow_lf = allow_lf
         self.latin1 = latin1
+        # Postel: where the notes' limit is only [MED], longer text from a peer is taken
+        # (the simulator's site rules decide what Space makes of it); ours stays in max_len.
+        self.accept_len = max(accept_len, max_len)
 
     def encode(self, value: object) -> bytes:
-        data = self._checked(_need_bytes(value))
+        data = self._checked(_need_bytes(value), self.max_len)
         for byte in data:
             if not self._printable(byte):
                 kind = "Latin-1" if self.latin1 else "ASCII"
@@ -77,16 +81,20 @@ class Text(Codec):
         return self.latin1 and byte >= 0xA0
 
     def decode(self, raw: bytes) -> object:
-        return self._checked(raw)
+        data = self._checked(raw, self.accept_len)
+        for byte in data:  # Latin-1 and Windows-1252 letters are taken, control bytes not
+            if (byte < 0x20 and not (byte == _LF and self.allow_lf)) or byte == 0x7F:
+                raise Invalid("has the control byte 0x%02X" % byte)
+        return data
 
     def from_wire(self, raw: list[bytes]) -> object:
         return self.decode(raw[0])
 
-    def _checked(self, data: bytes) -> bytes:
+    def _checked(self, data: bytes, limit: int) -> bytes:
         if self.required and not data:
             raise Invalid("is required")
-        if len(data) > self.max_len:
-            raise Invalid("is %d bytes, at most %d allowed" % (len(data), self.max_len))
+        if len(data) > limit:
+            raise Invalid("is %d bytes, at most %d allowed" % (len(data), limit))
         for byte in FORBIDDEN_BYTES:
             if byte in data:
                 raise Invalid("contains the forbidden byte 0x%02X" % byte)
@@ -108,7 +116,7 @@ class Choice(Codec):
     def decode(self, raw: bytes) -> object:
         if raw not in self.values:
             allowed = ", ".join(v.decode() for v in self.values)
-            raise Invalid("%r is not one of %s" % (raw, allowed))
+            raise Invalid("%s is not one of %s" % (quoted(raw), allowed))
         return raw
 
     def from_wire(self, raw: list[bytes]) -> object:
@@ -119,8 +127,13 @@ class Choice(Codec):
 
 def _digits(raw: bytes, what: str) -> int:
     if not raw or not all(0x30 <= byte <= 0x39 for byte in raw):
-        raise Invalid("%s %r is not all digits" % (what, raw))
+        raise Invalid("%s %s is not all digits" % (what, quoted(raw)))
     return int(raw)
+
+
+def quoted(raw: bytes) -> str:
+    """A field's bytes in a message, quoted, never as a Python bytes literal."""
+    return "'%s'" % "".join(chr(c) if 0x20 <= c < 0x7F else "?" for c in raw)
 
 
 def days_in_month(year: int, month: int) -> int:
@@ -149,7 +162,7 @@ class Date(Codec):
 
     def decode(self, raw: bytes) -> object:
         if len(raw) != 10:
-            raise Invalid("%r is not hhmmDDMMYY (10 digits)" % raw)
+            raise Invalid("%s is not hhmmDDMMYY (10 digits)" % quoted(raw))
         _digits(raw, "date")
         hour, minute, day, month, yy = (int(raw[i : i + 2]) for i in range(0, 10, 2))
         check_time(2000 + yy, month, day, hour, minute)
@@ -218,21 +231,29 @@ class Authorizations(Codec):
 
 
 class Phone(Codec):
-    """International phone number (§4.4): ``+`` or ``00``, then 7..15 digits (E.164)."""
+    """A phone number (§4.4). Sent: international only, ``+`` or ``00`` and 7..15 digits
+    (E.164). Taken: also a national number of digits (``0612345678``), which clients in the
+    field send; whether Space knows it is Space's to say (EG: not registered), not a
+    syntax error."""
 
     def encode(self, value: object) -> bytes:
-        return self.decode(_need_bytes(value))  # type: ignore[return-value]
-
-    def decode(self, raw: bytes) -> object:
+        raw = _need_bytes(value)
         if raw.startswith(b"+"):
             digits = raw[1:]
         elif raw.startswith(b"00"):
             digits = raw[2:]
         else:
-            raise Invalid("%r is not international: start with + and the country code" % raw)
+            raise Invalid("%s is not international: start with + and the country code"
+                          % quoted(raw))
         _digits(digits, "phone number")
         if not 7 <= len(digits) <= 15 or digits.startswith(b"0"):
-            raise Invalid("%r is not an E.164 number (country code, 7-15 digits)" % raw)
+            raise Invalid("%s is not an E.164 number (country code, 7-15 digits)" % quoted(raw))
+        return raw
+
+    def decode(self, raw: bytes) -> object:
+        _digits(raw[1:] if raw.startswith(b"+") else raw, "phone number")
+        if not 4 <= len(raw) <= 20:
+            raise Invalid("%s is not a phone number (4-20 characters)" % quoted(raw))
         return raw
 
     def from_wire(self, raw: list[bytes]) -> object:
@@ -253,11 +274,12 @@ class Hex(Codec):
 
     def decode(self, raw: bytes) -> object:
         if len(raw) % 2 or len(raw) > self.max_len:
-            raise Invalid("%r is not a hex string of at most %d digits" % (raw, self.max_len))
+            raise Invalid("%s is not a hex string of at most %d digits"
+                          % (quoted(raw), self.max_len))
         try:
             return bytes.fromhex(raw.decode())
         except ValueError:
-            raise Invalid("%r is not a hex string" % raw)
+            raise Invalid("%s is not a hex string" % quoted(raw))
 
     def from_wire(self, raw: list[bytes]) -> object:
         return self.decode(raw[0])
@@ -272,16 +294,18 @@ class Group(Codec):
 
     empty = ()
 
-    def __init__(self, item: Codec, width: int, minimum: int = 0):
+    def __init__(self, item: Codec, width: int, minimum: int = 0, accept_minimum: int = -1):
         self.item = item
         self.width = width
         self.minimum = minimum
+        # Taken with fewer values where a peer may send fewer (a CA with no room).
+        self.accept_minimum = minimum if accept_minimum < 0 else accept_minimum
 
     def to_wire(self, value: object) -> list[bytes]:
         if not isinstance(value, (tuple, list)):
             raise Invalid("must be a tuple of up to %d values" % self.width)
         values = tuple(value)
-        self._check_count(values)
+        self._check_count(values, self.minimum)
         wire = [self.item.encode(v) for v in values]
         if b"" in wire:
             raise Invalid("must not contain empty values")
@@ -289,9 +313,9 @@ class Group(Codec):
 
     def from_wire(self, raw: list[bytes]) -> object:
         values = tuple(self.item.decode(r) for r in raw if r != b"")
-        self._check_count(values)
+        self._check_count(values, self.accept_minimum)
         return values
 
-    def _check_count(self, values: tuple[object, ...]) -> None:
-        if not self.minimum <= len(values) <= self.width:
-            raise Invalid("needs %d to %d values, got %d" % (self.minimum, self.width, len(values)))
+    def _check_count(self, values: tuple[object, ...], minimum: int) -> None:
+        if not minimum <= len(values) <= self.width:
+            raise Invalid("needs %d to %d values, got %d" % (minimum, self.width, len(values)))

@@ -12,7 +12,7 @@ Sending trims trailing empty fields, as the PHP client does and as the
 notes' own vector V2 shows; receiving accepts them (§2.2, [MED]).
 """
 
-from .constants import MAX_KEYS_PER_REQUEST
+from .constants import MAX_KEYS_ACCEPTED, MAX_KEYS_PER_REQUEST
 from .errors import FieldError, MalformedMessage, printable
 from .fields import Invalid
 
@@ -22,13 +22,17 @@ class Message:
 
     CODES: tuple[bytes, ...] = ()
     LAYOUT: tuple[tuple[str, int, object], ...] = ()
+    _taking = 0  # > 0 while a message is built from received fields (``_build``)
 
     def __init__(self, command: bytes) -> None:
         self.command = command
 
     def _validate(self) -> None:
-        """Called at the end of each subclass ``__init__``: fail early."""
-        self.fields()
+        """Called at the end of each subclass ``__init__``: fail early. Not for a message
+        built from received fields: their codecs checked them, as leniently as the notes'
+        evidence asks (Postel), and sending it back would apply our own, stricter limits."""
+        if not Message._taking:
+            self.fields()
 
     def fields(self) -> list[bytes]:
         """The wire fields, command first, trailing empty fields trimmed.
@@ -60,7 +64,7 @@ class Message:
     def parse_command(cls, command: bytes) -> dict[str, object]:
         """Constructor arguments carried by field #0 (overridden for CN2, L1...)."""
         if command not in cls.CODES:
-            raise MalformedMessage(command, "", "unknown command")
+            raise MalformedMessage(command, "", "unknown command", 0)
         return {"command": command}
 
     @classmethod
@@ -80,22 +84,25 @@ class Message:
             try:
                 kwargs[name] = codec.from_wire(raw)  # type: ignore[attr-defined]
             except Invalid as err:
-                raise MalformedMessage(fields[0], name, err.args[0])
+                raise MalformedMessage(fields[0], name, err.args[0], index)
             for i in range(index, min(index + width, len(fields))):
                 covered[i] = True
         for index in range(len(fields)):
             # Gaps the layout leaves empty (CNM #11-#13) and fields past it
             # must be empty: content there would otherwise be dropped unseen.
             if not covered[index] and fields[index] != b"":
-                raise MalformedMessage(fields[0], "", "unexpected field #%d" % index)
+                raise MalformedMessage(fields[0], "", "unexpected field #%d" % index, index)
         return cls._build(kwargs)
 
     @classmethod
     def _build(cls, kwargs: dict[str, object]) -> "Message":
+        Message._taking += 1
         try:
             return cls(**kwargs)  # type: ignore[arg-type]
         except FieldError as err:
             raise MalformedMessage(err.command, err.field, err.reason)
+        finally:
+            Message._taking -= 1
 
     def _key(self) -> tuple[object, ...]:
         return (self.command,) + tuple(getattr(self, n) for n, _, _ in self.LAYOUT)
@@ -116,14 +123,23 @@ def command_parts(command: bytes, bases: tuple[bytes, ...]) -> tuple[bytes, byte
     for base in sorted(bases, key=len, reverse=True):
         if command.startswith(base):
             return base, command[len(base) :]
-    raise MalformedMessage(command, "", "unknown command")
+    raise MalformedMessage(command, "", "unknown command", 0)
 
 
 def suffix_digit(command: bytes, suffix: bytes, low: int, high: int, field: str) -> int:
     """The one-digit suffix of ``command`` (CN2, L1), checked against low..high."""
     if len(suffix) != 1 or not low <= suffix[0] - 0x30 <= high:
-        raise MalformedMessage(command, field, "suffix must be one digit %d..%d" % (low, high))
+        raise MalformedMessage(command, field, "suffix must be one digit %d..%d" % (low, high),
+                               0)
     return suffix[0] - 0x30
+
+
+def suffix_number(command: bytes, suffix: bytes, high: int, field: str) -> int:
+    """The one- or two-digit suffix of ``command`` (CN2, CN10), checked against 1..high."""
+    if not 1 <= len(suffix) <= 2 or not all(0x30 <= c <= 0x39 for c in suffix) or not (
+            1 <= int(suffix) <= high) or suffix[0] == 0x30:
+        raise MalformedMessage(command, field, "suffix must be a number 1..%d" % high, 0)
+    return int(suffix)
 
 
 class CountedMessage(Message):
@@ -145,8 +161,10 @@ class CountedMessage(Message):
     @classmethod
     def parse_command(cls, command: bytes) -> dict[str, object]:
         base, suffix = command_parts(command, cls.CODES)
-        count = suffix_digit(command, suffix, 1, MAX_KEYS_PER_REQUEST, "count") if suffix else None
+        count = suffix_number(command, suffix, MAX_KEYS_ACCEPTED, "count") if suffix else None
         return {"command": base, "count": count}
+
+
 
     def _key(self) -> tuple[object, ...]:
         return Message._key(self) + (self.count,)
@@ -183,10 +201,11 @@ class Registry:
     def lookup(self, command: bytes) -> type[Message]:
         if command in self.by_code:
             return self.by_code[command]
-        # Suffixed forms: CN2, CC9, L1, P3 (the base is in CODES).
-        if command[:-1] in self.by_code and command[-1:].isdigit():
-            return self.by_code[command[:-1]]
-        raise MalformedMessage(command, "", "unknown command")
+        # Suffixed forms: CN2, CC9, L1, P3, and CN10 (the base is in CODES).
+        for digits in (1, 2):
+            if command[:-digits] in self.by_code and command[-digits:].isdigit():
+                return self.by_code[command[:-digits]]
+        raise MalformedMessage(command, "", "unknown command", 0)
 
     def decode(self, fields: list[bytes]) -> Message:
         if not fields or fields[0] == b"":

@@ -7,7 +7,7 @@ serial numbers follow the encoder one per field, and CO/MC echo their room.
 """
 
 from .errors import FieldError, VendorError
-from .fields import Choice, Codec, Group, Hex, Invalid, Text, auth_set
+from .fields import Choice, Codec, Group, Hex, Invalid, Text, auth_set, quoted
 from .message import CountedMessage, Message, TrackMessage
 from .requests import AUTHS, DATE, PHONE
 
@@ -15,6 +15,8 @@ from .requests import AUTHS, DATE, PHONE
 ENCODER = Text(64, required=True, latin1=True)
 ROOM = Text(24, required=True, latin1=True)
 ROOMS = Group(ROOM, 4, minimum=1)
+# LT of a one-shot card made for shared doors only (a CA with no room) names no room.
+CARD_ROOMS = Group(ROOM, 4)
 OPTIONAL_ROOM = Text(24, latin1=True)
 OPERATOR = Text(24, latin1=True)
 
@@ -57,7 +59,7 @@ class Shape(Codec):
         for want, got in zip(self.shape, raw):
             ok = ok and (0x30 <= got <= 0x39 if want == 0x4E else got == want)
         if not ok:
-            raise Invalid("%r does not have the shape %s" % (raw, self.shape.decode()))
+            raise Invalid("%s does not have the shape %s" % (quoted(raw), self.shape.decode()))
         return raw
 
     def from_wire(self, raw: list[bytes]) -> object:
@@ -141,7 +143,7 @@ class GuestCard(Message):
     CODES = (b"LT",)
     LAYOUT = (
         ("encoder", 1, ENCODER),
-        ("rooms", 2, ROOMS),  # 2-5
+        ("rooms", 2, CARD_ROOMS),  # 2-5
         ("status", 6, Choice((b"CI", b"CO"))),  # valid for the main room, or not
         ("copy", 7, Choice((b"0", b"1", b"2", b"I", b"A"))),  # I: 3rd+, A: one-shot
         ("granted", 8, AUTHS),

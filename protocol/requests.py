@@ -10,9 +10,14 @@ from .message import CountedMessage, Message, TrackMessage
 ENCODER = Text(64, required=True)  # a Space encoder name or a HAMS number
 ROOM = Text(24, required=True)  # §2.5
 ROOMS = Group(ROOM, 4, minimum=1)  # main room first, then up to three more
+# Clients in the field send CA (a one-shot card for shared doors) and even CN without a room;
+# taken, so that the simulator's site rules answer them as Space would (not ES).
+CARD_ROOMS = Group(ROOM, 4, minimum=1, accept_minimum=0)
 OPTIONAL_ROOM = Text(24)
 OPERATOR = Text(24)  # §2.5
-PRINT_INFO = Group(Text(24, required=True), 3)  # three text lines, §5.2 #12-14
+# Three text lines, §5.2 #12-14. 24 is [MED] (PY truncates, RB does not): sent at most 24,
+# taken up to 64.
+PRINT_INFO = Group(Text(24, required=True, accept_len=64), 3)
 AUTHS = Authorizations()
 DATE = Date()
 EJECT = Choice((b"E", b"R", b"T"))  # eject, retain, rear ejection (§4.3)
@@ -22,7 +27,7 @@ PHONE = Phone()
 MOBILE_TEXT = Text(256, allow_lf=True)  # §2.5; RB sends multi-line texts
 AUTH_CODE = Text(64)  # PHP only, [LOW]
 DOOR = Text(64, required=True)
-TRACK_TEXT = Text(24)  # as the card's text lines, [MED]
+TRACK_TEXT = Text(24, accept_len=64)  # as the card's text lines, [MED]
 
 
 class EncodeCard(CountedMessage):
@@ -36,7 +41,7 @@ class EncodeCard(CountedMessage):
     LAYOUT = (
         ("encoder", 1, ENCODER),
         ("eject", 2, EJECT),
-        ("rooms", 3, ROOMS),  # 3-6
+        ("rooms", 3, CARD_ROOMS),  # 3-6
         ("granted", 7, AUTHS),
         ("denied", 8, AUTHS),
         ("start", 9, DATE),

@@ -193,12 +193,20 @@ class LinkServer:
         try:
             request = protocol.decode_request(fields)
         except protocol.MalformedMessage as err:
-            reply: protocol.message.Message = protocol.ErrorReply(
-                b"ES", detail=str(err).encode("ascii", "replace")[:256]
-            )
+            reply: protocol.message.Message = syntax_error(fields, err)
         else:
             reply = await self.handler(request)
         return reply.fields()
+
+
+def syntax_error(fields: list[bytes], err: protocol.MalformedMessage) -> protocol.ErrorReply:
+    """ES as Space words it: the request's encoder (or phone) echoed, as in its other errors,
+    and which field; never this program's own text."""
+    target = fields[1] if len(fields) > 1 else b""
+    if not all(0x20 <= byte < 0x7F for byte in target) or len(target) > 64:
+        target = b""
+    where = b" in field %d" % err.number if err.number >= 0 else b""
+    return protocol.ErrorReply(b"ES", target, b"syntax error" + where)
 
 
 class _Connection:

@@ -118,7 +118,7 @@ class Desk:
         if staff:
             if staff not in self.site.staff:
                 raise KeyError("no staff card for %r" % staff.decode())
-            return self._log(door, OPENED, STAFF_ID, b"", staff)
+            return self._log(door, OPENED, STAFF_ID, b"#0", staff)  # as clients parse it
         card = self._card(serial, phone)
         if card.kind == "spare":
             return self._log(door, OPENED if door.room else DENIED, SPARE_ID, b"S1")
@@ -145,15 +145,15 @@ class Desk:
         opens = door.room in card.rooms or door.authorization in card.granted
         if not opens:
             return DENIED
-        room = self.site.rooms[card.rooms[0]]
         if card.used:
             return INVALID
         # A one-shot key (a technician's visit) does not depend on the stay.
-        if card.copy != b"A" and card.generation != room.generation:
-            return INVALID  # a newer key was made for the room (§5.1)
-        if card.copy != b"A" and not room.checked_in and (
-                self.site.options.remove_access_on_checkout):
-            return INVALID
+        if card.copy != b"A":
+            room = self.site.rooms[card.rooms[0]]
+            if card.generation != room.generation:
+                return INVALID  # a newer key was made for the room (§5.1)
+            if not room.checked_in and self.site.options.remove_access_on_checkout:
+                return INVALID
         now = as_tuple(self.clock.now())
         if (card.start is not None and now < card.start) or (
                 card.expiry is not None and now >= card.expiry):

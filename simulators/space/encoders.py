@@ -138,9 +138,11 @@ class Encoders:
 
     async def encode(self, request: protocol.EncodeCard) -> protocol.message.Message:
         encoder = self.encoder(request.encoder)
+        one_shot = request.command == b"CA"
+        if one_shot and not request.rooms:  # shared doors only: no room, no check-in
+            return await self._one_shot(encoder, request)
         main = self.rooms(request.rooms, request.encoder)
         count = request.count or 1
-        one_shot = request.command == b"CA"
         copies = range(count) if one_shot else self.make_keys(
             main, count, request.command == b"CN", request.encoder)
         async with self.card_on(encoder) as card:
@@ -157,12 +159,26 @@ class Encoders:
         returned = {b"1": serials[-1:], b"2": serials}.get(request.serial_return, [])
         return protocol.CardEncoded(request.command, request.encoder, tuple(returned))
 
-    def _write(self, encoder: Encoder, request: protocol.EncodeCard, main: Room,
+    async def _one_shot(self, encoder: Encoder,
+                        request: protocol.EncodeCard) -> protocol.message.Message:
+        async with self.card_on(encoder) as card:
+            if card.kind in ("staff", "foreign"):
+                raise Refused(b"EV" if card.kind == "staff" else b"EF", request.encoder)
+            serials = [self._write(encoder, request, None, ONE_SHOT)
+                       for _ in range(request.count or 1)]
+        returned = {b"1": serials[-1:], b"2": serials}.get(request.serial_return, [])
+        return protocol.CardEncoded(request.command, request.encoder, tuple(returned))
+
+    def _write(self, encoder: Encoder, request: protocol.EncodeCard, main: Room | None,
                copy: bytes) -> bytes:
         serial = b"%08X" % next(self._serials)
-        card = Card("guest", serial, request.rooms, main.generation, copy,
-                    key_authorizations(request, main), request.start or main.start,
-                    request.expiry or main.expiry, request.operator)
+        if main is None:  # a one-shot card for shared doors: what the request grants
+            card = Card("guest", serial, (), 0, copy, granted(request.granted, request.denied),
+                        request.start, request.expiry, request.operator)
+        else:
+            card = Card("guest", serial, request.rooms, main.generation, copy,
+                        key_authorizations(request, main), request.start or main.start,
+                        request.expiry or main.expiry, request.operator)
         self.cards[serial] = card
         encoder.card = card  # the last card written stays on the reader
         return serial
@@ -179,7 +195,7 @@ class Encoders:
 
     def valid(self, card: Card) -> bool:
         """Whether a guest card still counts for its main room (LT's CI)."""
-        room = self.site.rooms.get(card.rooms[0])
+        room = self.site.rooms.get(card.rooms[0]) if card.rooms else None
         stale = room is None or not room.checked_in or card.generation != room.generation
         if stale and card.copy != ONE_SHOT:  # one-shot keys stand alone
             return False

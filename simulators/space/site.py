@@ -85,6 +85,21 @@ class Options:
 
 
 @dataclasses.dataclass
+class Rules:
+    """What this Space does where the notes are unsure ([MED], [LOW] or unknown). Each
+    default is what PMS clients in the field send every day and so must work; the strict
+    choice, a knob away, is the notes' own limit. Field tests (``keybridge space survey``)
+    settle them one by one."""
+
+    print_info_max_chars: int = 0  # 0: any line the frame carries; 24: ES beyond ([MED])
+    track_text_max_chars: int = 0  # the same for P1-P3 text
+    max_keys_per_request: int = 10  # CN10 taken; 9: ES beyond, one digit as the notes
+    card_without_room: str = "answer"  # CA: a one-shot card for shared doors, CN/CC: TD;
+    # "refuse": ES
+    national_phone: str = "EG"  # a phone without +/00: EG not registered; "ES": syntax
+
+
+@dataclasses.dataclass
 class Site:
     rooms: dict[bytes, Room] = dataclasses.field(default_factory=dict)
     doors: dict[bytes, Door] = dataclasses.field(default_factory=dict)
@@ -92,6 +107,7 @@ class Site:
     staff: set[bytes] = dataclasses.field(default_factory=set)
     phones: set[bytes] = dataclasses.field(default_factory=set)
     options: Options = dataclasses.field(default_factory=Options)
+    rules: Rules = dataclasses.field(default_factory=Rules)
     audit_date_format: str = "dd/mm"
     database_missing: bool = False  # NF to everything
     listen: str = "127.0.0.1:8090"
@@ -123,6 +139,7 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>") -> Site:
     site.options.max_copies = options.get("max_copies", int, 10)
     if not 1 <= site.options.max_copies <= 99:
         raise options.error("max_copies", "must be 1 to 99", "Space allows 10 by default")
+    _rules(site.rules, top.table("rules"))
     clock = top.table("clock")
     start = clock.get("start", str, "")
     if start:
@@ -145,6 +162,19 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>") -> Site:
     except FaultError as err:
         raise SiteError("%s: [faults]: %s" % (source, err)) from err
     return site
+
+
+def _rules(rules: Rules, table: "_Table") -> None:
+    for key in ("print_info_max_chars", "track_text_max_chars"):
+        value = table.get(key, int, getattr(rules, key))
+        if not 0 <= value <= 64:
+            raise table.error(key, "must be 0 to 64", "0 takes any length, 24 is the notes' limit")
+        setattr(rules, key, value)
+    rules.max_keys_per_request = table.get("max_keys_per_request", int, 10)
+    if not 1 <= rules.max_keys_per_request <= 99:
+        raise table.error("max_keys_per_request", "must be 1 to 99", "10 is what clients send")
+    rules.card_without_room = table.choice("card_without_room", ("answer", "refuse"), "answer")
+    rules.national_phone = table.choice("national_phone", ("EG", "ES"), "EG")
 
 
 def _phone(table: "_Table", phone: object) -> bytes:

@@ -20,6 +20,7 @@ from typing import Any
 
 import protocol
 from simulators.link_server import LinkServer, Observer
+from simulators.space import rules
 from simulators.space.clock import SimClock
 from simulators.space.desk import Desk
 from simulators.space.encoders import Encoders, Refused
@@ -60,6 +61,7 @@ class SpaceSimulator:
         try:
             if self.site.database_missing:
                 raise Refused(b"NF", detail=b"PC interface database unavailable")
+            rules.check(self.site.rules, request)
             reply: protocol.message.Message = await self._handlers[type(request)](request)
         except Refused as refusal:
             return refusal.reply()

@@ -8,6 +8,8 @@ import datetime
 from pathlib import Path
 
 from appliance.space import SpaceSettings
+from appliance.space.transport import close_quietly
+from protocol.driver import LinkDriver
 from simulators.space import SpaceSimulator, load_site
 from simulators.space.clock import SimClock
 
@@ -45,3 +47,12 @@ def address(simulator):
 
 def settings_for(simulator, **changes):
     return SpaceSettings(server=address(simulator), **{**FAST, **changes})
+
+
+async def raw_exchange(simulator, fields):
+    """Send ``fields`` as one frame on a raw link, as any PMS may; the reply's fields."""
+    reader, writer = await settings_for(simulator).transport().open()
+    try:
+        return await LinkDriver(reader, writer).request(fields, 2000)
+    finally:
+        await close_quietly(writer)

@@ -12,10 +12,8 @@ import pytest
 
 import protocol
 from appliance.space import SpaceCommands, errors
-from appliance.space.transport import close_quietly
-from protocol.driver import LinkDriver
 
-from _spacesim import ARRIVAL, DEPARTURE, ENC1, ENC2, NOW, PHONE, settings_for
+from _spacesim import ARRIVAL, DEPARTURE, ENC1, ENC2, NOW, PHONE, raw_exchange
 
 PITCH = b"Pitch 12"
 DAY = datetime.timedelta(days=1)
@@ -383,22 +381,15 @@ async def test_a_missing_database_fails_every_request(desk, space):
         await desk.check_out("Pitch 12")
 
 
-async def raw_exchange(space, fields):
-    """Send ``fields`` as one frame on a raw link; return the reply's fields."""
-    reader, writer = await settings_for(space).transport().open()
-    try:
-        return await LinkDriver(reader, writer).request(fields, 2000)
-    finally:
-        await close_quietly(writer)
-
-
-@pytest.mark.parametrize("fields", [[b"XX", b"foo"], [b"LT", b""], [b"CN", b"Online Encoder 1"]])
-async def test_a_request_that_does_not_decode_is_a_syntax_error(space, fields):
+@pytest.mark.parametrize(("fields", "field"), [
+    ([b"XX", b"foo"], 0), ([b"LT", b""], 1), ([b"CN", b"Online Encoder 1", b"X"], 2)])
+async def test_a_request_that_does_not_decode_is_a_syntax_error(space, fields, field):
     reply = await raw_exchange(space, fields)
     assert reply[0] == b"ES"
     err = errors.refusal(protocol.decode_reply(reply).to_error())
     check_refusal(err, errors.SyntaxRejected, "ES", "syntax error")
-    assert err.detail  # Space says what it did not understand
+    # As Space words it: the encoder echoed, which field; no text of this program.
+    assert reply[1:] == [fields[1], b"syntax error in field %d" % field]
     assert space.requests == []
 
 

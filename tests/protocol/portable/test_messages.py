@@ -159,3 +159,35 @@ def test_mixed_authorizations_name_the_field():
     err = raises(protocol.FieldError, protocol.EncodeCard, b"CN", ENC, (b"101",),
                  granted=(1, "a"))
     assert err.field == "granted"
+
+
+def test_forms_clients_in_the_field_send_are_taken_but_never_sent():
+    """Postel: where the notes are unsure, what arrives is taken (the simulator's site rules
+    answer it as Space would); what goes out keeps to the notes' limits."""
+    ten = protocol.decode_request([b"CN10", ENC, b"E", b"101"])
+    assert ten.count == 10
+    assert raises(protocol.FieldError, ten.fields).field == "count"
+    no_room = protocol.decode_request([b"CA", ENC, b"E", b"", b"", b"", b"", b"1"])
+    assert no_room.rooms == () and no_room.granted == (1,)
+    assert raises(protocol.FieldError, no_room.fields).field == "rooms"
+    long_line = b"M" * 30
+    printed = protocol.decode_request([b"CN", ENC, b"E", b"101"] + [b""] * 8 + [long_line])
+    assert printed.print_info == (long_line,)
+    assert raises(protocol.FieldError, printed.fields).field == "print_info"
+    national = protocol.decode_request([b"CNM", b"0612345678", b"101"])
+    assert national.phone == b"0612345678"
+    assert raises(protocol.FieldError, national.fields).field == "phone"
+    track = protocol.decode_request([b"P1", ENC, b"E", b"T" * 40])
+    assert raises(protocol.FieldError, track.fields).field == "text"
+    latin = protocol.decode_request([b"CN", ENC, b"E", b"101", b"", b"", b"", b"", b"", b"",
+                                     b"", b"Jos\xe9"])
+    assert latin.operator == b"Jos\xe9"
+
+
+def test_a_control_byte_is_refused_even_on_receipt_and_the_field_is_numbered():
+    err = raises(protocol.MalformedMessage, protocol.decode_request,
+                 [b"CN", ENC, b"E", b"Room\x1b1"])
+    assert err.field == "rooms" and err.number == 3
+    assert raises(protocol.MalformedMessage, protocol.decode_request, [b"XX"]).number == 0
+    bad = raises(protocol.MalformedMessage, protocol.decode_request, [b"CNM", b"06-12", b"101"])
+    assert "b'" not in str(bad)  # no Python bytes literal in a message a person reads
