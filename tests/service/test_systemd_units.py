@@ -136,6 +136,7 @@ def test_reconcile_is_a_nightly_oneshot() -> None:
 
 # What may differ between the two services; everything else is the shared sandbox.
 OWN_SETTINGS = {"Type", "NotifyAccess", "WatchdogSec", "ExecStart", "Restart", "RestartSec",
+                "RestartPreventExitStatus",
                 "TimeoutStartSec", "TimeoutStopSec", "SyslogIdentifier", "Nice",
                 "IOSchedulingClass",
                 # The service's control socket directory: the nightly run must not own it, or
@@ -149,3 +150,10 @@ def test_reconcile_has_the_same_sandbox() -> None:
     shared = {k: v for k, v in main.items() if k not in OWN_SETTINGS}
     assert {k: v for k, v in reconcile.items() if k not in OWN_SETTINGS} == shared
     assert "ProtectSystem" in shared and "SystemCallFilter" in shared
+
+
+def test_a_service_that_gave_its_session_up_is_not_restarted_into_the_same_fight() -> None:
+    from appliance.errors import SessionTakenOver
+    main = parse_unit(UNITS / "keybridge.service")["Service"]
+    assert main["Restart"] == ["on-failure"]
+    assert main["RestartPreventExitStatus"] == [str(SessionTakenOver.EXIT_STATUS)]
