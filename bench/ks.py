@@ -24,7 +24,8 @@ from appliance.ks.site import KsSite
 from bench.lab import ks_requests
 from simulators.ks import defaults
 
-UNITS = {"P12": ("Pitch 12",), "P14": ("Pitch 14",), "C3": ("Chalet 3",)}
+UNITS: dict[str, tuple[str, ...]] = {"P12": ("Pitch 12",), "P14": ("Pitch 14",),
+                                      "C3": ("Chalet 3",)}
 KEY_TYPES = (KeyType("stay", True, ("Main gate",)),)
 
 

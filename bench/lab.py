@@ -50,7 +50,7 @@ class Child:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise SystemExit("bench: %s did not listen on %d (see %s)" % (
+        raise SystemExit("bench: %r did not listen on %d (see %s)" % (
             self.process.args, port, self.log))
 
     def stop(self) -> None:
