@@ -3,7 +3,7 @@
     keybridge space ping --server 192.168.1.20:8090
     keybridge space encode --encoder "Online Encoder 1" --room "Pitch 12" \\
         --from 2026-07-01T14:00 --until 2026-07-04T11:00 --count 2
-    keybridge space copy | read | checkout | mobile | audit ...
+    keybridge space copy | read | checkout | mobile | audit | survey ...
 
 The server comes from ``--server``, or from the config file: ``[space]``, or the
 ``[space.administrations.NAME]`` that ``--administration`` names (any valid
@@ -22,7 +22,7 @@ import sys
 import tomllib
 from typing import Any
 
-from appliance import registry
+from appliance import registry, space_survey
 from appliance.config.schema import Problems
 from appliance.control import client, wire
 from appliance.errors import KeybridgeError
@@ -66,6 +66,9 @@ def add_parser(commands: Any) -> None:
     mobile.add_argument("--message", default="", help="text shown on the phone")
     audit = verbs.add_parser("audit", parents=[common], help="a door's audit trail (WF/WN)")
     audit.add_argument("--door", required=True)
+    space_survey.add_arguments(verbs.add_parser(
+        "survey", parents=[common], help="ask Space what the protocol notes leave open, "
+        "record the transcript (read-only unless --allow-writes)"))
     space.set_defaults(func=run)
 
 
@@ -137,6 +140,11 @@ ARGUMENTS = ("encoder", "room", "valid_from", "valid_until", "count", "auth", "p
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.verb == "survey":
+        try:
+            return space_survey.main(args, settings_for(args), _service(args))
+        except (e.SpaceConfigError, ValueError, OSError) as err:
+            return _fail(args, EXIT_USAGE, "usage", str(err))
     try:
         socket = _service(args)
         if socket is not None:

@@ -1,6 +1,6 @@
 """The technician's requests to a Space server (``keybridge space ping|encode|copy|read|
-checkout|mobile|audit``), from plain arguments: the command line asks Space with them
-itself, or hands them to the running service, which asks on its own link.
+checkout|mobile|audit``, and ``survey``'s exchanges), from plain arguments: the command line
+asks Space with them itself, or hands them to the running service, which asks on its own link.
 
 Arguments are JSON-shaped (the control channel carries them): times are local wall times as
 ``2026-07-01T14:00`` text or datetimes.
@@ -10,6 +10,7 @@ import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from appliance.space import survey
 from appliance.space.commands import SpaceCommands
 
 HARMLESS = ("ping", "read", "audit")
@@ -43,7 +44,14 @@ VERBS: dict[str, Verb] = {
                                     _moment(a.get("valid_until")), copy=bool(a.get("copy")),
                                     message=str(a.get("message") or "")),
     "audit": lambda c, a: c.audit(a["door"]),
+    "exchange": lambda c, a: _exchange(c, a["fields"]),
 }
+
+
+async def _exchange(desk: SpaceCommands, fields: list[str]) -> list[str]:
+    """``keybridge space survey``'s one request as fields, through the service's link."""
+    reply = await survey.exchange(desk.client, [field.encode("latin-1") for field in fields])
+    return [field.decode("latin-1") for field in reply]
 
 
 async def run(desk: SpaceCommands, verb: str, args: dict[str, Any]) -> Any:
