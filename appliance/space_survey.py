@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--door", required=True, help="a door whose audit trail is read")
     parser.add_argument("--allow-writes", metavar="ROOM", default="",
                         help="a test room the site names: check a key in and out there")
+    parser.add_argument("--with-mc", action="store_true",
+                        help="with --allow-writes, also modify the check-in (MC, licensed)")
     parser.add_argument("--transcript", metavar="FILE",
                         help="where the transcript goes (default: space-survey-TIME.jsonl)")
     parser.add_argument("--compare", metavar="HOST:PORT",
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, settings: SpaceSettings, socket: str | None) -> int:
-    plan = survey.probes(args.encoder, args.door, args.allow_writes)
+    plan = survey.probes(args.encoder, args.door, args.allow_writes, args.with_mc)
     real = asyncio.run(_survey(settings, socket, plan))
     other = None
     if args.compare:

@@ -51,8 +51,9 @@ class Record:
         return self.reply[0].decode("latin-1")
 
 
-def probes(encoder: str, door: str, room: str = "") -> list[Probe]:
-    """The survey's requests, read-only unless ``room`` (a test room) is named."""
+def probes(encoder: str, door: str, room: str = "", modify: bool = False) -> list[Probe]:
+    """The survey's requests, read-only unless ``room`` (a test room) is named; ``modify``
+    adds MC (PHP's only, [LOW], and a licensed option of Space)."""
     enc = encoder.encode("ascii")
     found = [Probe("enq", ENQ, "is Space there and ready (ACK) or busy (NAK)"),
              Probe("read card", [b"LT", enc, b"E"],
@@ -62,14 +63,20 @@ def probes(encoder: str, door: str, room: str = "") -> list[Probe]:
               for n in range(1, AUDIT_STEPS + 1)]
     found += [Probe("unknown encoder", [b"LT", NO_SUCH_ENCODER, b"E"], "NC's layout"),
               Probe("unknown room", [b"CO", b"0", NO_SUCH_ROOM], "TD's layout")]
-    if room:
-        wired = room.encode("ascii")
-        found += [Probe("check in", [b"CN", enc, b"E", wired], "CN's reply"),
-                  Probe("read new card", [b"LT", enc, b"E"], "LT of a new key (CI, copy 0)"),
-                  Probe("copy", [b"CC", enc, b"E", wired], "CC's reply"),
-                  Probe("read copy", [b"LT", enc, b"E"], "LT of a copy (copy 1)"),
-                  Probe("check out", [b"CO", b"0", wired], "CO's reply (an echo is [LOW])"),
-                  Probe("read after check-out", [b"LT", enc, b"E"], "LT after CO (CO)")]
+    return found + (_writes(enc, room.encode("ascii"), modify) if room else [])
+
+
+def _writes(enc: bytes, room: bytes, modify: bool) -> list[Probe]:
+    """A key checked in and out of the test room ``room``, read back at every step."""
+    found = [Probe("check in", [b"CN", enc, b"E", room], "CN's reply"),
+             Probe("read new card", [b"LT", enc, b"E"], "LT of a new key (CI, copy 0)"),
+             Probe("copy", [b"CC", enc, b"E", room], "CC's reply"),
+             Probe("read copy", [b"LT", enc, b"E"], "LT of a copy (copy 1)")]
+    if modify:
+        found += [Probe("modify", [b"MC", room, b"", _tomorrow()], "MC's reply, if licensed"),
+                  Probe("read modified", [b"LT", enc, b"E"], "LT after MC: the new end")]
+    found += [Probe("check out", [b"CO", b"0", room], "CO's reply (an echo is [LOW])"),
+              Probe("read after check-out", [b"LT", enc, b"E"], "LT after CO (CO)")]
     return found
 
 
@@ -148,6 +155,12 @@ def _frame(fields: list[bytes] | None) -> str:
     if not fields or fields == ENQ or fields[0] in (b"ACK", b"NAK"):
         return ""
     return protocol.encode_frame(fields).hex()
+
+
+def _tomorrow() -> bytes:
+    """Noon tomorrow as hhmmDDMMYY, Space's local time taken as this machine's."""
+    when = datetime.datetime.now() + datetime.timedelta(days=1)
+    return b"1200%02d%02d%02d" % (when.day, when.month, when.year % 100)
 
 
 def _now() -> str:

@@ -31,17 +31,19 @@ async def keybridge(*args):
 async def test_the_survey_asks_space_and_writes_a_transcript_that_replays(space, tmp_path,
                                                                           room):
     transcript = tmp_path / "survey.jsonl"
-    writes = ["--allow-writes", room] if room else []
+    writes = ["--allow-writes", room, "--with-mc"] if room else []
     code, out, err = await keybridge(
         "--config", str(tmp_path / "none.toml"), "--server", settings_for(space).server,
         "--encoder", ENC1, "--door", "Barrier", "--transcript", str(transcript), *writes)
     assert code == 0, out + err
     assert "unknown encoder" in out and "NC|keybridge survey no encod" in out
     records = survey.read_transcript(transcript.read_text())
-    assert [r.probe for r in records] == [p.name for p in survey.probes(ENC1, "Barrier", room)]
+    plan = survey.probes(ENC1, "Barrier", room, modify=bool(room))
+    assert [r.probe for r in records] == [p.name for p in plan]
     assert all(r.reply is not None for r in records)
     kinds = {bytes(r.request[0]) for r in records}
-    assert (b"CN" in kinds) == bool(room) and (b"CO" in kinds)  # CO of a room nobody has
+    assert (b"CN" in kinds) == (b"MC" in kinds) == bool(room)
+    assert b"CO" in kinds  # CO of a room nobody has, read-only too
     assert await replayed_differences(records) == []
 
 
