@@ -48,7 +48,7 @@ class OwnerKey:
     id: str
     key_type: str
     units: tuple[str, ...]
-    valid_from: datetime.datetime
+    valid_from: datetime.datetime | None  # None: since the owner key was first received
     valid_until: datetime.datetime
     print_info: tuple[str, ...] = ()
     holder: str = ""
@@ -111,6 +111,10 @@ class Fields:
         if value not in choices:
             raise self.wrong(key, "one of %s" % ", ".join(choices))
         return str(value)
+
+    def has(self, key: str) -> bool:
+        """``key`` is there and not null."""
+        return self._get(key, False) is not None
 
     def instant(self, key: str) -> datetime.datetime:
         value = self.text(key)
@@ -178,9 +182,10 @@ def owner_key(payload: Any) -> OwnerKey:
     result = OwnerKey(
         id=fields.ident("id"), key_type=fields.text("key_type"),
         units=fields.texts("units", required=True),
-        valid_from=fields.instant("valid_from"), valid_until=fields.instant("valid_until"),
+        valid_from=fields.instant("valid_from") if fields.has("valid_from") else None,
+        valid_until=fields.instant("valid_until"),
         print_info=fields.texts("print_info", limit=3), holder=fields.text("holder", False))
-    if result.valid_until <= result.valid_from:
+    if result.valid_from is not None and result.valid_until <= result.valid_from:
         raise fields.wrong("valid_until", "after owner_key.valid_from")
     return result
 

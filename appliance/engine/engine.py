@@ -6,6 +6,7 @@ does the bridge acknowledge the MQTT message, so a crash at any point either los
 (the broker redelivers) or repeats nothing (the inbox knows the request_id).
 """
 
+import datetime
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -127,12 +128,17 @@ class Engine:
             raise CommandError("unknown_key_type", "owner_key.key_type %r is no key type here; "
                                "the key types are %s" % (owner.key_type, ", ".join(known)),
                                "owner_key.key_type")
+        valid_from = owner.valid_from or _owner_since(tx, owner.id)
+        if owner.valid_until <= valid_from:
+            raise CommandError("bad_request", "owner_key.valid_until must be after valid_from "
+                               "(%s; without valid_from, since the owner key was first "
+                               "received)" % valid_from.isoformat(), "owner_key.valid_until")
         tx.owner_keys.put(owner.id, {"key_type": owner.key_type, "units": list(owner.units),
-                                     "valid_from": owner.valid_from.isoformat(),
+                                     "valid_from": valid_from.isoformat(),
                                      "valid_until": owner.valid_until.isoformat(),
                                      "print_info": list(owner.print_info),
                                      "holder": owner.holder})
-        holder = Holder(owner.units, owner.valid_from, owner.valid_until,
+        holder = Holder(owner.units, valid_from, owner.valid_until,
                         owner_key_id=owner.id, key_type=owner.key_type,
                         print_info=owner.print_info, name=owner.holder)
         jobs = keyset.converge(tx, self.backends, request_id, holder, True)
@@ -264,6 +270,15 @@ def _too_deep(value: Any) -> bool:
             stack.extend((child, level + 1)
                          for child in (item.values() if isinstance(item, dict) else item))
     return False
+
+
+def _owner_since(tx: Tx, owner_key_id: str) -> datetime.datetime:
+    """An owner key sent without valid_from is valid from when it was first received, as
+    BEX's owner keys are; sent again, it keeps that start (its key does not change)."""
+    stored = tx.owner_keys.valid_from(owner_key_id)
+    if stored:
+        return datetime.datetime.fromisoformat(stored)
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
 def _booking_holder(booking: contract.Booking) -> Holder:

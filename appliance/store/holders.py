@@ -47,5 +47,11 @@ class OwnerKeys:
                         "excluded.data, deleted = 0, updated_at = excluded.updated_at",
                         (owner_key_id, dumps(data), now_iso()))
 
+    def valid_from(self, owner_key_id: str) -> str | None:
+        """When the owner key's validity began, as stored (ISO), if it is known and live."""
+        row = self.db.execute("SELECT json_extract(data, '$.valid_from') FROM owner_keys "
+                              "WHERE id = ? AND deleted = 0", (owner_key_id,)).fetchone()
+        return None if row is None else row[0]
+
     def delete(self, owner_key_id: str) -> None:
         self.db.execute("UPDATE owner_keys SET deleted = 1 WHERE id = ?", (owner_key_id,))

@@ -402,3 +402,23 @@ def test_a_product_change_mid_stay_updates_the_key_without_a_check_out(site, spa
     assert space.requests("CO") == []
     new = cut(pms, appliance, "x4", booking_id="B14")["data"]
     assert new["authorizations"] == ["Barrier", "Shower block", "Swimming pool"]
+
+
+def test_an_owner_key_without_valid_from_opens_from_when_it_was_first_received(site, space):
+    """As BEX's owner keys: valid_from defaults to the creation; sent again, the key keeps
+    its start and changes nothing."""
+    appliance, pms = site
+    before = now().replace(microsecond=0)
+    owner = {"id": "O9", "key_type": "owner", "units": ["C3"], "holder": "Jan",
+             "valid_until": (now() + datetime.timedelta(days=365)).isoformat()}
+    accepted(pms, appliance, "owner_key", {"request_id": "o9", "owner_key": owner})
+    card = cut(pms, appliance, "o9-cut", owner_key_id="O9")["data"]
+    start = datetime.datetime.fromisoformat(card["valid_from"])
+    assert before <= start <= now()
+    accepted(pms, appliance, "owner_key", {"request_id": "o9-again", "owner_key": owner})
+    again = cut(pms, appliance, "o9-cut-again", owner_key_id="O9")["data"]
+    assert again["valid_from"] == card["valid_from"]
+    send(pms, appliance, "owner_key", {"request_id": "o9-past", "owner_key": owner | {
+        "id": "O10", "valid_until": (now() - datetime.timedelta(days=1)).isoformat()}})
+    error = reply(pms, "o9-past")["error"]
+    assert (error["code"], error["field"]) == ("bad_request", "owner_key.valid_until")
