@@ -14,7 +14,12 @@ from typing import Any
 
 import protocol
 from appliance.space.client import SpaceClient
-from appliance.space.errors import AuditUnavailable, SpaceRequestError
+from appliance.space.errors import (
+    AuditUnavailable,
+    GeneralError,
+    PhoneNotRegistered,
+    SpaceRequestError,
+)
 from appliance.space.text import to_ascii
 
 COPY_NAMES = {b"0": "original", b"1": "copy 1", b"2": "copy 2", b"I": "copy 3 or later",
@@ -170,14 +175,19 @@ class SpaceCommands:
         common = (command, to_ascii(phone), tuple(to_ascii(r) for r in rooms),
                   tuple(granted), tuple(denied), wire_time(valid_from),
                   wire_time(valid_until), self.operator)
-        if binary:
-            reply = await self.client.request(_build(protocol.EncodeMobileBinary, *common,
-                                                     return_installation_id=b"1"))
-            assert isinstance(reply, protocol.MobileKeyBinary)
-            return MobileKey(phone, reply.key.hex().upper(), _text(reply.installation_id))
-        await self.client.request(_build(protocol.EncodeMobile, *common,
-                                         message=to_ascii(message, allow_lf=True),
-                                         auth_code=to_ascii(auth_code)))
+        try:
+            if binary:
+                reply = await self.client.request(_build(
+                    protocol.EncodeMobileBinary, *common, return_installation_id=b"1"))
+                assert isinstance(reply, protocol.MobileKeyBinary)
+                return MobileKey(phone, reply.key.hex().upper(), _text(reply.installation_id))
+            await self.client.request(_build(protocol.EncodeMobile, *common,
+                                             message=to_ascii(message, allow_lf=True),
+                                             auth_code=to_ascii(auth_code)))
+        except GeneralError as err:
+            if err.target != to_ascii(phone).decode():
+                raise
+            raise PhoneNotRegistered(err.meaning, err.target, err.detail) from err
         return MobileKey(phone)
 
     async def read_track(self, encoder: str, track: int) -> str:

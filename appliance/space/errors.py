@@ -138,6 +138,12 @@ GeneralError = _refusal(
     "GeneralError", ServerError, "EG",
     "the text Space sent says what went wrong")
 
+# EG to a phone key, naming the phone: JustIN Mobile does not know it (MEWS saw this, [LOW]).
+PhoneNotRegistered = _refusal(
+    "PhoneNotRegistered", GeneralError, "EG",
+    "the phone is most likely not registered with JustIN Mobile: ask the guest to open "
+    "JustIN Mobile and finish registration, then send again")
+
 # Not one of the 13 codes: WE, the audit trail's own error reply (§5.9).
 AuditUnavailable = _refusal(
     "AuditUnavailable", ServerError, "WE",

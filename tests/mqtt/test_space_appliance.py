@@ -283,6 +283,9 @@ def test_each_vendor_error_reaches_the_pms_as_key_failed_with_its_hint(site, spa
         assert (failed["code"], failed["will_retry"]) == (code, False)
         assert failed["message"] and failed["hint"], failed
         assert failed["operation"] in ("encode_card", "send_mobile_key")
+        if command == "mobile":  # the phone unknown to JustIN has its own hint, for the desk
+            assert "finish registration, then send again" in failed["hint"]
+            assert answer["data"]["hint"] == failed["hint"]
         if setup is not None and setup["op"] == "encoder":
             space.control(setup | {"set": {"busy": False, "card_timeout_s": 20.0,
                                            "card_after_s": 1.0}})
