@@ -425,3 +425,20 @@ def test_an_owner_key_without_valid_from_opens_from_when_it_was_first_received(s
         "id": "O10", "valid_until": (now() - datetime.timedelta(days=1)).isoformat()}})
     error = reply(pms, "o9-past")["error"]
     assert (error["code"], error["field"]) == ("bad_request", "owner_key.valid_until")
+
+
+def test_test_connection_really_asks_space(site, space):
+    """Space's part of test_connection is its answer to ENQ: with Space refusing the link it
+    must say so, not "ready" from the appliance's own view."""
+    appliance, pms = site
+    accepted(pms, appliance, "test_connection", {"request_id": "up", "backend": "space"})
+    up = final(pms, "up")["data"]["backends"]["space"]
+    assert up["ok"] is True and up["detail"]["ready"] is True
+    space.control({"op": "faults", "set": {"refuse_connections": True}})
+    try:
+        accepted(pms, appliance, "test_connection", {"request_id": "down", "backend": "space"})
+        down = final(pms, "down", timeout=60)["data"]
+        assert down["ok"] is False and down["backends"]["space"]["ok"] is False
+        assert down["backends"]["space"]["code"] == "backend_unavailable"
+    finally:
+        space.control({"op": "faults", "set": {"refuse_connections": False}})
