@@ -153,6 +153,11 @@ class Backend:
         names what the configuration lacks (an owner key's unknown key type)."""
         raise NotImplementedError
 
+    def knows_unit(self, unit: str) -> bool:
+        """Whether ``unit`` is in this backend's unit map; a backend without one takes any.
+        A booking on a unit no backend knows gets ``key_failed`` with ``unknown_unit``."""
+        return True
+
     def check_encoder(self, encoder: str) -> str | None:
         """The problem with addressing ``encoder``, or None."""
         return "%s has no encoders" % self.name

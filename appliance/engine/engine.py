@@ -116,10 +116,14 @@ class Engine:
             return "ok", data | {"stale": True, "current_revision": current}
         tx.bookings.put(booking.id, booking.revision, booking.status, booking.arrival,
                         booking.departure, _booking_data(booking))
+        active = booking.status in contract.ACTIVE_STATUSES
         jobs = keyset.converge(tx, self.backends, request_id, _booking_holder(booking),
-                               booking.status in contract.ACTIVE_STATUSES,
-                               reason=booking.status.lower())
-        return "accepted", data | {"stale": False, "jobs": jobs}
+                               active, reason=booking.status.lower())
+        unknown = [unit for unit in booking.units
+                   if not any(backend.knows_unit(unit) for backend in self.backends.values())]
+        if unknown and active:
+            keyset.unknown_units(tx, self.root, self.config.source, booking.id, unknown)
+        return "accepted", data | {"stale": False, "jobs": jobs, "unknown_units": unknown}
 
     def _owner_key(self, tx: Tx, owner: contract.OwnerKey,
                    request_id: str) -> tuple[str, dict[str, Any]]:

@@ -5,6 +5,7 @@ with its units and validity; one that should not has its live keys revoked. The 
 written as jobs in the caller's transaction, so the state change and its work commit together.
 """
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,8 @@ from appliance.engine.backend import (
     PlannedKey,
 )
 from appliance.store import Tx
+
+log = logging.getLogger("keybridge.engine")
 
 
 def converge(tx: Tx, backends: Mapping[str, Backend], trigger: str, holder: Holder,
@@ -88,3 +91,16 @@ def _schedule(tx: Tx, key_id: str, want: PlannedKey) -> None:
     if want.deliver_at is not None:
         tx.jobs.add(want.backend, DELIVER, {}, key_id=key_id,
                     at=max(time.time(), want.deliver_at))
+
+
+def unknown_units(tx: Tx, root: str, source: str, booking_id: str, units: list[str]) -> None:
+    """Units no backend maps get no key: said to the PMS (``key_failed``, ``unknown_unit``)
+    and in the journal, once per revision, rather than nothing following at all."""
+    message = "no backend knows unit %s, so it gets no key" % ", ".join(units)
+    hint = ("map it in %s: [units] for ProAccess Space (unit = \"Space room\"), [ks.units] "
+            "for Salto KS (unit = [\"KS lock\"]), then send the booking again" % source)
+    log.warning("%s; %s", message, hint, extra={"ctx": {"booking_id": booking_id}})
+    tx.outbox.event(root, "key_failed", {
+        "booking_id": booking_id, "key_id": None, "backend": None, "operation": ISSUE,
+        "code": "unknown_unit", "message": message, "hint": hint, "will_retry": False,
+        "units": units})

@@ -64,6 +64,9 @@ class KsBackend(Backend):
         self.seats = seats.SeatGate(ks.seats_retry_min_s, ks.seats_retry_max_s)
         self._health = Health(False, now_iso(), "not contacted yet")
 
+    def knows_unit(self, unit: str) -> bool:
+        return unit in self.ks.units
+
     def plan(self, holder: Holder) -> list[PlannedKey]:
         if not any(unit in self.ks.units for unit in holder.units):
             return []

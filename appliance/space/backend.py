@@ -63,6 +63,9 @@ class SpaceBackend(Backend):
         self.desk = SpaceCommands(self.client, self.admin.settings.operator)
         self._health = Health(False, now_iso(), "not connected yet")
 
+    def knows_unit(self, unit: str) -> bool:
+        return unit in self.units
+
     def plan(self, holder: Holder) -> list[PlannedKey]:
         units = tuple(unit for unit in holder.units if unit in self.units)
         choice = self.rules.choose(holder) if units else None

@@ -127,7 +127,8 @@ def test_a_confirmed_booking_gets_a_key_a_job_and_an_accepted_reply(site: Site) 
     reply = site.reply()
     assert reply["request_id"] == "r-1" and reply["status"] == "accepted"
     assert reply["error"] is None
-    assert reply["data"] == {"booking_id": "B1", "revision": 1, "stale": False, "jobs": 1}
+    assert reply["data"] == {"booking_id": "B1", "revision": 1, "stale": False, "jobs": 1,
+                             "unknown_units": []}
     [key] = site.key_rows()
     assert (key["backend"], key["booking_id"], key["state"]) == ("space", "B1", "issuing")
     assert json.loads(key["units"]) == ["P12"]
@@ -331,15 +332,18 @@ def test_delete_keys_for_an_unknown_owner_key_is_refused(site: Site) -> None:
 
 def test_a_unit_missing_from_the_unit_map_gets_no_space_key(site: Site) -> None:
     site.send("booking", booking("r-1", units=["TENT-99"]))
-    reply = site.reply()
+    (_topic, failed, _props), (_topic2, reply, _props2) = site.new_messages()
     assert reply["status"] == "accepted" and reply["data"]["jobs"] == 0
+    assert reply["data"]["unknown_units"] == ["TENT-99"]
+    assert (failed["type"], failed["code"], failed["units"]) == (
+        "key_failed", "unknown_unit", ["TENT-99"])
     assert site.key_rows() == [] and site.jobs() == []
 
 
 def test_encoding_a_card_for_a_booking_without_a_space_key_uses_a_contract_code(
         site: Site) -> None:
     site.send("booking", booking("r-1", units=["TENT-99"]))
-    site.reply()
+    site.new_messages()  # its reply, and key_failed for the unknown unit
     site.send("encode_card", {"request_id": "e-1", "booking_id": "B1", "encoder": "desk-1"})
     reply = site.reply()
     assert reply["status"] == "error" and reply["error"]["field"] == "booking_id"

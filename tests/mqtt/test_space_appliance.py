@@ -442,3 +442,23 @@ def test_test_connection_really_asks_space(site, space):
         assert down["backends"]["space"]["code"] == "backend_unavailable"
     finally:
         space.control({"op": "faults", "set": {"refuse_connections": False}})
+
+
+def test_a_booking_on_a_unit_no_backend_knows_is_said_not_silent(site):
+    """Q1 is in no unit map: the reply names it, key_failed says so and how to fix it, the
+    journal too; the booking's known unit still gets its key."""
+    appliance, pms = site
+    send(pms, appliance, "booking", booking("u1", "U1", units=("Q1", "P12"), labels=["pitch"]))
+    data = reply(pms, "u1")["data"]
+    assert data["unknown_units"] == ["Q1"] and data["jobs"] == 1
+    failed = event(pms, "key_failed", booking_id="U1")
+    assert (failed["code"], failed["units"], failed["key_id"], failed["backend"]) == (
+        "unknown_unit", ["Q1"], None, None)
+    assert str(appliance.config_file) in failed["hint"] and "[units]" in failed["hint"]
+    assert failed["will_retry"] is False
+    assert "no backend knows unit Q1" in appliance.log_text()
+    send(pms, appliance, "booking", booking("u2", "U1", units=("Q1",), revision=2,
+                                            status="CANCELLED"))
+    assert reply(pms, "u2")["data"]["unknown_units"] == ["Q1"]  # said, but no key_failed:
+    failures = [m.json() for m in pms.messages if m.topic.endswith("/event/key_failed")]
+    assert [f["code"] for f in failures].count("unknown_unit") == 1
