@@ -32,9 +32,9 @@ from appliance.ks.settings import KsSettings
 PLATFORMS = ("ks",)
 KS = {
     "platform": Key(str, "ks", example='"ks"'),
-    "identity_url": Key(str, required=True, check=non_empty,
-                        example='"https://identity.eu.my-clay.com"'),
-    "api_url": Key(str, required=True, check=non_empty, example='"https://connect.my-clay.com"'),
+    "environment": Key(str, "", example='"production"'),
+    "identity_url": Key(str, "", example='"https://identity.eu.my-clay.com"'),
+    "api_url": Key(str, "", example='"https://connect.my-clay.com"'),
     "client_id": Key(str, required=True, check=non_empty, example='"keybridge-camping"'),
     "client_secret_file": Key(str, required=True, secret_file=True, check=non_empty,
                               example='"ks-client-secret"'),
@@ -114,14 +114,11 @@ def from_table(table: Any, problems: Problems, read_secret: SecretReader) -> KsC
     password = read_secret(values.pop("password_file"), "[ks] password_file")
     units = _units(values.pop("units"), problems)
     kinds = _key_types(values.pop("key_types"), problems)
-    for key in ("identity_url", "api_url"):
-        if values[key] and not values[key].startswith(("https://", "http://")):
-            problems.add("[ks] %s" % key, "must start with https://, e.g. %s = %s"
-                         % (key, KS[key].example))
+    identity_url, api_url = _urls(values, problems)
     if secret is None or password is None or problems.items:
         return None
     settings = KsSettings(
-        identity_url=values["identity_url"].rstrip("/"), api_url=values["api_url"].rstrip("/"),
+        identity_url=identity_url, api_url=api_url,
         client_id=values["client_id"], client_secret=secret, username=values["username"],
         password=password, site=values["site"], scope=values["scope"],
         timeout_s=values["timeout_s"], token_margin_s=values["token_margin_s"],
@@ -130,6 +127,33 @@ def from_table(table: Any, problems: Problems, read_secret: SecretReader) -> KsC
     return KsConfig(settings, units, kinds, values["consistency_window_s"],
                     values["events_poll_s"], values["battery_poll_s"],
                     values["seats_retry_min_s"], values["seats_retry_max_s"])
+
+
+ENVIRONMENTS = {
+    "production": ("https://identity.eu.my-clay.com", "https://connect.my-clay.com"),
+    "acceptance": ("https://identity-acc.eu.my-clay.com", "https://clp-accept-user.my-clay.com"),
+}
+"""Salto's documented URLs for each environment (../shared/docs/salto-ks-connect.md)."""
+
+
+def _urls(values: dict[str, Any], problems: Problems) -> tuple[str, str]:
+    """identity_url and api_url: as given, else the environment's documented ones."""
+    environment = values.pop("environment")
+    if environment and environment not in ENVIRONMENTS:
+        problems.add("[ks] environment", 'must be "production" or "acceptance", or left out '
+                     "with identity_url and api_url given")
+    documented = ENVIRONMENTS.get(environment, ("", ""))
+    urls = []
+    for key, default in zip(("identity_url", "api_url"), documented, strict=True):
+        url = values[key] or default
+        if not url:
+            problems.add("[ks] %s" % key, 'give environment = "production" (or "acceptance"), '
+                         "or the URL, e.g. %s = %s" % (key, KS[key].example))
+        elif not url.startswith(("https://", "http://")):
+            problems.add("[ks] %s" % key, "must start with https://, e.g. %s = %s"
+                         % (key, KS[key].example))
+        urls.append(url.rstrip("/"))
+    return urls[0], urls[1]
 
 
 def _platform(value: Any, problems: Problems) -> bool:

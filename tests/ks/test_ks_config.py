@@ -129,3 +129,35 @@ def test_the_commented_example_table_is_valid_once_uncommented(folder: Path) -> 
     config = load(write(folder, BASE + block))
     assert ks_of(config) is not None
     assert [kind.name for kind in ks_of(config).key_types] == ["stay", "showers"]
+
+
+ACCOUNT = KS.replace('identity_url = "https://identity-acc.eu.my-clay.com"\n', "").replace(
+    'api_url = "https://clp-accept-user.my-clay.com"\n', "")
+UNITS = '[ks.units]\nP12 = ["Pitch 12"]\n'
+
+
+@pytest.mark.parametrize(("environment", "urls"), [
+    ("production", ("https://identity.eu.my-clay.com", "https://connect.my-clay.com")),
+    ("acceptance", ("https://identity-acc.eu.my-clay.com",
+                    "https://clp-accept-user.my-clay.com"))])
+def test_an_environment_chooses_salto_s_documented_urls(folder: Path, environment: str,
+                                                         urls: tuple[str, str]) -> None:
+    config = load(write(folder, BASE + ACCOUNT + 'environment = "%s"\n' % environment + UNITS))
+    settings = ks_of(config).settings
+    assert (settings.identity_url, settings.api_url) == urls
+
+
+def test_an_explicit_url_overrides_the_environment(folder: Path) -> None:
+    config = load(write(folder, BASE + ACCOUNT + 'environment = "production"\n'
+                        'api_url = "https://user.my-clay.com/"\n' + UNITS))
+    settings = ks_of(config).settings
+    assert (settings.identity_url, settings.api_url) == ("https://identity.eu.my-clay.com",
+                                                         "https://user.my-clay.com")
+
+
+def test_neither_an_environment_nor_urls_names_both_ways_to_fix_it(folder: Path) -> None:
+    found = problems(write(folder, BASE + ACCOUNT + UNITS))
+    assert any("[ks] identity_url" in p and 'environment = "production"' in p for p in found)
+    assert any("[ks] api_url" in p for p in found)
+    found = problems(write(folder, BASE + ACCOUNT + 'environment = "staging"\n' + UNITS))
+    assert any("[ks] environment" in p and '"acceptance"' in p for p in found)
