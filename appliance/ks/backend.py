@@ -9,6 +9,7 @@ access group. Every KS error becomes a ``BackendFailure`` saying whether a retry
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -42,6 +43,7 @@ from appliance.ks.site import KsSite
 from appliance.store import Job, now_iso
 
 T = TypeVar("T")
+log = logging.getLogger("keybridge.ks")
 NAME = "ks"
 AUTH_HINT = ("check [ks] client_id, client_secret_file, username and password_file, and that "
              "Salto enabled the password grant for the client")
@@ -62,6 +64,7 @@ class KsBackend(Backend):
         self.site = KsSite(self.client, config.site.id, config.site.zone)
         self.saga = Saga(self.client, self.ks, self.site)
         self.seats = seats.SeatGate(ks.seats_retry_min_s, ks.seats_retry_max_s)
+        self._length_said = False
         self._health = Health(False, now_iso(), "not contacted yet")
 
     def knows_unit(self, unit: str) -> bool:
@@ -185,10 +188,21 @@ class KsBackend(Backend):
                            key_event=lifecycle.UPDATED, external_ids=ids.to_json(),
                            audit=[("pin_updated", str(ids.site_user_id), ids.audit_text())])
         ids.pin_stored = True
+        self._check_length(pin)
         return Outcome(data=fields, events=[("key_issued", fields | {"pin": pin})],
                        key_event=lifecycle.ISSUED, external_ids=ids.to_json(),
                        secret=pin.encode("ascii"),
                        audit=[("pin_minted", str(ids.site_user_id), ids.audit_text())])
+
+    def _check_length(self, pin: str) -> None:
+        """A PIN of another length than the doors take is said once: the doors, or the
+        setting, are set up otherwise than the site thinks. The PIN itself is never logged."""
+        wanted = self.ks.pin_length
+        if wanted and len(pin) != wanted and not self._length_said:
+            self._length_said = True
+            log.warning("KS returned a %d-digit PIN where [ks] pin_length = %d: check the "
+                        "PIN length of the site's doors in KS, and the setting", len(pin),
+                        wanted)
 
     async def _revoke(self, job: Job, key: KeyRow) -> Outcome:
         ids = KsIds.from_json(key.external_ids)

@@ -50,6 +50,7 @@ KS = {
     "page_size": Key(int, 100, check=between(1, 1000), example="100"),
     "max_in_flight": Key(int, 4, check=between(1, 16), example="4"),
     "consistency_window_s": Key(float, 120.0, check=between(0, 3600), example="120"),
+    "pin_length": Key(int, 0, check=between(0, 8), example="6"),
     "seats_retry_min_s": Key(float, 30.0, check=between(1, 3600), example="30"),
     "seats_retry_max_s": Key(float, 900.0, check=between(1, 86400), example="900"),
     "events_poll_s": Key(float, 60.0, check=between(0, 86400), example="60"),
@@ -84,6 +85,7 @@ class KsConfig:
     battery_poll_s: float
     seats_retry_min_s: float = 30.0
     seats_retry_max_s: float = 900.0
+    pin_length: int = 0  # the doors' PIN length as set up in KS; 0: not checked
 
     def unit_locks(self, units: tuple[str, ...]) -> list[str]:
         """The locks of ``units`` in order, each once."""
@@ -126,7 +128,8 @@ def from_table(table: Any, problems: Problems, read_secret: SecretReader) -> KsC
         page_size=values["page_size"], max_in_flight=values["max_in_flight"])
     return KsConfig(settings, units, kinds, values["consistency_window_s"],
                     values["events_poll_s"], values["battery_poll_s"],
-                    values["seats_retry_min_s"], values["seats_retry_max_s"])
+                    values["seats_retry_min_s"], values["seats_retry_max_s"],
+                    values["pin_length"])
 
 
 ENVIRONMENTS = {

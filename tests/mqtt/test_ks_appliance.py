@@ -402,3 +402,20 @@ def test_door_events_and_low_battery_reach_the_pms_once(site):
              if m.topic.endswith("/event/door_event")]
     assert len(doors) == len(set(doors)) == 3
     assert sum(m.topic.endswith("/event/battery_low") for m in site.pms.messages) == 1
+
+
+def test_a_pin_of_another_length_than_the_doors_take_is_said_once(tmp_path, broker, ks,
+                                                                   peer_factory):
+    """The simulator's PINs have 6 digits; a site set up for 4 hears of it once, in the
+    journal, without the PIN, and the keys are issued all the same."""
+    made = Site(tmp_path, broker, ks, peer_factory, pin_length=4)
+    try:
+        pins = []
+        for n, unit in enumerate(("P12", "P14")):
+            made.send("booking", booking("r%d" % n, "L%d" % n, units=(unit,)))
+            pins.append(made.issued("L%d" % n)["pin"])
+        log = made.appliance.log_text()
+        assert log.count("KS returned a 6-digit PIN where [ks] pin_length = 4") == 1
+        assert all(no_pin_in(log, pin) for pin in pins)
+    finally:
+        made.close()
