@@ -462,3 +462,29 @@ def test_a_booking_on_a_unit_no_backend_knows_is_said_not_silent(site):
     assert reply(pms, "u2")["data"]["unknown_units"] == ["Q1"]  # said, but no key_failed:
     failures = [m.json() for m in pms.messages if m.topic.endswith("/event/key_failed")]
     assert [f["code"] for f in failures].count("unknown_unit") == 1
+
+
+@pytest.mark.parametrize("mode", ["print_info", "auth_code"])
+def test_a_licence_plate_goes_from_the_booking_to_space(tmp_path, broker, space, peer_factory,
+                                                         mode):
+    """Space 1.20 takes a licence plate: printed as the card's last line, or as the phone
+    key's auth code (what a barrier camera matches)."""
+    appliance, pms = start(tmp_path, broker, peer_factory, [space], extra={
+        "space": {"software_version": "1.20", "license_plate": mode}})
+    try:
+        accepted(pms, appliance, "booking", booking(
+            "plate", "LP1", labels=["pitch"], phone=GUEST_PHONE, license_plate="AB-123-C",
+            arrival=now() + datetime.timedelta(hours=2)))
+        if mode == "print_info":
+            card = cut(pms, appliance, "plate-card", booking_id="LP1")
+            assert card["status"] == "ok", card
+            printed = fields(space.requests("CN")[-1])[12:15]
+            assert printed[-1] == "AB-123-C" and printed[0] == "Zoe Doe"
+        else:  # the phone key goes at once: the stay starts within mobile_days_before
+            event(pms, "key_issued", booking_id="LP1", backend="space")
+            sent = fields(space.requests("CNM")[-1])
+            assert sent[1] == GUEST_PHONE and sent[15] == "AB-123-C"
+    finally:
+        appliance.close()
+        for message in pms.messages:
+            check_published(message)
