@@ -80,22 +80,32 @@ class Lab:
             child.wait_port(port)
         return child
 
-    def broker(self) -> int:
-        port = free_port()
+    def broker(self, port: int | None = None, persistent: bool = False) -> int:
+        """Mosquitto on ``port`` (a free one by default); ``persistent``: sessions and queued
+        messages saved in the run directory, so a restart on the same port keeps them, as a
+        production broker does. ``self.mosquitto`` is its process."""
+        port = port or free_port()
         conf = self.run / "mosquitto.conf"
-        conf.write_text("\n".join([
-            "user %s" % pwd.getpwuid(os.getuid()).pw_name,
-            "listener %d %s" % (port, HOST), "allow_anonymous true",
-            "set_tcp_nodelay true", "max_queued_messages 100000", ""]))
-        self.start("mosquitto", [MOSQUITTO, "-c", str(conf)], port)
+        # As ourselves: as root, Mosquitto would become "mosquitto", could not write its
+        # persistence file here, and a restart would lose every queued message.
+        lines = ["user %s" % pwd.getpwuid(os.getuid()).pw_name,
+                 "listener %d %s" % (port, HOST), "allow_anonymous true",
+                 "set_tcp_nodelay true", "max_queued_messages 100000"]
+        if persistent:
+            lines += ["persistence true", "persistence_location %s/" % self.run,
+                      "autosave_interval 5"]
+        conf.write_text("\n".join([*lines, ""]))
+        self.mosquitto = self.start("mosquitto", [MOSQUITTO, "-c", str(conf)], port)
         return port
 
-    def ks(self, name: str, seats: int = 100000) -> str:
+    def ks(self, name: str, seats: int = 100000, locks: tuple[str, ...] = ()) -> str:
         """A KS cloud simulator of its own: its cost grows with the guests it holds, so each
-        figure and its floor start from an empty one."""
+        figure and its floor start from an empty one. ``locks``: its lock names, if not the
+        simulator's own."""
         port = free_port()
+        named = ["--locks", ",".join(locks)] if locks else []
         self.start(name, [sys.executable, "-m", "simulators.ks", "--quiet", "--seats",
-                          str(seats), "--listen", "%s:%d" % (HOST, port)], port)
+                          str(seats), *named, "--listen", "%s:%d" % (HOST, port)], port)
         return "http://%s:%d" % (HOST, port)
 
     def space(self, card_after_s: float) -> str:

@@ -8,8 +8,6 @@ is no tmpfs: the disk-full fault is then reported as not injected.
 """
 
 import json
-import os
-import pwd
 import signal
 import socket
 import subprocess
@@ -22,7 +20,7 @@ from appliance.control import client as control
 from bench import disk
 from bench.chaos import day
 from bench.clocks import SteppedClock
-from bench.lab import HOST, MOSQUITTO, ROOT, Child, Lab, ks_secrets
+from bench.lab import HOST, ROOT, Child, Lab, ks_secrets
 from bench.nats import free_port
 from simulators.demo_config import toml_text
 
@@ -34,7 +32,6 @@ class ChaosSite:
     def __init__(self, run: Path) -> None:
         self.lab = Lab(run)
         self.run = run
-        self.broker: Child | None = None
         self.appliance: Child | None = None
         self.disk: Path | None = None
         try:
@@ -44,9 +41,9 @@ class ChaosSite:
             raise
 
     def _start(self) -> None:
-        self.broker_port = free_port()
-        self.start_broker()
-        self.ks_url = self._ks()
+        self.broker_port = self.lab.broker(persistent=True)
+        locks = (*(day.room_name(n) for n in range(1, day.UNITS + 1)), "Main gate")
+        self.ks_url = self.lab.ks("ks", locks=locks)
         self.space_port, self.space_control = free_port(), free_port()
         self._space()
         folder = self.run / "disk"
@@ -57,31 +54,13 @@ class ChaosSite:
     # -- the broker ------------------------------------------------------------------------
 
     def start_broker(self) -> None:
-        conf = self.run / "mosquitto.conf"
-        conf.write_text("\n".join([
-            # As ourselves: as root, Mosquitto would become "mosquitto", could not write its
-            # persistence file here, and a restart would lose every queued message.
-            "user %s" % pwd.getpwuid(os.getuid()).pw_name,
-            "listener %d %s" % (self.broker_port, HOST), "allow_anonymous true",
-            "set_tcp_nodelay true", "max_queued_messages 200000", "persistence true",
-            "persistence_location %s/" % self.run, "autosave_interval 5", ""]))
-        self.broker = self.lab.start("mosquitto", [MOSQUITTO, "-c", str(conf)],
-                                     self.broker_port)
+        self.broker_port = self.lab.broker(self.broker_port, persistent=True)
 
     def stop_broker(self) -> None:
         """SIGTERM: Mosquitto writes its persistence file and exits, as systemd stops it."""
-        assert self.broker is not None
-        self.broker.stop()
+        self.lab.mosquitto.stop()
 
     # -- the simulators ----------------------------------------------------------------------
-
-    def _ks(self) -> str:
-        port = free_port()
-        locks = [day.room_name(n) for n in range(1, day.UNITS + 1)] + ["Main gate"]
-        self.lab.start("ks", [sys.executable, "-m", "simulators.ks", "--quiet", "--seats",
-                              "100000", "--locks", ",".join(locks), "--listen",
-                              "%s:%d" % (HOST, port)], port)
-        return "http://%s:%d" % (HOST, port)
 
     def ks_admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
