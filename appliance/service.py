@@ -12,6 +12,7 @@ the retained status set offline.
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ from appliance.errors import ConfigError, SessionTakenOver, StoreError
 from appliance.service_control import ControlHandlers
 from appliance.store import lock, now_iso, open_store, retention
 from appliance.store.clock import ClockWatch
-from appliance.store.retry import REFUSALS, persist
+from appliance.store.retry import persist
 
 log = logging.getLogger("keybridge.service")
 PRUNE_EVERY_S = 3600.0
@@ -218,14 +219,14 @@ class Service:
         if self.link.connected.is_set():
             self.link.publish(self.link.status_topic, payload, retain=True)
             self._last_status = payload
-        try:
-            with self.store.transaction() as tx:
-                tx.meta.set("status", payload.decode())
-                tx.meta.set("status_at", now_iso())
-        except REFUSALS as err:  # shown in the status just published
-            self.store.health.failed("recording the status", err)
-        else:
-            self.store.health.recovered("recording the status")
+        # A refusal is shown in the status just published, and by the next one.
+        self.store.health.attempt("recording the status",
+                                  functools.partial(self._record_status, payload))
+
+    def _record_status(self, payload: bytes) -> None:
+        with self.store.transaction() as tx:
+            tx.meta.set("status", payload.decode())
+            tx.meta.set("status_at", now_iso())
 
     def _record_offline(self) -> None:
         """What ``keybridge status`` shows after an orderly stop: not the last online view."""

@@ -27,7 +27,7 @@ from appliance.engine.engine import Engine
 from appliance.engine.replies import ReplyTo
 from appliance.errors import CommandError
 from appliance.store import Store
-from appliance.store.retry import FIRST_WAIT_S, LONGEST_WAIT_S, REFUSALS
+from appliance.store.retry import FIRST_WAIT_S, LONGEST_WAIT_S
 
 log = logging.getLogger("keybridge.intake")
 BATCH_MAX = 500
@@ -63,8 +63,7 @@ class Intake:
                 continue  # not acknowledged: the broker redelivers after the restart
             await self._store(batch)
             for incoming in batch:
-                if incoming.qos > 0:  # a QoS 0 message has no PUBACK; sending one is an error
-                    self.link.ack(incoming.mid)
+                self._ack(incoming)
 
     def _take_waiting(self, batch: list[Incoming], limit: int) -> None:
         """Move what has arrived into ``batch``, up to ``limit`` in all."""
@@ -75,14 +74,7 @@ class Intake:
     async def _store(self, batch: list[Incoming]) -> None:
         """Commit ``batch``, answering store_unavailable while the store refuses it."""
         told, wait = 0, FIRST_WAIT_S
-        while True:
-            try:
-                self._commit(batch)
-            except REFUSALS as err:
-                self.store.health.failed(WHAT, err)
-            else:
-                self.store.health.recovered(WHAT)
-                return
+        while not self.store.health.attempt(WHAT, lambda: self._commit(batch)):
             self._answer(batch, told)
             await self._answer_meanwhile(batch, wait)
             told, wait = len(batch), min(LONGEST_WAIT_S, wait * 2)
@@ -115,9 +107,13 @@ class Intake:
             self._unavailable(incoming, keep)
             if keep:
                 kept.append(incoming)
-            elif incoming.qos > 0:
-                self.link.ack(incoming.mid)
+            else:
+                self._ack(incoming)
         batch[:] = kept
+
+    def _ack(self, incoming: Incoming) -> None:
+        if incoming.qos > 0:  # a QoS 0 message has no PUBACK; sending one is an error
+            self.link.ack(incoming.mid)
 
     def _unavailable(self, incoming: Incoming, kept: bool) -> None:
         if not incoming.topic.startswith(self.prefix) or not incoming.payload or incoming.retain:

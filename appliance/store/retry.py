@@ -42,10 +42,6 @@ class StoreHealth:
         self._journalled_s = 0.0
         self._tries = 0
 
-    @property
-    def writable(self) -> bool:
-        return not self.failing
-
     def failed(self, what: str, err: BaseException) -> None:
         first = not self.failing
         self.failing[what] = str(err)
@@ -68,6 +64,17 @@ class StoreHealth:
             log.warning("the store %s takes writes again after %.0f s; the kept work goes on",
                         self.path, self.clock() - self._since_s)
             self.on_change()
+
+    def attempt(self, what: str, action: Callable[[], object]) -> bool:
+        """``action()`` once, its refusal or its success recorded under ``what``; True if
+        the store took it. For loops that do something else between tries."""
+        try:
+            action()
+        except REFUSALS as err:
+            self.failed(what, err)
+            return False
+        self.recovered(what)
+        return True
 
     def view(self) -> dict[str, Any]:
         """The store's part of the status."""
