@@ -16,9 +16,7 @@ Exit codes: 0 done, 1 refused (the message says why), 2 configuration or usage.
 import argparse
 import contextlib
 import datetime
-import getpass
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -125,7 +123,7 @@ def _one(store: Store, job_id: int, event: str) -> bool:
         return _refuse("job %d is %s: %s" % (job_id, state, "wait for it to finish"
                                              if state == lifecycle.RUNNING else
                                              "nothing to %s" % event.split("_")[0]))
-    who = "keybridge jobs (%s)" % (os.environ.get("SUDO_USER") or getpass.getuser())
+    who = "keybridge jobs (%s)" % client.operator()
     with store.transaction() as tx:
         tx.jobs.ask(job, state, event, time.time(), "cancelled by %s" % who)
         key = tx.keys.get(job.key_id)

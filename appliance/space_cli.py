@@ -15,9 +15,7 @@ configuration, 3 Space unreachable, 4 Space broke the protocol.
 import argparse
 import asyncio
 import datetime
-import getpass
 import json
-import os
 import sys
 import tomllib
 from typing import Any
@@ -182,7 +180,7 @@ def _through_service(args: argparse.Namespace, socket: str) -> int:
     try:
         result = client.ask(socket, "backend", backend=backend, verb=args.verb,
                             args=wire.plain(_arguments(args)),
-                            operator=os.environ.get("SUDO_USER") or getpass.getuser())
+                            operator=client.operator())
     except wire.ControlRefused as err:
         code = str(err.details.get("code", ""))
         if code == "backend_unavailable":

@@ -14,9 +14,7 @@ findings, not failures), 2 bad usage, 3 Space unreachable for every probe.
 import argparse
 import asyncio
 import datetime
-import getpass
 import json
-import os
 import sys
 from typing import Any
 
@@ -84,7 +82,7 @@ def _through_service(socket: str) -> survey.Ask:
             answer: Any = await asyncio.to_thread(
                 client.ask, socket, "backend", backend="space", verb="exchange",
                 args={"fields": [field.decode("latin-1") for field in fields]},
-                operator=os.environ.get("SUDO_USER") or getpass.getuser())
+                operator=client.operator())
         except wire.ControlRefused as err:
             raise e.SpaceUnavailable(str(err), bool(err.details.get("may_have_run"))) from err
         return [str(field).encode("latin-1") for field in answer]

@@ -1,5 +1,7 @@
 """The command line's end of the control channel: one request, one answer, a timeout."""
 
+import getpass
+import os
 import socket
 from typing import Any
 
@@ -7,6 +9,11 @@ from appliance.control import wire
 
 TIMEOUT_S = 120.0
 """Long enough for a card placed on an encoder through the service's queue."""
+
+
+def operator() -> str:
+    """The person at the terminal, as the audit log names them: who ran sudo, if anyone."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def ask(path: str, op: str, timeout_s: float = TIMEOUT_S, **arguments: Any) -> Any:
