@@ -17,6 +17,15 @@ class Clock:
 NO_SEAT = BackendFailure(NO_SEATS, "no seat", retry=True)
 
 
+def closed_gate() -> tuple[Clock, SeatGate]:
+    """A gate whose first PIN job KS refused for want of a seat, and its clock."""
+    clock = Clock()
+    gate = SeatGate(30, 900, clock)
+    gate.admit()
+    gate.done(NO_SEAT)
+    return clock, gate
+
+
 def refused_at_once(gate: SeatGate) -> bool:
     with pytest.raises(BackendFailure) as caught:
         gate.admit()
@@ -38,10 +47,7 @@ def test_with_seats_every_job_asks_and_one_refusal_closes_the_gate() -> None:
 
 
 def test_one_probe_per_pause_and_the_pause_doubles_to_its_ceiling() -> None:
-    clock = Clock()
-    gate = SeatGate(30, 900, clock)
-    gate.admit()
-    gate.done(NO_SEAT)
+    clock, gate = closed_gate()
     pauses = []
     for _ in range(7):
         start = clock.now
@@ -59,10 +65,7 @@ def test_one_probe_per_pause_and_the_pause_doubles_to_its_ceiling() -> None:
 
 
 def test_a_revocation_opens_the_gate_for_one_probe_and_a_pin_ends_the_episode() -> None:
-    clock = Clock()
-    gate = SeatGate(30, 900, clock)
-    gate.admit()
-    gate.done(NO_SEAT)
+    _clock, gate = closed_gate()
     gate.freed()  # a guest left: its seat is free now
     gate.admit()
     assert refused_at_once(gate)
@@ -72,10 +75,7 @@ def test_a_revocation_opens_the_gate_for_one_probe_and_a_pin_ends_the_episode() 
 
 
 def test_a_probe_that_failed_otherwise_lets_the_next_job_probe() -> None:
-    clock = Clock()
-    gate = SeatGate(30, 900, clock)
-    gate.admit()
-    gate.done(NO_SEAT)
+    clock, gate = closed_gate()
     clock.now += 30
     gate.admit()
     gate.done(BackendFailure("backend_unavailable", "KS down", retry=True))

@@ -23,8 +23,9 @@ def ks(tmp_path):
     process.close()
 
 
-def test_a_clock_stepped_back_and_forward_an_hour_delays_no_key(tmp_path, broker, ks,
-                                                                 peer_factory):
+@pytest.fixture
+def waiting(tmp_path, broker, ks, peer_factory):
+    """An appliance with a steppable clock, and B1's PIN waiting for a retry: KS is down."""
     clock = SteppedClock(tmp_path)
     appliance = Appliance(tmp_path / "a", broker, ks_url=ks.url, env=clock.env).start()
     try:
@@ -34,43 +35,37 @@ def test_a_clock_stepped_back_and_forward_an_hour_delays_no_key(tmp_path, broker
         send(pms, appliance, "booking", booking("back", "B1"))
         assert reply(pms, "back")["status"] == "accepted"
         assert event(pms, "key_failed", 30, booking_id="B1")["will_retry"] is True
-
-        clock.step(-3600)  # the retry was due in a second or two; it still is
-        eventually(lambda: "wall clock jumped -36" in appliance.log_text(), timeout=30,
-                   what="the step back noticed")
-        ks.knobs(outage=False)
-        assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
-
-        clock.step(+3600)
-        eventually(lambda: "wall clock jumped +36" in appliance.log_text(), timeout=30,
-                   what="the step forward noticed")
-        send(pms, appliance, "booking", booking("forward", "B2", units=("P14",)))
-        assert event(pms, "key_issued", 30, booking_id="B2")["pin"]
-        assert appliance.stop() == 0
+        yield clock, appliance, pms
     finally:
         appliance.close()
 
 
-def test_a_clock_stepped_back_while_the_appliance_was_stopped_delays_no_key(
-        tmp_path, broker, ks, peer_factory):
+def test_a_clock_stepped_back_and_forward_an_hour_delays_no_key(waiting, ks):
+    clock, appliance, pms = waiting
+    clock.step(-3600)  # the retry was due in a second or two; it still is
+    eventually(lambda: "wall clock jumped -36" in appliance.log_text(), timeout=30,
+               what="the step back noticed")
+    ks.knobs(outage=False)
+    assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
+
+    clock.step(+3600)
+    eventually(lambda: "wall clock jumped +36" in appliance.log_text(), timeout=30,
+               what="the step forward noticed")
+    send(pms, appliance, "booking", booking("forward", "B2", units=("P14",)))
+    assert event(pms, "key_issued", 30, booking_id="B2")["pin"]
+    assert appliance.stop() == 0
+
+
+def test_a_clock_stepped_back_while_the_appliance_was_stopped_delays_no_key(waiting, ks):
     """A Pi boots with yesterday's clock ahead and NTP sets it back before keybridge
     starts: no ClockWatch saw the step, yet no retry waits longer than job_retry_max_s."""
-    clock = SteppedClock(tmp_path)
-    appliance = Appliance(tmp_path / "a", broker, ks_url=ks.url, env=clock.env).start()
-    try:
-        pms = peer_factory(broker, "pms", persistent=True)
-        pms.subscribe("keybridge/camp/#")
-        ks.knobs(outage=True)
-        send(pms, appliance, "booking", booking("back", "B1"))
-        assert event(pms, "key_failed", 30, booking_id="B1")["will_retry"] is True
-        assert appliance.stop() == 0
-        clock.step(-3600)
-        appliance.start()
-        assert "were due more than 2 s from now" in appliance.log_text()
-        ks.knobs(outage=False)
-        assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
-    finally:
-        appliance.close()
+    clock, appliance, pms = waiting
+    assert appliance.stop() == 0
+    clock.step(-3600)
+    appliance.start()
+    assert "were due more than 2 s from now" in appliance.log_text()
+    ks.knobs(outage=False)
+    assert event(pms, "key_issued", 30, booking_id="B1")["pin"]
 
 
 def test_a_room_cut_for_the_next_guest_after_a_step_back_is_not_checked_out(
