@@ -47,7 +47,7 @@ class Recorder:
         with self.store.transaction() as tx:
             events = outcome.events
             if key is not None:
-                state = _update_key(tx, key, outcome)
+                state, key = _update_key(tx, key, outcome)  # the key as stored, not as read
                 if job.kind in (ISSUE, UPDATE) and state not in lifecycle.LIVE:
                     # Revoked while this job ran: a PIN about to die is no news for the PMS.
                     events = []
@@ -125,13 +125,13 @@ def _announce(tx: Tx, key: KeyRow | None, kind: str,
     if kind in ANNOUNCING:
         tx.keys.announce(key.id)
     elif kind == "key_revoked":
-        current = tx.keys.get(key.id)
-        return fields | {"announced": (current or key).announced}
+        return fields | {"announced": key.announced}
     return fields
 
 
-def _update_key(tx: Tx, key: KeyRow, outcome: Outcome) -> str:
-    """Record the outcome on the key; returns the state it now has."""
+def _update_key(tx: Tx, key: KeyRow, outcome: Outcome) -> tuple[str, KeyRow]:
+    """Record the outcome on the key; returns the state it now has, and the key as stored
+    when the job ended (a revocation may have come in while it ran)."""
     current = tx.keys.get(key.id) or key
     state = current.state
     if outcome.key_event is not None:
@@ -141,7 +141,7 @@ def _update_key(tx: Tx, key: KeyRow, outcome: Outcome) -> str:
                     else outcome.external_ids)
     if outcome.secret is not None:
         tx.keys.set_secret(key.id, outcome.secret)
-    return state
+    return state, current
 
 
 def ctx(job: Job, key: KeyRow | None) -> dict[str, Any]:
