@@ -46,11 +46,12 @@ def main(args: argparse.Namespace, settings: SpaceSettings, socket: str | None) 
         other = asyncio.run(_survey(settings.replace(server=args.compare), None, plan))
     path = args.transcript or "space-survey-%s.jsonl" % datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S")
+    transcript = survey.transcript(real, settings.server)
     with open(path, "w", encoding="ascii") as out:
-        out.write(survey.transcript(real, settings.server))
+        out.write(transcript)
     if args.json:
         print(json.dumps({"ok": True, "result": {"transcript": path, "records": [
-            json.loads(line) for line in survey.transcript(real, "").splitlines()[1:]],
+            json.loads(line) for line in transcript.splitlines()[1:]],
             "differences": None if other is None else survey.differences(real, other)}}))
     else:
         print(_table(real, other))
