@@ -139,33 +139,24 @@ class Encoders:
     async def encode(self, request: protocol.EncodeCard) -> protocol.message.Message:
         encoder = self.encoder(request.encoder)
         one_shot = request.command == b"CA"
-        if one_shot and not request.rooms:  # shared doors only: no room, no check-in
-            return await self._one_shot(encoder, request)
-        main = self.rooms(request.rooms, request.encoder)
+        # A one-shot card may name no room: it opens the doors it grants, no check-in.
+        main = None if one_shot and not request.rooms else self.rooms(request.rooms,
+                                                                         request.encoder)
         count = request.count or 1
-        copies = range(count) if one_shot else self.make_keys(
+        copies = range(count) if one_shot or main is None else self.make_keys(
             main, count, request.command == b"CN", request.encoder)
         async with self.card_on(encoder) as card:
             if card.kind == "staff":
                 raise Refused(b"EV", request.encoder)
             if card.kind == "foreign":
                 raise Refused(b"EF", request.encoder)
-            if request.command == b"CN":
+            if main is not None and request.command == b"CN":
                 self.check_in(main, request.start, request.expiry,
                               granted(request.granted, request.denied))
-            main.copies += 0 if one_shot else count
+            if main is not None and not one_shot:
+                main.copies += count
             serials = [self._write(encoder, request, main, ONE_SHOT if one_shot
                                    else copy_code(i)) for i in copies]
-        returned = {b"1": serials[-1:], b"2": serials}.get(request.serial_return, [])
-        return protocol.CardEncoded(request.command, request.encoder, tuple(returned))
-
-    async def _one_shot(self, encoder: Encoder,
-                        request: protocol.EncodeCard) -> protocol.message.Message:
-        async with self.card_on(encoder) as card:
-            if card.kind in ("staff", "foreign"):
-                raise Refused(b"EV" if card.kind == "staff" else b"EF", request.encoder)
-            serials = [self._write(encoder, request, None, ONE_SHOT)
-                       for _ in range(request.count or 1)]
         returned = {b"1": serials[-1:], b"2": serials}.get(request.serial_return, [])
         return protocol.CardEncoded(request.command, request.encoder, tuple(returned))
 
