@@ -126,16 +126,8 @@ def command_parts(command: bytes, bases: tuple[bytes, ...]) -> tuple[bytes, byte
     raise MalformedMessage(command, "", "unknown command", 0)
 
 
-def suffix_digit(command: bytes, suffix: bytes, low: int, high: int, field: str) -> int:
-    """The one-digit suffix of ``command`` (CN2, L1), checked against low..high."""
-    if len(suffix) != 1 or not low <= suffix[0] - 0x30 <= high:
-        raise MalformedMessage(command, field, "suffix must be one digit %d..%d" % (low, high),
-                               0)
-    return suffix[0] - 0x30
-
-
 def suffix_number(command: bytes, suffix: bytes, high: int, field: str) -> int:
-    """The one- or two-digit suffix of ``command`` (CN2, CN10), checked against 1..high."""
+    """The number after ``command``'s base (CN2, CN10, L1), checked against 1..high."""
     if not 1 <= len(suffix) <= 2 or not all(0x30 <= c <= 0x39 for c in suffix) or not (
             1 <= int(suffix) <= high) or suffix[0] == 0x30:
         raise MalformedMessage(command, field, "suffix must be a number 1..%d" % high, 0)
@@ -183,7 +175,7 @@ class TrackMessage(Message):
     @classmethod
     def parse_command(cls, command: bytes) -> dict[str, object]:
         base, suffix = command_parts(command, cls.CODES)
-        return {"track": suffix_digit(command, suffix, 1, 3, "track"), "command": base}
+        return {"track": suffix_number(command, suffix, 3, "track"), "command": base}
 
     def _key(self) -> tuple[object, ...]:
         return Message._key(self) + (self.track,)
