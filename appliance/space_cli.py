@@ -35,7 +35,9 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_PROTOCOL = 1, 2, 3, 4
 
 def add_parser(commands: Any) -> None:
     space = commands.add_parser("space", help="talk to a ProAccess Space server",
-                                description=__doc__.split("\n\n")[0])
+                                description="the technician's commands against a Space "
+                                "server: through the running service when it runs, else "
+                                "directly")
     verbs = space.add_subparsers(dest="verb", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=DEFAULT_CONFIG, help="keybridge TOML file")
@@ -56,14 +58,14 @@ def add_parser(commands: Any) -> None:
                          help="a PMS authorization (1-62) to grant; repeat for more")
     _encoder(verbs.add_parser("read", parents=[common], help="read the card on an encoder (LT)"))
     checkout = verbs.add_parser("checkout", parents=[common], help="check a room out (CO)")
-    checkout.add_argument("--room", required=True)
+    checkout.add_argument("--room", required=True, help="the room's name in Space")
     mobile = verbs.add_parser("mobile", parents=[common], help="send a JustIN Mobile key (CNM)")
     mobile.add_argument("--phone", required=True, help="international format, e.g. +316...")
     _stay(mobile)
     mobile.add_argument("--copy", action="store_true", help="an extra key (CCM)")
     mobile.add_argument("--message", default="", help="text shown on the phone")
     audit = verbs.add_parser("audit", parents=[common], help="a door's audit trail (WF/WN)")
-    audit.add_argument("--door", required=True)
+    audit.add_argument("--door", required=True, help="the door's name in Space")
     space_survey.add_arguments(verbs.add_parser(
         "survey", parents=[common], help="ask Space what the protocol notes leave open, "
         "record the transcript (read-only unless --allow-writes)"))

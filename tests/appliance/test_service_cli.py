@@ -1,6 +1,7 @@
 """The technician's ``keybridge`` commands against a real store: init, status, keys, audit,
 reconcile. Exit codes: 0 fine, 1 something to look at, 2 configuration."""
 
+import argparse
 import datetime
 import json
 import os
@@ -372,3 +373,29 @@ def test_jobs_leave_desk_requests_and_unknown_ids_alone(
     assert "is a desk request (encode_card)" in capsys.readouterr().err
     assert main(["jobs", "retry", "999", "--config", source]) == 1
     assert "no job 999" in capsys.readouterr().err
+
+
+def _parsers(parser, path):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_option_of_every_command_says_what_it_is_for_in_plain_text():
+    """``--help`` is what a technician reads first: no option without a help text, no
+    reStructuredText markup (``keybridge``) leaking from docstrings."""
+    from appliance.cli import build_parser
+    silent, markup = [], []
+    for path, parser in _parsers(build_parser(), ("keybridge",)):
+        texts = [parser.description or "", parser.epilog or ""]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.dest == "help":
+                continue
+            if not action.help:
+                silent.append(" ".join((*path, *(action.option_strings or [action.dest]))))
+            texts.append(action.help or "")
+        if any("``" in text for text in texts):
+            markup.append(" ".join(path))
+    assert (silent, markup) == ([], [])
