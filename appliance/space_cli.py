@@ -20,7 +20,7 @@ import sys
 import tomllib
 from typing import Any
 
-from appliance import registry, space_survey
+from appliance import logs, registry, space_survey
 from appliance.config.schema import Problems
 from appliance.control import client, wire
 from appliance.errors import KeybridgeError
@@ -145,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             return space_survey.main(args, settings_for(args), _service(args))
         except (e.SpaceConfigError, ValueError, OSError) as err:
             return _fail(args, EXIT_USAGE, "usage", str(err))
+    logs.setup("error")  # what went wrong is said once, below, not also as the link's log
     try:
         socket = _service(args)
         if socket is not None:
@@ -202,10 +203,14 @@ def _through_service(args: argparse.Namespace, socket: str) -> int:
 
 
 def _unavailable(verb: str, message: str) -> str:
-    """A request that changes nothing (a ping) need not warn that it may have run."""
+    """A request that changes nothing (a ping) need not warn that it may have run; every
+    one says what to check."""
     if verb in tools.HARMLESS:
-        return message.split(" Space may have carried the request out")[0]
-    return message
+        for warning in (" Space may have carried the request out", "; Space may have carried "
+                        "it out"):
+            message = message.split(warning)[0]
+    return message.rstrip(".") + ("; check that ProAccess Space runs and takes PMS "
+                                  "connections at that address ([space] server or --server)")
 
 
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
