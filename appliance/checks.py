@@ -2,21 +2,28 @@
 
 Each check returns (name, ok, detail). The broker check connects with the configured client
 identity under a suffixed client id, so it never takes over the running service's session.
+
+Secrets this shell cannot read (the service's systemd credentials, ``unread`` sections) are
+not needed: what they guard is checked through the running service, which holds them, and
+said not to be checkable when it does not run.
 """
 
 import asyncio
+import re
 import ssl
 import threading
+from collections.abc import Collection
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from appliance import registry
 from appliance.bridge.mqtt import identify
 from appliance.config import Config
 from appliance.control import client as control
 from appliance.control import wire
-from appliance.errors import KeybridgeError
+from appliance.errors import ConfigError, KeybridgeError
 from appliance.ks import config as ks_config
 from appliance.space import SpaceClient, SpaceCommands, siteconf
 from appliance.space.errors import SpaceError
@@ -27,10 +34,14 @@ Result = tuple[str, bool, str]
 BROKER_TIMEOUT_S = 10.0
 
 
-async def run_checks(config: Config, backend: str = "all") -> list[Result]:
+async def run_checks(config: Config, backend: str = "all",
+                     unread: Collection[str] = ()) -> list[Result]:
     """The store, the broker and ``backend`` ("all": every one configured; one named but
-    not configured is a failure)."""
-    results = [_store(config), await asyncio.to_thread(_broker, config)]
+    not configured is a failure); ``unread``: sections whose secrets cannot be read here."""
+    live = await asyncio.to_thread(_live, config.service.control_socket)
+    broker = (_broker_through(config, live) if "mqtt" in unread
+              else await asyncio.to_thread(_broker, config))
+    results = [_store(config, live), broker]
     if backend in ("all", "space"):
         admins = siteconf.of(config).administrations
         if not admins and backend == "space":
@@ -39,17 +50,68 @@ async def run_checks(config: Config, backend: str = "all") -> list[Result]:
         for admin in admins:
             results.append(await _space(admin, config.service.control_socket))
     if backend in ("all", "ks") and (backend == "ks" or ks_config.of(config) is not None):
-        results.append(await _ks(config))
+        results.append(await _ks_through(config) if "ks" in unread else await _ks(config))
     return results
 
 
-def _store(config: Config) -> Result:
+UNREADABLE_CREDENTIAL = "if it is a systemd credential"
+"""Part of the problem the configuration reports for a secret file it cannot read."""
+
+
+def load(path: str) -> tuple[Config, list[str]]:
+    """The configuration and the problems that are only secrets this shell cannot read
+    (systemd credentials): the rest can be checked; any other problem is a ConfigError."""
+    try:
+        return registry.load_config(path), []
+    except ConfigError as err:
+        unread = [problem for problem in err.problems if UNREADABLE_CREDENTIAL in problem]
+        if len(unread) < len(err.problems):
+            raise
+    return registry.load_config(path, secrets=False), unread
+
+
+def unreadable_sections(problems: Collection[str]) -> set[str]:
+    """``mqtt``, ``ks``...: the sections named by problems that are only unreadable secrets."""
+    return {found.group(1) for problem in problems
+            if (found := re.search(r"\[(\w+)[\].]", problem))}
+
+
+def _live(socket: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = control.ask(socket, "status", timeout_s=10)
+    except wire.ControlError:
+        return None
+    return found
+
+
+def _store(config: Config, live: dict[str, Any] | None) -> Result:
+    """Opened, checked and its key file used here; else as the running service sees it
+    (a member of the keybridge group may read neither)."""
     try:
         with open_store(config) as store:
             store.decrypt(store.encrypt(b"check"))
     except KeybridgeError as err:
-        return ("store", False, str(err))
+        if live is None:
+            return ("store", False, str(err))
+        seen = live["store"]
+        return ("store", bool(seen["writable"]), "%s %s (through the running service; not "
+                "readable here)" % (seen["path"], "takes writes" if seen["writable"] else
+                                    "REFUSES WRITES: %s" % seen["last_error"]))
     return ("store", True, config.store.path)
+
+
+def _broker_through(config: Config, live: dict[str, Any] | None) -> Result:
+    where = "%s:%d" % (config.mqtt.host, config.mqtt.port)
+    if live is None:
+        return ("broker", False, "%s not checked: its secrets cannot be read here and the "
+                "service does not run; run it the way the service does (systemd/README.md)"
+                % where)
+    broker = live["broker"]
+    if broker["connected"]:
+        return ("broker", True, "%s connected (through the running service)"
+                % broker["address"])
+    return ("broker", False, "%s NOT CONNECTED (through the running service): %s"
+            % (broker["address"], broker["last_error"] or "no error recorded"))
 
 
 def _broker(config: Config) -> Result:
@@ -109,7 +171,8 @@ async def _space(admin: Administration, socket: str = "") -> Result:
     if socket:
         try:
             ready = await asyncio.to_thread(control.ask, socket, "backend", 30.0,
-                                            backend=admin.backend, verb="ping")
+                                            backend=admin.backend, verb="ping",
+                                            operator=control.operator())
         except wire.NotRunning:
             pass
         except wire.ControlError as err:
@@ -128,6 +191,22 @@ async def _space(admin: Administration, socket: str = "") -> Result:
     return (admin.backend, True, "%s answered %s" % (server, "ready" if ready else "busy"))
 
 
+async def _ks_through(config: Config) -> Result:
+    """KS's secrets are the service's: it asks KS itself."""
+    try:
+        found = await asyncio.to_thread(control.ask, config.service.control_socket, "backend",
+                                        60.0, backend="ks", verb="test_connection",
+                                        operator=control.operator())
+    except wire.NotRunning:
+        return ("ks", False, "not checked: its secrets cannot be read here and the service "
+                "does not run; run it the way the service does (systemd/README.md)")
+    except wire.ControlError as err:
+        hint = err.details.get("hint") if isinstance(err, wire.ControlRefused) else ""
+        return ("ks", False, "%s (through the running service)%s" % (
+            err, " (%s)" % hint if hint else ""))
+    return ("ks", True, _ks_found(found) + " (through the running service)")
+
+
 async def _ks(config: Config) -> Result:
     if ks_config.of(config) is None:
         return ("ks", False, "no [ks] section: Salto KS is not configured on this appliance")
@@ -141,6 +220,10 @@ async def _ks(config: Config) -> Result:
                 else failure.message)
     finally:
         await backend.close()
+    return ("ks", True, _ks_found(found))
+
+
+def _ks_found(found: dict[str, Any]) -> str:
     seats = found["seats"]
-    return ("ks", True, "site %s (%s), %d locks, %s of %s seats used" % (
-        found["site"], found["time_zone"], found["locks"], seats["used"], seats["limit"]))
+    return "site %s (%s), %d locks, %s of %s seats used" % (
+        found["site"], found["time_zone"], found["locks"], seats["used"], seats["limit"])

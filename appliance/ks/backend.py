@@ -235,6 +235,13 @@ class KsBackend(Backend):
     async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
         return await self.guarded(compare(self.saga, keys))
 
+    async def tool(self, verb: str, args: dict[str, Any]) -> Any:
+        """``test_connection`` through the running service, which holds the secrets a
+        technician's shell cannot read (systemd credentials)."""
+        if verb != "test_connection":
+            raise BackendFailure("usage", "KS takes only test_connection from a technician")
+        return await self.guarded(self.test_connection())
+
     async def test_connection(self) -> dict[str, Any]:
         """Token, site, locks: each step's failure names what to fix."""
         site = await self.site.resolve()
