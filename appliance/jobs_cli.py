@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance import lifecycle, registry
-from appliance.control import client, wire
+from appliance.control import client, views, wire
 from appliance.engine.backend import DESK_KINDS, RECONCILE
 from appliance.store import Store, open_store
 
@@ -50,9 +50,9 @@ def add_parser(commands: Any, config_arg: Callable[[argparse.ArgumentParser], No
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     config = registry.load_config(args.config, secrets=False)
+    if args.action is None:
+        return _list(views.view(config, "jobs", all=args.all), args.json)
     with open_store(config) as store:
-        if args.action is None:
-            return _list(store, args)
         done = _change(store, args)
     if done:  # not running: it takes the jobs up when it starts
         with contextlib.suppress(wire.ControlError):
@@ -60,9 +60,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
-def _list(store: Store, args: argparse.Namespace) -> int:
-    rows = store.read.jobs.listing(args.all)
-    if args.json:
+def _list(rows: list[dict[str, Any]], as_json: bool) -> int:
+    if as_json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:

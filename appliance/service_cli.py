@@ -13,9 +13,10 @@ from typing import Any
 
 from appliance import doctor, jobs_cli, logs, reconcile_report, registry, status_cli
 from appliance.config import Config, modes
+from appliance.control import views as control_views
 from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, SessionTakenOver, StoreError
-from appliance.store import KeyRow, Store, open_store
+from appliance.store import KeyRow, Store, open_store, views
 from appliance.store.secrets import Keyring, create_key_file, rotate_key_file
 
 DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
@@ -71,9 +72,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     config = store_only(args.config)
-    with open_store(config) as store:
-        keys = [_key(store, key, args.reveal)
-                for key in store.read.keys.listing(args.booking, args.all)]
+    if args.reveal:  # decrypts: the store and its key file, never through the service
+        with open_store(config) as store:
+            keys = [views.key_entry(key, _secret(store, key))
+                    for key in store.read.keys.listing(args.booking, args.all)]
+    else:
+        keys = control_views.view(config, "keys", booking=args.booking, all=args.all)
     if args.json:
         print(json.dumps(keys, indent=2))
     elif not keys:
@@ -86,32 +90,22 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key(store: Store, key: KeyRow, reveal: bool) -> dict[str, Any]:
-    secret = None
-    if key.has_secret:
-        found = store.read.keys.secret(key.id) if reveal else None
-        secret = "(hidden; --reveal)" if found is None else found.decode()
-    kind = key.key_type or str(key.plan.get("key_type") or "") or "-"
-    return {"id": key.id, "backend": key.backend, "key_type": kind, "state": key.state,
-            "holder": key.booking_id or "owner:%s" % key.owner_key_id,
-            "units": ",".join(key.units), "valid_from": key.valid_from.isoformat(),
-            "valid_until": key.valid_until.isoformat(), "external_ids": key.external_ids,
-            "secret": secret or "-"}
+def _secret(store: Store, key: KeyRow) -> str | None:
+    found = store.read.keys.secret(key.id) if key.has_secret else None
+    return None if found is None else found.decode()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    config = store_only(args.config)
-    with open_store(config) as store:
-        entries = store.read.audit.newest(args.booking, args.limit)
+    entries = control_views.view(store_only(args.config), "audit", booking=args.booking,
+                                 limit=args.limit)
     return _print_entries(entries, args.json, "%(at)s %(action)-13s %(backend)-6s "
                           "key=%(key_id)s external=%(external_id)s booking=%(booking_id)s "
-                          "trigger=%(trigger)s %(detail)s")
+                          "trigger=%(trigger)s %(detail)s", empty="the audit log is empty")
 
 
 def cmd_integration_log(args: argparse.Namespace) -> int:
-    config = store_only(args.config)
-    with open_store(config) as store:
-        entries = store.read.integration.newest(args.backend, args.limit)
+    entries = control_views.view(store_only(args.config), "integration_log",
+                                 backend=args.backend, limit=args.limit)
     return _print_entries(entries, args.json, "%(at)s %(backend)-11s %(kind)-11s "
                           "key=%(key_id)s %(message)s", empty="the integration log is empty")
 

@@ -1,9 +1,10 @@
 """What the running service answers on its control channel (``appliance/control/``).
 
-``status``: the live view (the retained status and more); ``wake``: look at the store now
-(the command line changed jobs); ``backend``: a technician's request carried out on a
-backend's own link, queued behind and before its jobs (Space takes one PMS connection, and
-the service holds it).
+``status``: the live view (the retained status and more); ``view``: one of the store's
+read-only views (``appliance.store.views``) for a technician who may not read the store;
+``wake``: look at the store now (the command line changed jobs); ``backend``: a
+technician's request carried out on a backend's own link, queued behind and before its
+jobs (Space takes one PMS connection, and the service holds it).
 """
 
 import functools
@@ -16,6 +17,7 @@ from appliance.control.server import Handler
 from appliance.engine.backend import Backend, BackendFailure
 from appliance.store import Store
 from appliance.store.retry import persist
+from appliance.store.views import VIEWS
 
 TOOL_FIELDS = ("encoder", "room", "door", "count", "copy", "valid_from", "valid_until")
 """What the audit keeps of a technician's request (a phone number only as its last digits)."""
@@ -30,10 +32,18 @@ class ControlHandlers:
         self.store = store
 
     def table(self) -> dict[str, Handler]:
-        return {"status": self.status, "wake": self.wake, "backend": self.backend}
+        return {"status": self.status, "view": self.view, "wake": self.wake,
+                "backend": self.backend}
 
     async def status(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._status()
+
+    async def view(self, request: dict[str, Any]) -> Any:
+        name = str(request.get("view"))
+        if name not in VIEWS:
+            raise wire.ControlRefused("no view %r; there are %s" % (name, ", ".join(VIEWS)),
+                                      {"code": "unknown_view"})
+        return VIEWS[name](self.store.read, dict(request.get("args") or {}))
 
     async def wake(self, request: dict[str, Any]) -> dict[str, Any]:
         self._wake()

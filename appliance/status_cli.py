@@ -1,5 +1,6 @@
 """``keybridge status``: the running service's own view when it runs, else the last state the
-store kept, said to be old, with its age. Never needs a secret.
+store kept, said to be old, with its age. Never needs a secret; while the service runs, a
+member of the ``keybridge`` group needs no access to the store either.
 
 Exit codes: 0 the service runs, 1 it does not (the stored view follows), 2 configuration.
 """
@@ -12,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance import registry
-from appliance.control import client, wire
-from appliance.store import Store, open_store
+from appliance.config import Config
+from appliance.control import client, views, wire
 
 WATCH_EVERY_S = 2.0
 CLEAR = "\033[H\033[J"
@@ -32,7 +33,7 @@ def add_parser(commands: Any, config_arg: Callable[[argparse.ArgumentParser], No
 def cmd_status(args: argparse.Namespace) -> int:
     config = registry.load_config(args.config, secrets=False)
     while True:
-        report = gather(config.service.control_socket, config.store.path, config)
+        report = gather(config)
         text = json.dumps(report, indent=2) if args.json else "\n".join(lines(report))
         print((CLEAR if args.watch else "") + text, flush=True)
         if not args.watch:
@@ -43,30 +44,19 @@ def cmd_status(args: argparse.Namespace) -> int:
             return 0
 
 
-def gather(socket_path: str, store_path: str, config: Any) -> dict[str, Any]:
+def gather(config: Config) -> dict[str, Any]:
     """The live view (None when the service does not answer) and the store's."""
-    live, why = None, ""
+    socket_path, live, why = config.service.control_socket, None, ""
     try:
         live = client.ask(socket_path, "status", timeout_s=10)
     except wire.NotRunning:
         why = "NOT RUNNING (nothing answers at %s)" % socket_path
     except wire.ControlError as err:
         why = "not reachable: %s" % err
-    with open_store(config) as store:
-        stored = _stored(store)
+    stored = views.view(config, "summary") if live is not None else views.local(
+        config, "summary")
     return {"site": config.site.id, "running": live is not None, "not_running": why or None,
             "live": live, **stored}
-
-
-def _stored(store: Store) -> dict[str, Any]:
-    read = store.read
-    service = read.meta.get("status")
-    last = read.meta.get("last_reconciliation")
-    return {"service": None if service is None else json.loads(service),
-            "recorded_at": read.meta.get("status_at"),
-            "jobs": read.jobs.depths(), "outbox": read.outbox.depth(),
-            "last_errors": read.jobs.last_errors(),
-            "last_reconciliation": None if last is None else json.loads(last)}
 
 
 def lines(report: dict[str, Any]) -> list[str]:

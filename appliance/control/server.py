@@ -33,7 +33,7 @@ class ControlServer:
         try:
             self._clear_stale()
             self._server = await asyncio.start_unix_server(self._serve, self.path,
-                                                           limit=wire.MAX_LINE_BYTES)
+                                                           limit=wire.MAX_REQUEST_BYTES)
             os.chmod(self.path, SOCKET_MODE)
         except (OSError, wire.ControlError) as err:
             log.warning("no control channel: %s; keybridge status and the other commands "

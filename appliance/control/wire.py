@@ -1,4 +1,5 @@
-"""The control channel's bytes: one JSON object per line, each way, at most ``MAX_LINE_BYTES``.
+"""The control channel's bytes: one JSON object per line each way (a request at most
+``MAX_REQUEST_BYTES``, an answer at most ``MAX_LINE_BYTES``).
 
 Values the service hands back may be records (dataclasses), tuples and datetimes; ``encode``
 turns them into JSON the way ``plain`` does, so the command line prints the same thing
@@ -12,7 +13,9 @@ from typing import Any
 
 from appliance.errors import KeybridgeError
 
-MAX_LINE_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 25
+"""An answer: a site's every key listed (``keys --all``) fits."""
+MAX_REQUEST_BYTES = 1 << 20
 
 
 class ControlError(KeybridgeError):

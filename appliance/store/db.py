@@ -138,7 +138,12 @@ def _connect(path: str) -> sqlite3.Connection:
         raise StoreError("the store's folder %s does not exist; create it (the systemd unit's "
                          "StateDirectory does) or set [store] path" % folder)
     # Owner-only from the first byte: the -wal and -shm files SQLite adds take the same mode.
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except PermissionError as err:
+        raise StoreError("cannot open the store %s: permission denied; while the service runs "
+                         "its members of the keybridge group ask it instead, else run this as "
+                         "the service's user (sudo -u keybridge keybridge ...)" % path) from err
     try:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never implicit.
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

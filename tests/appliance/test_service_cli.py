@@ -146,11 +146,13 @@ def test_status_shows_queues_and_the_last_reconciliation(
     assert "0 discrepancies" in out
 
 
-def test_status_without_init_names_the_key_file(
+def test_status_without_init_says_run_init_and_creates_nothing(
         config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store = load(config_path).store.path
     assert main(["status", "--config", config_path]) == 1
     err = capsys.readouterr().err
-    assert "secret.keys" in err and "keybridge init" in err
+    assert "no store at %s yet: run keybridge init" % store in err
+    assert not os.path.exists(store)
 
 
 def test_keys_hides_pins_unless_revealed(appliance: Appliance,

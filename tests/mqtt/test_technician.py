@@ -3,8 +3,10 @@ was killed: status from the service itself, Space asked through the service's ow
 second connection to Space), and the store's view when nothing answers."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -123,12 +125,15 @@ def test_every_command_on_an_installed_layout_while_it_runs_and_after_a_kill(ins
     unit = {"CREDENTIALS_DIRECTORY": str(credentials)}  # systemd-run -p LoadCredential...
     expect = [  # (command, environment, exit code, what the output must say)
         (["status"], shell, 0, "RUNNING"),
+        (["status", "--json"], shell, 0, '"running": true'),
         (["jobs"], shell, 0, "no jobs waiting or failed"),
         (["keys"], shell, 0, "no live keys"),
-        (["audit"], shell, 0, ""),
+        (["audit"], shell, 0, "the audit log is empty"),
         (["integration-log"], shell, 0, "the integration log is empty"),
         (["space", "ping"], shell, 0, "Space is ready"),
-        (["doctor"], shell, None, "WARN secrets"),
+        (["doctor"], shell, 1, "OK   ks            site"),  # the clock warns off a Pi
+        (["test-connection", "--backend", "space"], shell, 0, "space   OK"),
+        (["test-connection"], shell, 0, "(through the running service)"),
         (["config", "check"], unit, 0, ": OK"),
         (["test-connection"], unit, 0, "space   OK"),
         (["reconcile"], unit, 0, "reconciliation: 0 discrepancies"),
@@ -138,15 +143,81 @@ def test_every_command_on_an_installed_layout_while_it_runs_and_after_a_kill(ins
         assert said in done.stdout, (command, done.stdout, done.stderr)
         assert code is None or done.returncode == code, (command, done.stdout, done.stderr)
     appliance.kill()
-    for command, code, said in ((["status"], 1, "NOT RUNNING"), (["jobs"], 0, "no jobs"),
-                                (["keys"], 0, "no live keys"),
-                                (["space", "ping"], 0, "Space is ready")):
-        done = run_cli(appliance, command, shell)
-        assert (done.returncode, said in done.stdout) == (code, True), (command, done.stdout)
+    for command, env, code, said in (
+            (["status"], shell, 1, "NOT RUNNING"), (["jobs"], shell, 0, "no jobs"),
+            (["keys"], shell, 0, "no live keys"),
+            (["audit"], shell, 0, "tool_test_connection ks     key=None external=None "
+                                  "booking=None trigger=keybridge test_connection ("),
+            (["integration-log"], shell, 0, "the integration log is empty"),
+            (["space", "ping"], shell, 0, "Space is ready"),
+            (["test-connection", "--backend", "space"], shell, 0, "space   OK"),
+            (["test-connection"], shell, 1, "ks      FAIL  not checked: its secrets cannot "
+                                            "be read here and the service does not run"),
+            (["doctor"], shell, 2, "WARN service       not running"),
+            (["reconcile"], unit, 0, "reconciliation: 0 discrepancies")):
+        done = run_cli(appliance, command, env)
+        assert (done.returncode, said in done.stdout) == (code, True), (command, done.stdout,
+                                                                        done.stderr)
 
 
-def run_cli(appliance, command, env):
+def run_cli(appliance, command, env, user=()):
     import os
-    return subprocess.run([sys.executable, "-m", "appliance", *command, "--config",
+    return subprocess.run([*user, sys.executable, "-m", "appliance", *command, "--config",
                            str(appliance.config_file)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env=os.environ | env)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_a_keybridge_group_member_reads_everything_through_the_running_service(installed):
+    """An admin in the service's group (here: nobody, given the service's group, root) may
+    not read the store's folder or the key file; while the service runs every read-only
+    command works for them; once it is stopped they are told how to go on."""
+    appliance, _credentials = installed
+    folder = appliance.config_file.parent
+    for parent in (folder, *folder.parents):  # as /etc/keybridge 0750 root:keybridge
+        if parent == Path("/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o050)
+    (folder.parent / "run").chmod(0o750)  # RuntimeDirectoryMode=0750
+    member = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=0", "--"]
+    shell = {"CREDENTIALS_DIRECTORY": "", "HOME": "/tmp"}
+    for command, said in ((["status"], "RUNNING"), (["jobs"], "no jobs waiting"),
+                          (["keys"], "no live keys"), (["audit"], "the audit log is empty"),
+                          (["integration-log"], "the integration log is empty"),
+                          (["space", "ping"], "Space is ready"),
+                          (["test-connection"], "store   OK    %s takes writes (through the "
+                           "running service" % (folder.parent / "state" / "keybridge.db"))):
+        done = run_cli(appliance, command, shell, member)
+        assert (done.returncode, said in done.stdout) == (0, True), (command, done.stdout,
+                                                                     done.stderr)
+    appliance.kill()
+    done = run_cli(appliance, ["status"], shell, member)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "permission denied; while the service runs its members of the keybridge group ask " \
+        "it instead, else run this as the service's user (sudo -u keybridge" in done.stderr
+
+
+@pytest.mark.parametrize("listening", [False, True], ids=["refused", "silent"])
+def test_a_ping_nobody_answers_says_what_to_check_and_not_that_it_may_have_run(listening):
+    """A ping changes nothing: no "Space may have carried it out" (the ENQ did go out to
+    the silent one), the link's own log line not repeated, the fix named."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    if listening:
+        server.listen(1)
+    else:
+        server.close()
+    try:
+        done = subprocess.run([sys.executable, "-m", "appliance", "space", "ping", "--server",
+                               "127.0.0.1:%d" % port, "--config", "config/demo.toml"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        server.close()
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1 and "may have" not in done.stderr, done.stderr
+    assert done.stderr.startswith("keybridge space ping: ") and done.stderr.rstrip().endswith(
+        "check that ProAccess Space runs and takes PMS connections at that address ([space] "
+        "server or --server)")
+
