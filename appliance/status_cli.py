@@ -32,16 +32,18 @@ def add_parser(commands: Any, config_arg: Callable[[argparse.ArgumentParser], No
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = registry.load_config(args.config, secrets=False)
-    while True:
-        report = gather(config)
-        text = json.dumps(report, indent=2) if args.json else "\n".join(lines(report))
-        print((CLEAR if args.watch else "") + text, flush=True)
-        if not args.watch:
-            return 0 if report["running"] else 1
-        try:
+    try:
+        while True:
+            report = gather(config)
+            text = json.dumps(report, indent=2) if args.json else "\n".join(lines(report))
+            print((CLEAR if args.watch else "") + text, flush=True)
+            if not args.watch:
+                return 0 if report["running"] else 1
             time.sleep(WATCH_EVERY_S)
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:  # Ctrl-C is how --watch ends, wherever it lands
+        if not args.watch:
+            raise
+        return 0
 
 
 def gather(config: Config) -> dict[str, Any]:

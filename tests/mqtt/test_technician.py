@@ -221,3 +221,16 @@ def test_a_ping_nobody_answers_says_what_to_check_and_not_that_it_may_have_run(l
         "check that ProAccess Space runs and takes PMS connections at that address ([space] "
         "server or --server)")
 
+
+def test_status_watch_refreshes_in_place_until_ctrl_c(site):
+    import signal
+    appliance, _pms = site
+    with subprocess.Popen([sys.executable, "-m", "appliance", "status", "--watch",
+                           "--config", str(appliance.config_file)], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True) as watch:
+        seen = ""
+        while seen.count("\033[H\033[J") < 2:  # the screen cleared before each refresh
+            seen += watch.stdout.readline()
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=30) == 0
+    assert seen.count("RUNNING (pid %d)" % appliance.process.pid) >= 2
