@@ -96,11 +96,13 @@ def lines(report: dict[str, Any]) -> list[str]:
 def last_reconciliation(last: dict[str, Any] | None) -> str:
     if last is None:
         return "never"
-    text = "%s, %d discrepancies%s" % (last["at"], last["discrepancies"],
-                                       ", repaired" if last["repaired"] else "")
     unasked = sorted(last.get("errors") or {})
-    return text + ("; INCOMPLETE: %s could not be asked" % ", ".join(unasked) if unasked
-                   else "")
+    if unasked:  # never "0 discrepancies" for a backend nobody could ask
+        return "%s, INCOMPLETE: %s could not be asked; %d discrepancies in the rest%s" % (
+            last["at"], ", ".join(unasked), last["discrepancies"],
+            ", repaired" if last["repaired"] else "")
+    return "%s, %d discrepancies%s" % (last["at"], last["discrepancies"],
+                                       ", repaired" if last["repaired"] else "")
 
 
 def _error(text: str | None) -> str:

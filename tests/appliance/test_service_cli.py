@@ -375,6 +375,9 @@ def test_jobs_leave_desk_requests_and_unknown_ids_alone(
     assert "is a desk request (encode_card)" in capsys.readouterr().err
     assert main(["jobs", "retry", "999", "--config", source]) == 1
     assert "no job 999" in capsys.readouterr().err
+    assert main(["jobs", "retry", "--config", source]) == 2  # usage: which one?
+    assert "give a job's ID (first column of keybridge jobs), or --all" in (
+        capsys.readouterr().err)
 
 
 def _parsers(parser, path):
