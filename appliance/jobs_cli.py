@@ -10,6 +10,8 @@ revoke, deliver, remove); a desk request (a card to cut) is never repeated behin
 back: it is asked again from the PMS. Each change is audited with the technician's name,
 and the running service is told at once. Needs no secret.
 
+Retry and cancel change the store: run them as root or as the service's user.
+
 Exit codes: 0 done, 1 refused (the message says why), 2 configuration or usage.
 """
 
@@ -52,6 +54,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     config = registry.load_config(args.config, secrets=False)
     if args.action is None:
         return _list(views.view(config, "jobs", all=args.all), args.json)
+    if args.action == "retry" and args.id is None and not args.failed:
+        print("keybridge jobs retry: give a job's ID (first column of keybridge jobs), or "
+              "--all for every failed job", file=sys.stderr)
+        return 2
     with open_store(config) as store:
         done = _change(store, args)
     if done:  # not running: it takes the jobs up when it starts
@@ -96,9 +102,6 @@ def _change(store: Store, args: argparse.Namespace) -> bool:
     if every_failed:
         ids = [row["id"] for row in store.read.jobs.listing()
                if row["state"] == lifecycle.FAILED and row["kind"] not in NOT_FOR_TECHNICIANS]
-    elif args.id is None:
-        print("keybridge jobs retry: give a job's ID, or --failed", file=sys.stderr)
-        return False
     else:
         ids = [args.id]
     event = lifecycle.RETRY_ASKED if args.action == "retry" else lifecycle.CANCELLED
