@@ -101,6 +101,8 @@ class MqttLink:
         self.hosts = settings.hosts or ((settings.host, settings.port),)
         self.host_index = 0  # the node tried now; the next after every failed attempt
         self._failures = 0  # since the last CONNACK, for the backoff
+        self._accepted = False  # this connection got a successful CONNACK
+        self._refused = ""  # why the node refused this connection, if it did
         self._rng = random.Random()  # noqa: S311 - jitter, not secrets
         self.protocol = "3.1.1" if settings.protocol == "3.1.1" else "5"
         self.client = self._client()
@@ -182,13 +184,13 @@ class MqttLink:
             self._loop.call_soon_threadsafe(self._fall_back, "the broker refused MQTT 5 (%s)"
                                             % reason)
             return
-        if not reason.is_failure:
-            self._failures = 0
-            self.takeover.connected()
-        if reason.is_failure:
-            self.last_error = "broker refused the connection: %s" % reason
-            log.error("%s", self.last_error, extra={"ctx": {"broker": self.where()}})
+        if reason.is_failure:  # the disconnect that follows moves on to the next node
+            self._refused = "the broker at %s refused the connection: %s" % (self.where(),
+                                                                            reason)
             return
+        self._failures = 0
+        self._accepted = True
+        self.takeover.connected()
         if self.v5:
             # Retain-as-published: otherwise the broker clears the flag on live delivery and a
             # retained command could not be told apart (and refused). 3.1.1 has no such
@@ -215,6 +217,7 @@ class MqttLink:
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         no_delay(sock)
+        self._accepted, self._refused = False, ""
         if self.auto and self.v5:  # a broker that cannot parse 5 may say nothing at all
             self._loop.call_soon_threadsafe(self._loop.call_later, self._answer_wait_s(),
                                             self._answered_or_fall_back, client)
@@ -266,14 +269,16 @@ class MqttLink:
         self._next_host(client)
         self._loop.call_soon_threadsafe(self._connect_failed, failed)
 
-    def _connect_failed(self, where: str) -> None:
-        self.last_error = "cannot reach the broker at %s" % where
+    def _connect_failed(self, where: str, why: str = "") -> None:
+        self.last_error = why or "cannot reach the broker at %s" % where
         if not self._unreachable and not self.stopping:
             others = " (trying the other %d of [mqtt] hosts in turn)" % (
                 len(self.hosts) - 1) if len(self.hosts) > 1 else ""
-            log.error("%s%s; check [mqtt] host and port in the configuration, the network, "
-                      "and that the broker runs; trying again every %d s at most",
-                      self.last_error, others, max(1, int(self.settings.reconnect_max_s)),
+            fix = ("[mqtt] username, password_file and certificates, and the broker's "
+                   "permissions for this client" if why else "[mqtt] host and port in the "
+                   "configuration, the network, and that the broker runs")
+            log.error("%s%s; check %s; trying again every %d s at most", self.last_error,
+                      others, fix, max(1, int(self.settings.reconnect_max_s)),
                       extra={"ctx": {"broker": where}})
         self._unreachable = True
 
@@ -294,6 +299,14 @@ class MqttLink:
             self._loop.call_soon_threadsafe(self._disconnected, str(reason))
             self._loop.call_soon_threadsafe(self._on_taken_over, why)
             return
+        if not self._accepted and not self.stopping:  # refused, or no CONNACK: a node that
+            failed = self.where()  # takes TCP but not us; the next one, with backoff
+            why = self._refused or "the broker at %s closed the connection before accepting " \
+                "it (%s)" % (failed, reason)
+            self._next_host(client)
+            self._loop.call_soon_threadsafe(self._connect_failed, failed, why)
+            return
+        self._accepted = False
         self._failures = 0
         self._delay(client)  # the same node first: a restart or a blip
         self._loop.call_soon_threadsafe(self._disconnected, str(reason))

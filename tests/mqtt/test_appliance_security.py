@@ -76,7 +76,9 @@ def test_wrong_password_is_a_clear_error_and_no_ready(tmp_path, broker_factory):
     settings = password_settings(tmp_path, broker, "not-the-password")
     appliance = Appliance(tmp_path / "a", broker, mqtt=settings).start(wait=False)
     try:
-        wait_in_log(appliance, "broker refused the connection")
+        wait_in_log(appliance, "the broker at %s:%d refused the connection: " % (
+            broker.host, broker.port))
+        assert "check [mqtt] username, password_file and certificates" in appliance.log_text()
         assert "READY=1" not in appliance.notify.received
         assert "not-the-password" not in appliance.log_text()
     finally:

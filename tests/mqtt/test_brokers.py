@@ -178,6 +178,51 @@ def test_the_hosts_of_a_cluster_are_tried_in_turn(tmp_path, broker_factory):
         appliance.close()
 
 
+class RefusingNode:
+    """A cluster node that takes TCP and refuses every CONNECT: CONNACK "Server unavailable"
+    (MQTT 5 reason 0x88), then closes, as a node does that is shutting down or lost quorum."""
+
+    def __init__(self):
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self.connects = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                if conn.recv(65536):
+                    self.connects += 1
+                    conn.sendall(bytes([0x20, 3, 0, 0x88, 0]))
+
+    def close(self):
+        self._server.close()
+
+
+def test_a_node_that_refuses_the_connection_is_passed_over_with_backoff(tmp_path, broker):
+    """Only a node down at TCP used to be passed over: one that took TCP and refused the
+    CONNECT was asked again every second for ever, and the healthy node never tried."""
+    refusing = RefusingNode()
+    hosts = ["127.0.0.1:%d" % port for port in (refusing.port, broker.port)]
+    appliance = Appliance(tmp_path / "a", broker, protocol="auto",
+                          mqtt={"hosts": hosts}).start(wait=False)
+    try:
+        appliance.wait_ready(40)
+        log = appliance.log_text()
+        assert "the broker at 127.0.0.1:%d refused the connection: Server unavailable " \
+               "(trying the other 1 of [mqtt] hosts in turn); check [mqtt] username, " \
+               "password_file and certificates" % refusing.port in log
+        assert "connected to the broker broker=127.0.0.1:%d mqtt=5" % broker.port in log
+        assert refusing.connects == 1
+    finally:
+        appliance.close()
+        refusing.close()
+
+
 async def test_the_link_sends_small_packets_without_waiting_for_an_ack(broker):
     # Nagle's algorithm on the appliance's socket held each PUBACK and reply ~40 ms for the
     # broker's delayed ACK: most of a command's reply time (bench/README.md).
