@@ -102,6 +102,7 @@ class MqttLink:
         self.host_index = 0  # the node tried now; the next after every failed attempt
         self._failures = 0  # since the last CONNACK, for the backoff
         self._accepted = False  # this connection got a successful CONNACK
+        self._answered_5 = False  # a CONNACK to version 5 came: never fall back after it
         self._refused = ""  # why the node refused this connection, if it did
         self._rng = random.Random()  # noqa: S311 - jitter, not secrets
         self.protocol = "3.1.1" if settings.protocol == "3.1.1" else "5"
@@ -184,6 +185,7 @@ class MqttLink:
             self._loop.call_soon_threadsafe(self._fall_back, "the broker refused MQTT 5 (%s)"
                                             % reason)
             return
+        self._answered_5 = self._answered_5 or self.v5
         if reason.is_failure:  # the disconnect that follows moves on to the next node
             self._refused = "the broker at %s refused the connection: %s" % (self.where(),
                                                                             reason)
@@ -218,7 +220,8 @@ class MqttLink:
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         no_delay(sock)
         self._accepted, self._refused = False, ""
-        if self.auto and self.v5:  # a broker that cannot parse 5 may say nothing at all
+        if self.auto and self.v5 and not self._answered_5:  # a broker that cannot parse 5
+            # may say nothing at all; one that answered 5 once and is slow now is not that
             self._loop.call_soon_threadsafe(self._loop.call_later, self._answer_wait_s(),
                                             self._answered_or_fall_back, client)
 
@@ -226,7 +229,8 @@ class MqttLink:
         return float(min(self.settings.keepalive_s, ANSWER_WAIT_S))
 
     def _answered_or_fall_back(self, client: paho.Client) -> None:
-        if client is self.client and self.v5 and not self.connected.is_set():
+        if client is self.client and self.v5 and not (self.connected.is_set() or
+                                                      self._answered_5):
             self._fall_back("no answer to an MQTT 5 CONNECT within %g s" % self._answer_wait_s())
 
     def _fall_back(self, why: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 
 import pytest
 
@@ -221,6 +222,26 @@ def test_a_node_that_refuses_the_connection_is_passed_over_with_backoff(tmp_path
     finally:
         appliance.close()
         refusing.close()
+
+
+def test_auto_keeps_mqtt_5_when_a_broker_that_spoke_5_goes_away(tmp_path, broker_factory):
+    """The no-answer fallback is for a broker that never answers version 5; one that did
+    and then restarted must not cost the PMS its MQTT 5 replies for the rest of the run."""
+    broker = broker_factory()
+    appliance = Appliance(tmp_path / "a", broker, protocol="auto",
+                          mqtt={"keepalive_s": 5}).start()  # the no-answer wait: 5 s
+    try:
+        broker.stop()
+        eventually(lambda: "lost the broker" in appliance.log_text(), what="the loss")
+        # What must not happen is a fallback when the wait runs out: let it run out.
+        time.sleep(6)
+        broker.start()
+        eventually(lambda: appliance.log_text().count("connected to the broker") == 2,
+                   timeout=30, what="the reconnection")
+        assert "using MQTT 3.1.1" not in appliance.log_text()
+        assert appliance.log_text().count("mqtt=5") == 2
+    finally:
+        appliance.close()
 
 
 async def test_the_link_sends_small_packets_without_waiting_for_an_ack(broker):
