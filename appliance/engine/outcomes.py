@@ -58,7 +58,7 @@ class Recorder:
                              owner_key_id=None if key is None else key.owner_key_id)
             for kind, fields in events:
                 tx.outbox.event(self.root, kind, _announce(tx, key, kind, fields),
-                                job_event_id(job.id, kind))
+                                job_event_id(self.store.id, job.id, kind))
             if job.kind in REPLIED_KINDS:
                 self._final_reply(tx, job, replies.body(job.request_id, job.kind, "ok",
                                                         outcome.data))
@@ -81,7 +81,8 @@ class Recorder:
                     failure.code != "no_key"):
                 tx.outbox.event(self.root, "key_failed",
                                 self._failure_fields(job, key, failure, retry),
-                                job_event_id(job.id, "key_failed", job.attempts))
+                                job_event_id(self.store.id, job.id, "key_failed",
+                                             job.attempts))
             # What `keybridge jobs` and `status` show: the error and what to do about it.
             error = "%s (%s)" % (failure.message, failure.hint) if failure.hint else (
                 failure.message)

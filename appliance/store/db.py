@@ -38,6 +38,8 @@ class Store:
             self.db.close()
             raise
         self.read = Tx(self.db, Crypt(keyring))
+        self.id = self.read.meta.get("store_id") or ""
+        """Random, made with the store (migration 8): part of every job event's event_id."""
         self.health = StoreHealth(path)
         self.commits = 0
         """Transactions committed since opening that wrote something: each one an fsync

@@ -31,10 +31,13 @@ class Outgoing:
     properties: dict[str, str]
 
 
-def job_event_id(job_id: int, kind: str, attempt: int = 0) -> str:
+def job_event_id(store_id: str, job_id: int, kind: str, attempt: int = 0) -> str:
     """The same id every time the same job reports the same thing: a job repeated after a
-    crash (it may have run, its end was not committed) publishes what the PMS already has."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, "job/%d/%s/%d" % (job_id, kind, attempt)))
+    crash (it may have run, its end was not committed) publishes what the PMS already has.
+    ``store_id`` (meta, random per store) keeps another site's job of the same number, or
+    this site's store made anew, from publishing the same ids."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, "job/%s/%d/%s/%d" % (store_id, job_id, kind,
+                                                                 attempt)))
 
 
 class Inbox:

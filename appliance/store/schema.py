@@ -169,4 +169,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE keys ADD COLUMN announced INTEGER NOT NULL DEFAULT 1;
     """,
+    # 8: this store's own random id, part of every job event's event_id: job ids count from 1
+    # in every store, so without it two sites (or a site's store made anew) would publish the
+    # same event_ids and a PMS de-duplicating by event_id would drop real events.
+    """
+    INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+    """,
 )

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from appliance.cli import main
 from appliance.errors import SecretKeyError, StoreError
-from appliance.store import Route
+from appliance.store import Route, job_event_id
 from appliance.store.db import BUSY_TIMEOUT_MS, Store
 from appliance.store.schema import MIGRATIONS
 from appliance.store.secrets import KEEP_KEYS, Keyring, create_key_file, rotate_key_file
@@ -167,7 +167,8 @@ def test_a_nested_transaction_undoes_only_its_own_writes(db_path: str,
                 inner.meta.set("third", "kept")
             # Nothing is on disk for another reader before the outermost commit.
             with sqlite3.connect(db_path) as other:
-                assert other.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+                assert other.execute("SELECT count(*) FROM meta WHERE key != "
+                                     "'store_id'").fetchone()[0] == 0
         assert [store.read.meta.get(key) for key in ("first", "second", "third")] == [
             "kept", None, "kept"]
         assert store.commits == 1
@@ -350,3 +351,17 @@ def test_an_older_desk_jobs_reply_route_moves_into_its_columns(db_path: str,
         job = db.jobs.claim("space", 1.0, 60)
     assert job is not None and job.payload == {"encoder": "desk-1"}
     assert job.reply == Route("pms/r/1", {"correlation_hex": "0a"})
+
+
+def test_every_store_has_its_own_id_for_event_ids(tmp_path: Path, key_file: str) -> None:
+    """Job ids count from 1 in every store: without the store's own id in each event_id, two
+    sites (or a site's store made anew) would publish the same ids, and a PMS de-duplicating
+    by event_id across its fleet would drop real events."""
+    ids = []
+    for name in ("site1.db", "site2.db"):
+        with Store(str(tmp_path / name), Keyring(key_file)) as store:
+            ids.append(store.id)
+        with Store(str(tmp_path / name), Keyring(key_file)) as store:
+            assert store.id == ids[-1]  # kept: a job repeated after a restart says the same
+    assert len(set(ids)) == 2 and all(len(found) == 32 for found in ids)
+    assert job_event_id(ids[0], 1, "key_issued") != job_event_id(ids[1], 1, "key_issued")

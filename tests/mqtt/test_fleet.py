@@ -80,6 +80,9 @@ def test_a_fleet_survives_the_loss_of_the_node_it_uses(tmp_path, cluster, peer_f
             moved = ["connected to the broker broker=%s:%d" % (node.host, node.port)
                      in appliances[site].log_text() for node in cluster[1:]]
             assert any(moved), site
+        # A PMS de-duplicates by event_id across its fleet: no two sites share one.
+        ids = [encoded(pms, site) for site in SITES]
+        assert len(set().union(*ids)) == sum(len(found) for found in ids)
         # A site's credentials reach its own topics only: never another site's events.
         nosy = peer_factory(cluster[1], "nosy", protocol=MQTT311, username="site1",
                             password=PASSWORD % "site1")
