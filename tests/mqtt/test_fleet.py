@@ -4,11 +4,13 @@ node in [mqtt] hosts, one PMS for all. The node the sites use is killed with SIG
 middle of the traffic; nothing may be lost or done twice, every site must move to a
 surviving node, and no site may read another's events (PINs travel in them)."""
 
+import subprocess
+import sys
 import time
 
 import pytest
 
-from _appliance import Appliance, SpaceProcess, eventually
+from _appliance import ROOT, Appliance, SpaceProcess, eventually
 from _broker import MQTT311, free_port
 from _nats import NatsNode, user
 from test_appliance_contract import booking
@@ -131,3 +133,17 @@ def replied(pms, site, request_id):
 def encoded(pms, site):
     return {m.json()["event_id"] for m in pms.messages
             if m.topic == "keybridge/%s/event/card_encoded" % site}
+
+
+def test_make_fleet_runs_a_small_fleet_and_prints_its_table(tmp_path):
+    """``make fleet`` is a benchmark, but one that no longer runs would go unnoticed: a small
+    fleet through the same code, and its table says nothing was lost."""
+    done = subprocess.run([sys.executable, "-m", "bench.fleet", "--sites", "3", "--stays", "2",
+                           "--run-dir", str(tmp_path / "fleet")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = {line[:40].strip(): line[40:].split() for line in done.stdout.splitlines()}
+    for row in ("commands lost", "events card_encoded lost", "events key_revoked lost",
+                "events card_encoded duplicated"):
+        assert table[row] == ["0"], done.stdout
+    assert table["cards cut at Space (one per card asked)"] == ["6", "6"], done.stdout
