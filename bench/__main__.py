@@ -122,7 +122,8 @@ def end_to_end(quick: bool, stored: tuple[int, ...]) -> None:
     result = measure(run, stored, 10.0 if quick else 60.0, quick)
     rows = report.rows(result)
     print("\n" + report.table(rows))
-    print("\nkept as %s" % report.save(result, rows, ROOT / ".cache" / "bench", stamp))
+    print("\nmeasured at %s, %s" % (stamp, report.describe(report.provenance())))
+    print("kept as %s" % report.save(result, rows, ROOT / ".cache" / "bench", stamp))
 
 
 ROOT = Path(__file__).resolve().parents[1]

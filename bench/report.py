@@ -2,6 +2,9 @@
 holds; printed as a table and kept as JSON for comparison over time."""
 
 import json
+import os
+import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +115,28 @@ def load(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text())["measured"])
 
 
+def provenance() -> dict[str, Any]:
+    """What a figure was measured on: the commit (and whether the tree had changes), the
+    host, its cores; a table in the README is only as good as this."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1],  # noqa: S603, S607
+                              capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown",
+            "changed": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "host": platform.node(), "machine": platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+def describe(where: dict[str, Any]) -> str:
+    return "commit %s%s on %s (%s, %s cores, Python %s)" % (
+        where["commit"], " with changes" if where["changed"] else "", where["host"],
+        where["machine"], where["cores"], where["python"])
+
+
 def save(result: dict[str, Any], out: list[dict[str, Any]], folder: Path, stamp: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ("bench-%s.json" % stamp)
-    path.write_text(json.dumps({"at": stamp, "measured": result, "rows": out}, indent=1))
+    path.write_text(json.dumps({"at": stamp, "on": provenance(), "measured": result,
+                                "rows": out}, indent=1))
     return path
