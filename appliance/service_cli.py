@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from appliance import doctor, jobs_cli, logs, reconcile_report, registry, status_cli
-from appliance.config import Config, modes
+from appliance.config import Config, load_store, modes
 from appliance.control import views as control_views
 from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, SessionTakenOver, StoreError
@@ -45,20 +45,26 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    config = store_only(args.config)
-    for path in (config.store.key_file, config.store.path):
+    settings = load_store(args.config)  # [store] only: the rest may still be unfilled
+    for path in (settings.key_file, settings.path):
         folder = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
         except OSError as err:
             raise StoreError("cannot create %s (%s); create it for the keybridge user, or set "
                              "[store] in %s" % (folder, err.strerror, args.config)) from err
-    created = create_key_file(config.store.key_file)
+    created = create_key_file(settings.key_file)
     print("%s %s (mode 0600)" % ("created" if created else "kept the existing key file",
-                                 config.store.key_file))
-    with open_store(config):
+                                 settings.key_file))
+    with Store(settings.path, Keyring(settings.key_file)):
         pass
-    print("store ready: %s" % config.store.path)
+    print("store ready: %s" % settings.path)
+    try:
+        store_only(args.config)
+    except ConfigError as err:  # the package's fresh conffile: said, not refused
+        print("%s is not ready for the service yet (%d problems, the first: %s); fix them, "
+              "then keybridge config check" % (args.config, len(err.problems),
+                                               err.problems[0]))
     return 0
 
 

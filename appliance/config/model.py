@@ -8,7 +8,6 @@ configuration file.
 
 import dataclasses
 import os
-import tomllib
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -162,23 +161,6 @@ SERVICE = {
                           example='"/run/keybridge/control.sock"'),
 }
 CORE_TABLES = ("site", "mqtt", "store", "service")
-
-
-def load(path: str | os.PathLike[str], plugins: Sequence[Section] = (), *,
-         secrets: bool = True) -> Config:
-    """The configuration in ``path``; raises ConfigError listing every problem."""
-    source = str(path)
-    try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except FileNotFoundError as err:
-        raise ConfigError(["%s: no such file; create it from config/keybridge.example.toml "
-                           "or run keybridge init" % source]) from err
-    except OSError as err:
-        raise ConfigError(["%s: cannot read it (%s)" % (source, err.strerror)]) from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(["%s: not valid TOML: %s" % (source, err)]) from err
-    return parse(data, source, plugins, secrets=secrets)
 
 
 def parse(data: dict[str, Any], source: str, plugins: Sequence[Section] = (), *,

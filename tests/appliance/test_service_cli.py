@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from appliance.cli import main
-from appliance.config import Config
+from appliance.config import Config, load_store
 from appliance.engine.engine import Engine
 from appliance.engine.replies import ReplyTo
 from appliance.registry import load_config as load
@@ -110,12 +110,13 @@ def test_init_twice_keeps_the_key_and_the_data(
         assert PIN in store.read.outbox.pending(0, 10)[0].payload.decode()
 
 
-def test_init_with_a_broken_config_exits_2_and_creates_nothing(
+def test_init_with_a_broken_store_section_exits_2_and_creates_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "keybridge.toml"
-    path.write_text('[site]\nid = "x"\n[store]\nkey_file = "%s"\n' % (tmp_path / "k"))
+    path.write_text('[site]\nid = "x"\n[store]\nkey_file = "%s"\nkeyfile = "typo"\n'
+                    % (tmp_path / "k"))
     assert main(["init", "--config", str(path)]) == 2
-    assert "[site] timezone" in capsys.readouterr().err
+    assert "[store] keyfile" in capsys.readouterr().err
     assert not (tmp_path / "k").exists()
 
 
@@ -406,3 +407,18 @@ def test_every_option_of_every_command_says_what_it_is_for_in_plain_text():
         if any("``" in text for text in texts):
             markup.append(" ".join(path))
     assert (silent, markup) == ([], [])
+
+
+def test_init_needs_only_the_store_section_as_a_fresh_package_runs_it(
+        config_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The package's conffile ships with an empty site id so the service is not started on
+    someone else's campsite; its postinst still makes the key file and the store."""
+    Path(config_path).write_text(Path(config_path).read_text().replace(
+        'id = "vliet"', 'id = ""'))
+    assert main(["init", "--config", config_path]) == 0
+    out = capsys.readouterr().out
+    assert "store ready" in out and "%s is not ready for the service yet (1 problems, the " \
+        "first: %s: [site] id: must be letters" % (config_path, config_path) in out
+    assert os.path.exists(load_store(config_path).key_file)
+    assert main(["config", "check", "--config", config_path]) == 2
+    assert "[site] id: must be letters" in capsys.readouterr().err
