@@ -8,9 +8,15 @@ The tree holds keybridge's own code (``protocol``, ``appliance``; never the simu
 the tests) and every Python package it needs, downloaded as wheels for the target
 (``pip --platform``, binary wheels only: nothing is compiled here or on site) into
 ``/opt/keybridge/lib``, compiled to bytecode for Python 3.11 (Debian 12's, Raspberry Pi OS
-Bookworm's). ``/usr/bin/keybridge`` runs it with Debian's ``python3`` in isolated mode, so
-nothing of the system's Python packages is mixed in. The units, the example configuration
-(a conffile) and the Mosquitto examples come from the repository as they are.
+Bookworm's). ``/usr/bin/keybridge`` runs it with Debian's ``python3`` in isolated mode
+(no user site, no ``PYTHON*`` variables) and ``/opt/keybridge/lib`` first on the path, so
+keybridge's own wheels always win over Debian's ``dist-packages``, which stay on the path
+after them (armhf takes cffi's backend from there, ``python3-cffi-backend``).
+
+The units and the Mosquitto examples come from the repository as they are; the example
+configuration becomes the conffile with its site id left empty (``conffile``), so ``config
+check`` refuses it until a technician has made it this site's, and the package does not
+start the service on a placeholder.
 """
 
 import argparse
@@ -25,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_SITE_ID = 'id = "camping-de-vliet"'
 DEBIAN = ROOT / "packaging" / "debian"
 PYTHON = "3.11"
 GLIBC_MINOR = range(17, 37)
@@ -43,6 +50,22 @@ from appliance.cli import main  # noqa: E402
 
 sys.exit(main())
 '''
+
+
+def conffile() -> str:
+    """/etc/keybridge/keybridge.toml as shipped: the example, its site id empty. The example
+    is a working configuration for someone else's campsite (Space at 192.168.1.20, a broker
+    on localhost); started as it is, the service would retry a broker that is not there every
+    10 s for ever. Empty, ``config check`` names the one line to edit first."""
+    text = (ROOT / "config" / "keybridge.example.toml").read_text()
+    lines = text.splitlines(keepends=True)
+    found = [number for number, line in enumerate(lines) if line.startswith(EXAMPLE_SITE_ID)]
+    if len(found) != 1:
+        raise SystemExit("config/keybridge.example.toml: no single line starting %s to empty "
+                         "for the conffile; update packaging/build_deb.py" % EXAMPLE_SITE_ID)
+    lines[found[0]] = ('id = ""  # REQUIRED: this site\'s id (letters, digits, - and _), '
+                       "e.g. camping-de-vliet; the service starts once config check passes\n")
+    return "".join(lines)
 
 
 def version() -> str:
@@ -122,7 +145,7 @@ def stage_files(tree: Path) -> None:
         shutil.copyfile(ROOT / "systemd" / unit, units / unit)
     etc = tree / "etc" / "keybridge"
     etc.mkdir(parents=True)
-    shutil.copyfile(ROOT / "config" / "keybridge.example.toml", etc / "keybridge.toml")
+    (etc / "keybridge.toml").write_text(conffile())
     doc = tree / "usr" / "share" / "doc" / "keybridge"
     shutil.copytree(ROOT / "config" / "mosquitto", doc / "mosquitto")
     shutil.copyfile(DEBIAN / "copyright", doc / "copyright")

@@ -63,8 +63,13 @@ def test_it_installs_the_command_the_units_and_the_configuration_as_a_conffile(p
                  "keybridge-reconcile.timer"):
         assert (tree / "lib/systemd/system" / unit).read_text() == (
             ROOT / "systemd" / unit).read_text()
-    assert (tree / "etc/keybridge/keybridge.toml").read_text() == (
-        ROOT / "config/keybridge.example.toml").read_text()
+    # The example, but for the site id: a technician must make it this site's first.
+    shipped = (tree / "etc/keybridge/keybridge.toml").read_text().splitlines()
+    example = (ROOT / "config/keybridge.example.toml").read_text().splitlines()
+    changed = [(ours, theirs) for ours, theirs in zip(shipped, example, strict=True)
+               if ours != theirs]
+    assert [(ours.split("#")[0].strip(), theirs.split("#")[0].strip())
+            for ours, theirs in changed] == [('id = ""', 'id = "camping-de-vliet"')]
     conffiles = subprocess.run(["dpkg-deb", "-I", str(deb), "conffiles"], capture_output=True,
                                text=True, check=True).stdout.split()
     assert conffiles == ["/etc/keybridge/keybridge.toml"]  # dpkg keeps a technician's edits
@@ -141,6 +146,10 @@ def test_the_unpacked_tree_runs_with_debians_python_alone(package, tmp_path):
     assert version.strip() == "keybridge %s" % __version__
     config = tmp_path / "keybridge.toml"
     shutil.copyfile(tree / "etc/keybridge/keybridge.toml", config)
+    checked = subprocess.run([*launcher, "config", "check", "--config", str(config)],
+                             capture_output=True, text=True, env=env, check=False)
+    assert checked.returncode == 2 and "[site] id: must be letters" in checked.stderr
+    config.write_text(config.read_text().replace('id = ""', 'id = "camping-de-vliet"', 1))
     checked = subprocess.run([*launcher, "config", "check", "--config", str(config)],
                              capture_output=True, text=True, env=env, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr

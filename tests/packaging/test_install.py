@@ -1,6 +1,6 @@
 """The package's whole life in a fresh Debian 12 root, made on the spot with debootstrap from
 Debian's archive: install, the service started as its unit starts it until READY=1 against a
-real Mosquitto, an upgrade to a newer build, purge.
+real Mosquitto, an upgrade to a newer build, remove, purge.
 
 The root is entered with chroot (this machine boots no systemd-nspawn container), so the
 service is started the way keybridge.service would start it: ExecStart as the unit's user and
@@ -75,8 +75,12 @@ def chroot(debian, *argv):
 
 
 def dpkg_install(debian, deb):
+    """dpkg -i in the root; what it and the maintainer scripts said, both streams."""
     shutil.copyfile(deb, debian / "tmp" / deb.name)
-    return chroot(debian, "dpkg", "-i", "/tmp/" + deb.name)
+    done = subprocess.run([CHROOT, str(debian), "dpkg", "-i", "/tmp/" + deb.name],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout + done.stderr
 
 
 def listening(port, process):
@@ -175,7 +179,7 @@ def start_as_the_unit_would(debian, tmp_path):
 
 def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, site, tmp_path):
     first, newer = debs
-    dpkg_install(debian, first)
+    said = dpkg_install(debian, first)
     # What the maintainer scripts set up.
     assert "dialout" in chroot(debian, "id", "-nG", "keybridge").split()
     assert chroot(debian, "stat", "-c", "%U:%G %a", "/var/lib/keybridge").strip() == (
@@ -185,7 +189,12 @@ def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, site
         "keybridge 600")  # keybridge init ran, as the service's user
     assert chroot(debian, "keybridge", "--version").strip() == "keybridge " + __version__
     assert any((debian / "opt/keybridge/lib/appliance/__pycache__").glob("*.cpython-311.pyc"))
-    assert ": OK" in chroot(debian, "keybridge", "config", "check", "--config", CONFIG)
+    # Shipped with an empty site id: not started on someone else's campsite, and told why.
+    assert "keybridge: %s is not ready yet. Edit it, then run 'keybridge config check'" % (
+        CONFIG) in said
+    checked = subprocess.run([CHROOT, str(debian), "keybridge", "config", "check"],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 2 and "[site] id: must be letters" in checked.stderr
     verify = subprocess.run([CHROOT, str(debian), "systemd-analyze", "verify", *UNITS],
                             capture_output=True, text=True, check=False)
     assert verify.returncode == 0 and "keybridge" not in verify.stderr, verify.stderr
@@ -220,6 +229,16 @@ def test_install_run_upgrade_and_purge_in_a_fresh_debian_root(debian, debs, site
     assert (debian / CONFIG.lstrip("/")).read_text() == config
     assert (debian / "var/lib/keybridge/secret.keys").read_bytes() == key
     assert (debian / "var/lib/keybridge/keybridge.db").exists()
+
+    # Remove takes the program and keeps what is the site's: configuration, store, keys,
+    # the service's user (a reinstall picks them up as they were).
+    chroot(debian, "dpkg", "--remove", "keybridge")
+    for path in ("opt/keybridge", "usr/bin/keybridge", "lib/systemd/system/keybridge.service"):
+        assert not (debian / path).exists(), path
+    assert (debian / CONFIG.lstrip("/")).read_text() == config
+    assert (debian / "var/lib/keybridge/secret.keys").read_bytes() == key
+    assert (debian / STORE.lstrip("/")).exists()
+    chroot(debian, "getent", "passwd", "keybridge")
 
     # Purge leaves nothing behind.
     chroot(debian, "dpkg", "--purge", "keybridge")
