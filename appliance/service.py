@@ -86,7 +86,8 @@ class Service:
                         recovered)
         self.link = MqttLink(config.mqtt, config.root, on_message=self._incoming,
                              on_connected=self._connected, on_disconnected=self._disconnected,
-                             on_published=self._published, on_taken_over=self._taken_over)
+                             on_published=self._published, on_taken_over=self._taken_over,
+                             on_subscribed=self._health_changed)
         self.publisher = Publisher(self.store, self.link, config.mqtt.inflight_window)
         self.intake = Intake(config.root, self.store, self.engine, self.link)
         self.store.health.on_change = self._store_health_changed

@@ -84,13 +84,15 @@ class MqttLink:
                  on_message: Callable[[Incoming], None],
                  on_connected: Callable[[], None], on_disconnected: Callable[[], None],
                  on_published: Callable[[int], None],
-                 on_taken_over: Callable[[str], None] = lambda why: None) -> None:
+                 on_taken_over: Callable[[str], None] = lambda why: None,
+                 on_subscribed: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.root = root
         self.status_topic = root + "/status"
         self._loop = asyncio.get_running_loop()
         self._handlers = (on_message, on_connected, on_disconnected, on_published)
         self._on_taken_over = on_taken_over
+        self._on_subscribed = on_subscribed  # the broker's SUBACK came: status says so now
         self.takeover = TakeoverWatch()
         self.connected = asyncio.Event()
         self.stopping = False
@@ -210,6 +212,7 @@ class MqttLink:
 
     def _subscribe_answered(self, refused: list[str]) -> None:
         self.subscribed = not refused
+        self._on_subscribed()
         if refused:
             self.last_error = ("the broker refused the subscription to %s/cmd/+ (%s): no "
                                "command can arrive" % (self.root, ", ".join(refused)))

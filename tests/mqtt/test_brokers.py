@@ -64,8 +64,9 @@ def test_auto_speaks_3_1_1_with_a_broker_that_refuses_5(tmp_path, nats, peer_fac
 
 def test_a_refused_subscription_is_an_error_in_status_and_journal(tmp_path, nats,
                                                                   peer_factory):
-    appliance = Appliance(tmp_path / "a", nats, protocol="3.1.1",
-                          mqtt=credentials(tmp_path, "blind", "blind-pw")).start()
+    appliance = Appliance(tmp_path / "a", nats, protocol="3.1.1",  # no renewal in the test:
+                          mqtt=credentials(tmp_path, "blind", "blind-pw"),  # the SUBACK's
+                          service={"status_interval_s": 600}).start()  # own status says it
     try:
         pms = peer_factory(nats, "pms", user="pms", protocol=MQTT311)
         pms.subscribe("keybridge/camp/status")
