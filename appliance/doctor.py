@@ -122,12 +122,25 @@ def _unit() -> Line:
                 "installs the units")
     state = done.stdout.strip()
     if state == "enabled":
-        return ("systemd unit", OK, "keybridge.service enabled")
+        return _active()
     if not state:
         return ("systemd unit", WARN, "keybridge.service is not installed: systemd/README.md "
                 "says how")
     return ("systemd unit", WARN, "keybridge.service is %s: systemctl enable --now keybridge"
             % state)
+
+
+def _active() -> Line:
+    """Enabled is not running: a unit that failed, or keeps restarting, is what a technician
+    called for; the journal says why."""
+    done = _run("systemctl", "is-active", "keybridge.service")
+    state = "" if done is None else done.stdout.strip()
+    if state == "active":
+        return ("systemd unit", OK, "keybridge.service enabled and active")
+    verdict = FAIL if state == "failed" else WARN
+    return ("systemd unit", verdict, "keybridge.service is enabled but %s: journalctl -u "
+            "keybridge -b -p warning says why; then systemctl restart keybridge"
+            % (state or "in no known state"))
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str] | None:

@@ -422,3 +422,23 @@ def test_init_needs_only_the_store_section_as_a_fresh_package_runs_it(
     assert os.path.exists(load_store(config_path).key_file)
     assert main(["config", "check", "--config", config_path]) == 2
     assert "[site] id: must be letters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("active", "verdict"), [("active", "OK"), ("failed", "FAIL"),
+                                                 ("activating", "WARN")])
+def test_doctor_says_whether_the_enabled_unit_runs(tmp_path: Path, monkeypatch: Any,
+                                                   active: str, verdict: str) -> None:
+    """An enabled unit that failed, or keeps restarting, is why a technician was called:
+    doctor says so with where to look. systemctl is systemd's: a stand-in answers for it."""
+    from appliance import doctor
+    fake = tmp_path / "bin" / "systemctl"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\ncase "$1" in is-enabled) echo enabled;; '
+                    'is-active) echo %s;; esac\n' % active)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (fake.parent, os.environ["PATH"]))
+    name, found, detail = doctor._unit()
+    assert (name, found) == ("systemd unit", verdict)
+    if verdict != "OK":
+        assert detail == ("keybridge.service is enabled but %s: journalctl -u keybridge -b "
+                          "-p warning says why; then systemctl restart keybridge" % active)
