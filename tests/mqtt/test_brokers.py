@@ -79,15 +79,13 @@ def test_a_refused_subscription_is_an_error_in_status_and_journal(tmp_path, nats
         appliance.close()
 
 
-class SilentToFive:
-    """A proxy to Mosquitto that never answers a version-5 CONNECT (what RabbitMQ 3.10's
-    MQTT plugin does) and passes 3.1.1 through."""
+class FakeNode:
+    """A loopback TCP server posing as a broker node: each connection goes to ``_serve`` on
+    a thread of its own."""
 
-    def __init__(self, broker):
-        self.broker = broker
-        self.host, self.port = broker.host, free_port()
-        self.passwords, self.ca_file, self.client_certs = {}, None, {}
-        self._server = socket.create_server((self.host, self.port))
+    def __init__(self, host="127.0.0.1", port=0):
+        self._server = socket.create_server((host, port))
+        self.host, self.port = host, self._server.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -97,6 +95,22 @@ class SilentToFive:
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self._server.close()
+
+
+class SilentToFive(FakeNode):
+    """A proxy to Mosquitto that never answers a version-5 CONNECT (what RabbitMQ 3.10's
+    MQTT plugin does) and passes 3.1.1 through."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.passwords, self.ca_file, self.client_certs = {}, None, {}
+        super().__init__(broker.host, free_port())
 
     def _serve(self, conn):
         first = conn.recv(65536)
@@ -120,9 +134,6 @@ class SilentToFive:
         finally:
             for end in (source, sink):
                 end.close()
-
-    def close(self):
-        self._server.close()
 
 
 def test_auto_falls_back_when_5_gets_no_answer(tmp_path, broker, peer_factory):
@@ -180,29 +191,19 @@ def test_the_hosts_of_a_cluster_are_tried_in_turn(tmp_path, broker_factory):
         appliance.close()
 
 
-class RefusingNode:
+class RefusingNode(FakeNode):
     """A cluster node that takes TCP and refuses every CONNECT: CONNACK "Server unavailable"
     (MQTT 5 reason 0x88), then closes, as a node does that is shutting down or lost quorum."""
 
     def __init__(self):
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
         self.connects = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self._server.accept()
-            except OSError:
-                return
-            with conn:
-                if conn.recv(65536):
-                    self.connects += 1
-                    conn.sendall(bytes([0x20, 3, 0, 0x88, 0]))
-
-    def close(self):
-        self._server.close()
+    def _serve(self, conn):
+        with conn:
+            if conn.recv(65536):
+                self.connects += 1
+                conn.sendall(bytes([0x20, 3, 0, 0x88, 0]))
 
 
 def test_a_node_that_refuses_the_connection_is_passed_over_with_backoff(tmp_path, broker):
