@@ -191,8 +191,7 @@ def report(pms: Pms, sites: list[str], stays: int, memory: tuple[int, list[int]]
     with pms.lock:
         sent, replies = dict(pms.sent), {key: list(value) for key, value in pms.replies.items()}
         lost = [request for request in sent if not pms.answered(request)]
-        duplicates = sum(max(0, (pms.final.get(request, 0) if request.endswith("-cut") else
-                                 len(replies.get(request, []))) - 1) for request in sent)
+        duplicates = sum(max(0, pms.answers(request) - 1) for request in sent)
         events = {kind: dict(seen) for kind, seen in pms.events.items()}
         statuses = {site: list(value) for site, value in pms.status_at.items()}
     latency = [replies[request][0] - at for request, at in sent.items() if request in replies]

@@ -57,10 +57,15 @@ class Pms:
             elif body.get("state") == "online":
                 self.status_at.setdefault(site, []).append((now, str(body.get("updated_at"))))
 
+    def answers(self, request: str) -> int:
+        """How often ``request`` was answered: a card's by its final reply (ok, error), a
+        booking's by any; more than once is a duplicate."""
+        if request.endswith("-cut"):
+            return self.final.get(request, 0)
+        return len(self.replies.get(request, []))
+
     def answered(self, request: str) -> bool:
-        """A card's request is answered by its final reply, a booking by its first."""
-        return self.final.get(request, 0) > 0 if request.endswith("-cut") else (
-            request in self.replies)
+        return self.answers(request) > 0
 
     def all_answered(self) -> bool:
         with self.lock:
