@@ -223,8 +223,7 @@ class MqttLink:
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         no_delay(sock)
         self._accepted, self._refused = False, ""
-        if self.auto and self.v5 and not self._answered_5:  # a broker that cannot parse 5
-            # may say nothing at all; one that answered 5 once and is slow now is not that
+        if self.auto and self.v5:  # a broker that cannot parse 5 may say nothing at all
             self._loop.call_soon_threadsafe(self._loop.call_later, self._answer_wait_s(),
                                             self._answered_or_fall_back, client)
 
@@ -232,6 +231,7 @@ class MqttLink:
         return float(min(self.settings.keepalive_s, ANSWER_WAIT_S))
 
     def _answered_or_fall_back(self, client: paho.Client) -> None:
+        # One that answered 5 once and is slow or gone now is not a broker that cannot.
         if client is self.client and self.v5 and not (self.connected.is_set() or
                                                       self._answered_5):
             self._fall_back("no answer to an MQTT 5 CONNECT within %g s" % self._answer_wait_s())
