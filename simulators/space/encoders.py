@@ -165,11 +165,13 @@ class Encoders:
         serial = b"%08X" % next(self._serials)
         if main is None:  # a one-shot card for shared doors: what the request grants
             card = Card("guest", serial, (), 0, copy, granted(request.granted, request.denied),
-                        request.start, request.expiry, request.operator)
+                        request.start, request.expiry, request.operator,
+                        printed=request.print_info)
         else:
             card = Card("guest", serial, request.rooms, main.generation, copy,
                         key_authorizations(request, main), request.start or main.start,
-                        request.expiry or main.expiry, request.operator)
+                        request.expiry or main.expiry, request.operator,
+                        printed=request.print_info)
         self.cards[serial] = card
         encoder.card = card  # the last card written stays on the reader
         return serial

@@ -40,6 +40,7 @@ class Card:
     holder: bytes = b""  # a staff card's user
     tracks: dict[int, bytes] = dataclasses.field(default_factory=dict)
     used: bool = False  # a one-shot card that has opened its door
+    printed: tuple[bytes, ...] = ()  # the lines Space's card printer put on its face (CN 12-14)
 
 
 @dataclasses.dataclass

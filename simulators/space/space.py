@@ -184,4 +184,5 @@ def _card_state(card: Card | None) -> dict[str, object]:
         return {}
     return {"kind": card.kind, "serial": card.serial.decode(),
             "rooms": [r.decode() for r in card.rooms], "copy": card.copy.decode(),
-            "generation": card.generation, "used": card.used}
+            "generation": card.generation, "used": card.used,
+            "printed": [line.decode("latin-1") for line in card.printed]}

@@ -58,6 +58,17 @@ async def test_a_new_key_reads_back_as_written(desk):
     assert card.operator == "keybridge"
 
 
+async def test_the_printed_lines_are_on_the_card_each_copy_carries_its_own(desk, space):
+    """What Space's card printer puts on the card's face (CN fields 12-14), kept per card
+    so the demo can show a licence plate printed as the last line."""
+    (first,) = await cut(desk, print_info=["Zoe Doe", "Pitch 12", "AB-123-C"])
+    done = await desk.encode(ENC1, ["Pitch 12"], ARRIVAL, DEPARTURE, copy=True,
+                             print_info=["Kids"])
+    cards = space.state()["cards"]
+    assert cards[first.decode()]["printed"] == ["Zoe Doe", "Pitch 12", "AB-123-C"]
+    assert cards[done.serials[0]]["printed"] == ["Kids"]
+
+
 async def test_a_key_opens_its_rooms_and_its_authorized_doors_only(desk, space):
     done = await desk.encode(ENC1, ["Pitch 12", "Pitch 14"], ARRIVAL, DEPARTURE, granted=[3])
     serial = done.serials[0].encode()
