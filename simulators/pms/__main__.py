@@ -134,6 +134,8 @@ class Runner:
                 self._door(number, step)
             elif isinstance(step, scenario.HandBack):
                 self._hand_back(number, step)
+            elif isinstance(step, scenario.CardFace):
+                self._card_face(number, step)
             elif not self._step(number, step):
                 skipped = len(self.day.steps) - number
                 self.check(skipped == 0, "the appliance stopped answering: %d step%s not run"
@@ -225,6 +227,24 @@ class Runner:
         self.show.line("▭", "card %s laid on %s" % (serial, step.encoder))
         self.check(True, label)
 
+    def _card_face(self, number: int, step: scenario.CardFace) -> None:
+        """What the card printer put on a card of the booking: its last line as said."""
+        self.show.line("──", "%d. %s" % (number, step.title))
+        label = "%d card %s of %s reads %r as its last printed line" % (
+            number, _card_name(step.card), step.booking_id, step.last_line)
+        serial = self._serial(step.booking_id, step.card)
+        if serial is None:
+            self.check(False, "%s (no card_encoded named that card)" % label)
+            return
+        try:
+            lines = self.space.printed(serial)
+        except (OSError, ValueError) as err:
+            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
+            return
+        self.show.line("▤", "card %s printed: %s" % (serial, " / ".join(lines) or "nothing"))
+        right = bool(lines) and lines[-1] == step.last_line
+        self.check(right, "%s%s" % (label, "" if right else " (printed: %s)" % lines))
+
     def _serial(self, booking_id: str, index: int) -> str | None:
         """The booking's card ``index`` (-1: the last), as card_encoded named them."""
         serials = [str(serial) for event in self.client.events()
@@ -297,7 +317,8 @@ class Runner:
 
 
 GROUPS = {scenario.Step: "commands and replies", scenario.Keypad: "PINs at KS keypads",
-          scenario.Door: "cards at Space doors", scenario.HandBack: "cards handed back"}
+          scenario.Door: "cards at Space doors", scenario.HandBack: "cards handed back",
+          scenario.CardFace: "cards as printed"}
 
 
 def group_lines(groups: list[str], checks: list[tuple[bool, str]]) -> list[str]:

@@ -7,7 +7,8 @@ at 14:00 on the arrival day and end at 11:00 on the departure day (``check_in_ti
 
 - P12 (Pitch 12): the Jansens, confirmed the day before with the extra "pool-pass" (product
   "Pitch with pool pass": barrier, shower block and swimming pool, cards only). They check in,
-  get two new cards and a copy for the kids, the desk reads the copy back (the appliance names
+  get two new cards (their car's licence plate printed as the last line) and a copy for the
+  kids, the desk reads the copy back (the appliance names
   their booking), the copy opens the swimming pool; they leave the next morning (COMPLETED:
   Space checks the room out) and the copy handed back reads as checked out (CO) and no longer
   opens the barrier.
@@ -58,6 +59,7 @@ KEY_TYPES = ("stay", "showers")  # [[ks.key_types]] names in config/demo.toml
 POOL = ["Barrier", "Shower block", "Swimming pool"]  # "pitch-pool"
 PITCH = ["Barrier", "Shower block"]  # "pitch"
 CHALET = ["Barrier", "Swimming pool"]  # "chalet"
+PLATE = "NL-12-AB"  # the Jansens' car
 
 DESK = ("accepted", "ok")  # a desk command: stored, then done
 STORED = ("accepted",)  # booking state: stored, the work follows as events
@@ -147,7 +149,18 @@ class HandBack:
     card: int = -1
 
 
-Action = Step | Keypad | Door | HandBack
+@dataclasses.dataclass(frozen=True)
+class CardFace:
+    """The desk looks at a card of ``booking_id`` as Space's card printer left it: its last
+    printed line must read ``last_line`` (``card`` as for Door)."""
+
+    title: str
+    booking_id: str
+    last_line: str
+    card: int = -1
+
+
+Action = Step | Keypad | Door | HandBack | CardFace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,7 +230,7 @@ def build(tag: str, today: datetime.date) -> Day:
     clock = _Clock(today)
     jansen, muller, peeters, nowak = ("B%s-%d" % (tag, n) for n in range(1, 5))
     stay = (clock.at(0, 14), clock.at(3, 11))
-    car: dict[str, Any] = {"license_plate": "NL-12-AB",
+    car: dict[str, Any] = {"license_plate": PLATE,
                            "extras": ["electricity", "dog", "pool-pass"]}
     phone_key = {"labels": ["phone-key"]}
     muller_stay = (clock.at(0, 15), clock.at(2, 11))
@@ -274,6 +287,9 @@ def build(tag: str, today: datetime.date) -> Day:
              (Expect("card_encoded", {"booking_id": jansen, "count": 2, "copy": False,
                                       "key_type": "pitch-pool", "authorizations": POOL,
                                       **jansen_space}),)),
+        CardFace("14:07 the cards carry the car's plate as their last line (license_plate = "
+                 "\"print_info\": Space 1.20 prints what the booking sent)", jansen, PLATE,
+                 card=0),
         Step("14:08 one more, a copy for the kids", "encode_card",
              {"booking_id": jansen, "encoder": DESK_1, "copy": True}, DESK,
              (Expect("card_encoded", {"booking_id": jansen, "count": 1, "copy": True}),)),

@@ -67,3 +67,10 @@ class SpaceControl:
     def lay_on_encoder(self, encoder: str, serial: str) -> None:
         """The card ``serial`` placed on the encoder named ``encoder`` in Space."""
         self.request({"op": "card", "encoder": encoder, "serial": serial})
+
+    def printed(self, serial: str) -> list[str]:
+        """The lines printed on the card ``serial``, as the simulator's encoder wrote them."""
+        cards = self.request({"op": "state"})["state"]["cards"]
+        if serial not in cards:
+            raise ValueError("the Space simulator cut no card %s" % serial)
+        return [str(line) for line in cards[serial].get("printed", ())]

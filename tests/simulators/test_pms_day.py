@@ -104,6 +104,17 @@ def test_the_day_covers_what_a_campsite_day_has() -> None:
     assert DAY.hand_backs
 
 
+def test_the_demo_prints_a_licence_plate_the_pms_sent_on_the_card() -> None:
+    """Space 1.20's licence plate: the demo site prints it, and the day looks for it on a
+    card of the booking that sent it."""
+    assert _load("demo.toml")["space"]["license_plate"] == "print_info"
+    faces = [step for step in DAY.steps if isinstance(step, day.CardFace)]
+    plates = {step.payload["booking"].get("license_plate") for step in DAY.commands
+              if step.command == "booking" and step.payload["booking"]["id"]
+              == faces[0].booking_id}
+    assert faces and plates == {faces[0].last_line}
+
+
 def _expected(kind: str, backend: str) -> set[tuple[str, str]]:
     return {(expect.match["booking_id"], expect.match.get("key_type", ""))
             for step in DAY.commands for expect in step.events
@@ -244,6 +255,7 @@ def test_make_run_plays_the_whole_day_and_every_check_passes(tmp_path: Path) -> 
     assert any("backend=ks" in line and "key_updated" in line for line in checks)
     assert sum(" keypad: " in line for line in checks) == len(DAY.keypads), report
     assert sum(" door: " in line for line in checks) == len(DAY.doors), report
+    assert any("as its last printed line" in line and day.PLATE in line for line in checks)
     assert any("backend=space" in line and "automatic=true" in line for line in checks)
     assert any("card_read" in line and "valid=false" in line for line in checks)
     assert any("checked_out=true" in line and "cards_unusable=true" in line for line in checks)
