@@ -25,6 +25,7 @@ from appliance.config.schema import (
     topic_word,
 )
 from appliance.config.sections import Context, Section
+from appliance.config.times import check_wall_time
 from appliance.errors import ConfigError
 
 
@@ -33,6 +34,10 @@ class Site:
     id: str
     name: str
     timezone: str
+    check_in_time: str = ""
+    """When every backend's keys start on the arrival day, in ``timezone``; "": as sent."""
+    check_out_time: str = ""
+    """When they end on the departure day; "": the departure instant as sent."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -120,6 +125,10 @@ SITE = {
     "id": Key(str, required=True, check=topic_word, example='"camping-de-vliet"'),
     "name": Key(str, "", example='"Camping De Vliet"'),
     "timezone": Key(str, required=True, check=_zone, example='"Europe/Amsterdam"'),
+    "check_in_time": Key(str, "", check=check_wall_time("the arrival instant the PMS sends"),
+                         example='"14:00"'),
+    "check_out_time": Key(str, "", check=check_wall_time("the departure instant the PMS "
+                                                         "sends"), example='"11:00"'),
 }
 MQTT = {
     "host": Key(str, "127.0.0.1", check=non_empty, example='"broker.lan"'),

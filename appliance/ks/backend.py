@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from appliance import lifecycle
 from appliance.config import Config
+from appliance.engine import stay
 from appliance.engine.backend import (
     ISSUE,
     REMOVE_REMOTE,
@@ -35,7 +36,7 @@ from appliance.engine.backend import (
 from appliance.ks import config as ks_config
 from appliance.ks import errors, seats
 from appliance.ks.client import KsClient
-from appliance.ks.config import KsConfig
+from appliance.ks.config import KeyType, KsConfig
 from appliance.ks.ids import KsIds
 from appliance.ks.reconcile import compare
 from appliance.ks.saga import Saga
@@ -58,6 +59,7 @@ class KsBackend(Backend):
         ks = ks_config.of(config)
         assert ks is not None
         self.ks: KsConfig = ks
+        self.config = config
         self.concurrency = ks.settings.max_in_flight  # waiting for KS, not for one another
         self.on_change = on_change  # the retained status follows KS at once
         self.client = client or KsClient(self.ks.settings)
@@ -75,8 +77,15 @@ class KsBackend(Backend):
             return []
         kinds = [kind for kind in self.ks.key_types if kind.name == holder.key_type]
         # An owner key naming one of our key types gets that PIN only; any other, all.
-        return [PlannedKey(NAME, holder.units, holder.valid_from, holder.valid_until, kind.name)
+        return [PlannedKey(NAME, holder.units, *self._times(holder, kind), kind.name)
                 for kind in kinds or self.ks.key_types]
+
+    def _times(self, holder: Holder, kind: KeyType) -> stay.Stay:
+        """The key type's times, else the site's: the same policy as Space's cards."""
+        zone = self.config.site.timezone  # KS schedules are the site's wall time
+        site_in, site_out = stay.site_times(self.config.site)
+        return stay.key_times(holder, stay.first(stay.WallTime(kind.start_time, zone), site_in),
+                              stay.first(stay.WallTime(kind.end_time, zone), site_out))
 
     def check_encoder(self, encoder: str) -> str | None:
         return "Salto KS has no encoders"

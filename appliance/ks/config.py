@@ -16,6 +16,8 @@
     name = "stay"
     unit_locks = true                    # the booking's units' locks …
     locks = []                           # … and these, for everyone (e.g. "Main gate")
+    start_time = ""                      # instead of [site] check_in_time ("": the site's)
+    end_time = ""                        # instead of [site] check_out_time
 
 A KS PIN opens every lock its guest may open, so a second PIN (the shower block on its own)
 needs a second key type. Locks are named as KS names them (or by id) and looked up when used.
@@ -27,6 +29,7 @@ from typing import Any
 from appliance.config import Config
 from appliance.config.schema import Key, Problems, between, non_empty, positive, read_table
 from appliance.config.sections import SecretReader
+from appliance.config.times import check_wall_time
 from appliance.ks.settings import KsSettings
 
 PLATFORMS = ("ks",)
@@ -62,6 +65,10 @@ KEY_TYPE = {
     "name": Key(str, required=True, check=non_empty, example='"showers"'),
     "unit_locks": Key(bool, True, example="false"),
     "locks": Key(list, [], example='["Shower block"]'),
+    "start_time": Key(str, "", check=check_wall_time("[site] check_in_time"),
+                      example='"15:00"'),
+    "end_time": Key(str, "", check=check_wall_time("[site] check_out_time"),
+                    example='"10:00"'),
 }
 DEFAULT_KEY_TYPE = "stay"
 
@@ -73,6 +80,10 @@ class KeyType:
     name: str
     unit_locks: bool
     locks: tuple[str, ...]
+    start_time: str = ""
+    """Instead of [site] check_in_time, in [site] timezone; "": the site's."""
+    end_time: str = ""
+    """Instead of [site] check_out_time; "": the site's."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,5 +211,6 @@ def _key_types(tables: list[Any], problems: Problems) -> tuple[KeyType, ...]:
         if any(kind.name == values["name"] for kind in kinds):
             problems.add("%s name" % where, "%r is used twice; names must be unique"
                          % values["name"])
-        kinds.append(KeyType(values["name"], values["unit_locks"], tuple(locks)))
+        kinds.append(KeyType(values["name"], values["unit_locks"], tuple(locks),
+                             values["start_time"], values["end_time"]))
     return tuple(kinds) or (KeyType(DEFAULT_KEY_TYPE, True, ()),)

@@ -73,7 +73,7 @@ class SpaceBackend(Backend):
             return []
         kind, product = choice
         rooms = [self.units[unit] for unit in units]
-        times = keydata.stay(holder, product, self.admin)
+        times = keydata.stay(holder, product, self.admin, self.config.site)
         plan = keydata.prepare(holder, rooms, kind, product, self.rules, self.admin, times)
         # One Space key per holder and administration, whatever its type: a new product
         # mid-stay changes the key (re-encode), it does not check the room out.

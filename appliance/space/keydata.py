@@ -5,8 +5,8 @@ Prepared and stored in advance so the desk can cut a card while the PMS is away,
 change (a new departure date, another product) is seen as a change of the key.
 
 Times: the key starts on the arrival day at the check-in time (the product's, else the
-administration's) and ends on the departure day at the check-out time, in the
-administration's time zone; without such a time the PMS's instant is used as sent. Space
+administration's in its time zone, else [site]'s in the site's) and ends on the departure
+day at the check-out time; without such a time the PMS's instant is used as sent. Space
 takes minutes (``hhmmDDMMYY``): seconds are dropped, never rounded up, and every field that
 lost some is named in ``rounded`` so the PMS can see it.
 """
@@ -15,10 +15,12 @@ import dataclasses
 import datetime
 import zoneinfo
 
+from appliance.config import Site
 from appliance.engine.backend import Holder
+from appliance.engine.stay import WallTime, first, key_times, site_times
 from appliance.space.data import SpaceKeyData
 from appliance.space.rules import MAX_CARDS, KeyType, Product, SpaceRules
-from appliance.space.settings import Administration, wall_time
+from appliance.space.settings import Administration
 from appliance.space.text import to_ascii
 
 MAX_ROOMS = 4  # a key carries a main room and up to three more (CN fields 3-6)
@@ -27,38 +29,26 @@ EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 LATEST = datetime.datetime(2099, 12, 31, tzinfo=datetime.UTC)
 LINE_CHARS = 24  # a printed card line
 WIRE_FORMAT = "%Y-%m-%dT%H:%M"
+NO_TIME = WallTime("", "UTC")
 
 
-def stay(holder: Holder, product: Product | None, admin: Administration
-         ) -> tuple[datetime.datetime, datetime.datetime]:
-    """The key's start and end, aware: in the administration's time zone where a check-in
-    or check-out time applies, else the PMS's instants as they came."""
-    zone = zoneinfo.ZoneInfo(admin.timezone)
+def stay(holder: Holder, product: Product | None, admin: Administration,
+         site: Site | None = None) -> tuple[datetime.datetime, datetime.datetime]:
+    """The key's start and end, aware (``engine/stay.py``): the product's time, else the
+    administration's, else the site's, else the PMS's instant as it came."""
     holder = dataclasses.replace(holder, valid_from=_held(holder.valid_from),
                                  valid_until=_held(holder.valid_until))
-    if holder.owner_key_id is not None:  # an owner key says exactly when
-        return holder.valid_from, holder.valid_until
-    start_time = (product.start_time if product else "") or admin.settings.check_in_time
-    end_time = (product.end_time if product else "") or admin.settings.check_out_time
-    start = _on_day(holder.valid_from, start_time, zone)
-    end = _on_day(holder.valid_until, end_time, zone)
-    if end <= start:  # a day visit with check-out before check-in: keep the PMS's times
-        return holder.valid_from, holder.valid_until
-    return start, end
+    site_in, site_out = site_times(site) if site else (NO_TIME, NO_TIME)
+    zone = admin.timezone  # a product's or administration's time is in Space's wall time
+    check_in = first(WallTime(product.start_time if product else "", zone),
+                     WallTime(admin.settings.check_in_time, zone), site_in)
+    check_out = first(WallTime(product.end_time if product else "", zone),
+                      WallTime(admin.settings.check_out_time, zone), site_out)
+    return key_times(holder, check_in, check_out)
 
 
 def _held(instant: datetime.datetime) -> datetime.datetime:
     return min(max(instant, EARLIEST), LATEST)
-
-
-def _on_day(instant: datetime.datetime, text: str, zone: zoneinfo.ZoneInfo
-            ) -> datetime.datetime:
-    hours_minutes = wall_time(text) if text else None
-    if hours_minutes is None:
-        return instant
-    day = instant.astimezone(zone).date()
-    naive = datetime.datetime.combine(day, datetime.time(*hours_minutes))
-    return naive.replace(tzinfo=zone)
 
 
 def wire(moment: datetime.datetime, timezone: str) -> str:

@@ -19,7 +19,7 @@
     lrc_skip = false                    # send 0x0D instead of the LRC
     timezone = ""                       # Space's wall time; "" = [site] timezone
     check_in_time = "14:00"             # keys start on the arrival day at this time
-    check_out_time = "11:00"            # ... and end on the departure day at this time
+    check_out_time = "11:00"            # ... and end then on departure; "": [site]'s
     software_version = "1.16"           # the PMS interface version Space speaks
     license_plate = "off"               # "auth_code" or "print_info" (1.20 and later)
     checkout_disables_cards = true      # Space's "remove access on check-out" option
@@ -35,6 +35,7 @@ Errors name the file and the key, and say how to fix it.
 import dataclasses
 from typing import Any
 
+from appliance.config.times import wall_time as wall_time  # rules.py reads it here
 from appliance.space.errors import SpaceConfigError
 from appliance.space.transport import SerialTransport, TcpTransport, Transport
 
@@ -192,23 +193,13 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def wall_time(text: str) -> tuple[int, int] | None:
-    """``"14:00"`` as (14, 0); None if it is no HH:MM time."""
-    hours, colon, minutes = text.partition(":")
-    if not (colon and _digits(hours) and _digits(minutes) and len(minutes) == 2):
-        return None
-    if int(hours) > 23 or int(minutes) > 59:
-        return None
-    return int(hours), int(minutes)
-
-
 def _site_problems(settings: SpaceSettings) -> list[str]:
     problems = []
     for key in ("check_in_time", "check_out_time"):
         value = getattr(settings, key)
         if value and wall_time(value) is None:
-            problems.append("%s: write a time of day such as \"14:00\", or \"\" for the "
-                            "instant the PMS sends" % key)
+            problems.append("%s: write a time of day such as \"14:00\", or \"\" for "
+                            "[site] %s (else the instant the PMS sends)" % (key, key))
     found = version(settings.software_version)
     if found is None:
         problems.append("software_version: write the version as Space shows it, e.g. \"1.16\"")
