@@ -1,9 +1,10 @@
 """A campsite's day at the front desk, as data: what the PMS sends and what it must get back.
 
 Three rooms of ``config/space-sim.toml`` carry the day (the units of ``config/demo.toml``).
-Each booking's Space key comes from the first ``[[space.products]]`` it matches, keys start
-at 14:00 on the arrival day and end at 11:00 on the departure day (``check_in_time`` and
-``check_out_time``), whatever instants the PMS sends:
+Each booking's Space key comes from the first ``[[space.products]]`` it matches. Every key,
+Space card and KS PIN alike, starts at 14:00 on the arrival day and ends at 11:00 on the
+departure day (``[site] check_in_time`` and ``check_out_time``), whatever instants the PMS
+sends:
 
 - P12 (Pitch 12): the Jansens, confirmed the day before with the extra "pool-pass" (product
   "Pitch with pool pass": barrier, shower block and swimming pool, cards only). They check in,
@@ -236,7 +237,7 @@ def build(tag: str, today: datetime.date) -> Day:
     muller_stay = (clock.at(0, 15), clock.at(2, 11))
     muller_longer = (clock.at(0, 15), clock.at(4, 11))
     nowak_stay = (clock.at(0, 16), clock.at(1, 11))
-    # Space keys run from check_in_time on the arrival day to check_out_time on departure.
+    # Keys run from [site] check_in_time on the arrival day to check_out_time on departure.
     jansen_space = {"space_valid_from": clock.wall(0, 14), "space_valid_until": clock.wall(3, 11)}
     muller_rev1 = _booking(muller, 1, "CONFIRMED", ["P14"], muller_stay, "Müller",
                            phone=MULLER_PHONE, **phone_key)
@@ -249,12 +250,13 @@ def build(tag: str, today: datetime.date) -> Day:
              _booking(jansen, 1, "CONFIRMED", ["P12"], stay, "Jansen", **car),
              events=_pins("key_issued", jansen)),
         Step("day before: the Müllers confirm Pitch 14 with a phone key: due a day before "
-             "14:00 today, so it goes at once (from 14:00, though they said 15:00)", "booking",
-             muller_rev1,
-             events=(*_pins("key_issued", muller),
+             "14:00 today, so it goes at once (card and PINs from 14:00, though they said "
+             "15:00)", "booking", muller_rev1,
+             events=(*_pins("key_issued", muller, valid_from=clock.at(0, 14)),
                      _space("key_issued", muller, key_type="pitch", mobile=True,
                             automatic=True, copy=False, phone=MULLER_PHONE,
-                            authorizations=PITCH, space_valid_from=clock.wall(0, 14),
+                            authorizations=PITCH, valid_from=clock.at(0, 14),
+                            space_valid_from=clock.wall(0, 14),
                             space_valid_until=clock.wall(2, 11)))),
         Step("day before: the Peeters confirm Chalet 3 (a chalet's Space key waits for "
              "check-in)", "booking",

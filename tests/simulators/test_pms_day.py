@@ -203,8 +203,10 @@ def test_the_demo_products_give_each_booking_the_key_the_day_expects() -> None:
     assert chosen[nowak, "CONFIRMED"] is None
     assert chosen[nowak, "CHECKED_IN"] == ("chalet", tuple(day.CHALET), "check_in")
     assert "Swimming pool" not in pitch
+    # One policy for cards and PINs: [site], which [space] does not override.
     settings = siteconf.of(config).administrations[0].settings
-    assert (settings.check_in_time, settings.check_out_time) == ("14:00", "11:00")
+    assert (settings.check_in_time, settings.check_out_time) == ("", "")
+    assert (config.site.check_in_time, config.site.check_out_time) == ("14:00", "11:00")
 
 
 def test_the_demo_config_matches_the_ks_simulators_account() -> None:
