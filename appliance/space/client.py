@@ -16,6 +16,9 @@ interleaves on the link. Opening, probing and closing the stream itself is
   encoders go first meanwhile. One busy encoder never blocks the others.
 - A request that may have run (ACKed, then no reply) is never sent again by
   the client: the caller is told, with ``request_may_have_run``.
+- Background requests (the door-event poller's audit walk) are sent only when no desk
+  request waits: a guest at the desk never waits for the barrier's history. A walk is one
+  request per record, so a desk request queued mid-walk goes next.
 """
 
 import asyncio
@@ -50,6 +53,7 @@ class _Job:
     reply_timeout_s: float | None = None
     not_before: float = 0.0  # loop time; after OV the encoder cools down
     sent: bool = False  # the frame (or ENQ) went out: Space may have acted on it
+    background: bool = False  # only when no other request waits
 
 
 class SpaceClient:
@@ -133,14 +137,17 @@ class SpaceClient:
         return self.connection.backoff_s()
 
     async def request(self, message: protocol.message.Message,
-                      reply_timeout_s: float | None = None) -> protocol.message.Message:
+                      reply_timeout_s: float | None = None,
+                      background: bool = False) -> protocol.message.Message:
         """Send one request when its turn comes; return Space's successful reply.
+
+        A ``background`` request's turn comes only when no other request is queued.
 
         Raises:
             SpaceRequestError, SpaceRefused, SpaceUnavailable, SpaceProtocolError.
         """
         encoder = getattr(message, "encoder", None)
-        reply = await self._submit(message, encoder, reply_timeout_s)
+        reply = await self._submit(message, encoder, reply_timeout_s, background)
         assert isinstance(reply, protocol.message.Message)
         return reply
 
@@ -149,12 +156,12 @@ class SpaceClient:
         return bool(await self._submit(PROBE, None, None))
 
     async def _submit(self, message: object, encoder: bytes | None,
-                      reply_timeout_s: float | None) -> object:
+                      reply_timeout_s: float | None, background: bool = False) -> object:
         if self._task is None or self._task.done():
             raise errors.SpaceUnavailable("the Space client is not started", False)
         future = asyncio.get_running_loop().create_future()
         self._queue.append(_Job(message, encoder, future, self.settings.busy_retries,
-                                reply_timeout_s))
+                                reply_timeout_s, background=background))
         self._wakeup.set()
         return await future
 
@@ -181,20 +188,15 @@ class SpaceClient:
                 self._current = None
 
     async def _next_job(self) -> _Job | None:
-        """The first queued job whose encoder is not cooling down; None: time to probe."""
+        """The first queued job whose encoder is not cooling down, desk requests before
+        background ones; None: time to probe."""
         loop = asyncio.get_running_loop()
         idle_since = loop.time()
         while True:
             self._wakeup.clear()
             now = loop.time()
-            cooling: set[bytes | None] = set()
-            for job in self._queue:
-                # After OV the encoder cools down: its later jobs wait too, so
-                # cards come off it in the order they were asked for.
-                if job.not_before > now or job.encoder in cooling:
-                    if job.encoder is not None:
-                        cooling.add(job.encoder)
-                    continue
+            job = self._ready(now)
+            if job is not None:
                 self._queue.remove(job)
                 return job
             waits = [job.not_before - now for job in self._queue]
@@ -217,6 +219,21 @@ class SpaceClient:
                     await self._wakeup.wait()
             except TimeoutError:
                 pass
+
+    def _ready(self, now: float) -> _Job | None:
+        cooling: set[bytes | None] = set()
+        ready: list[_Job] = []
+        for job in self._queue:
+            # After OV the encoder cools down: its later jobs wait too, so
+            # cards come off it in the order they were asked for.
+            if job.not_before > now or job.encoder in cooling:
+                if job.encoder is not None:
+                    cooling.add(job.encoder)
+                continue
+            if not job.background:
+                return job
+            ready.append(job)
+        return ready[0] if ready else None
 
     async def _run(self, job: _Job) -> None:
         try:

@@ -9,7 +9,7 @@ are dropped, never rounded up.
 
 import dataclasses
 import datetime
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import protocol
@@ -202,20 +202,28 @@ class SpaceCommands:
     async def audit(self, door: str, limit: int = MAX_AUDIT_RECORDS) -> list[AuditEntry]:
         """A door's audit trail, most recent first (WF, then WN until WO)."""
         entries: list[AuditEntry] = []
-        command = b"WF"
-        while len(entries) < limit:
-            reply = await self.client.request(_build(protocol.AuditRequest, command,
-                                                     to_ascii(door)))
-            if isinstance(reply, protocol.AuditEnd):
+        async for record in self.walk(door):
+            entries.append(_entry(door, record))
+            if len(entries) >= limit:
                 break
+        return entries
+
+    async def walk(self, door: str, background: bool = False
+                   ) -> AsyncGenerator[protocol.AuditRecord, None]:
+        """A door's audit records, most recent first, one request each (WF, WN... until
+        WO), so a ``background`` walk lets every desk request go first between records."""
+        command = b"WF"
+        for _ in range(MAX_AUDIT_RECORDS):
+            reply = await self.client.request(_build(protocol.AuditRequest, command,
+                                                     to_ascii(door)), background=background)
+            if isinstance(reply, protocol.AuditEnd):
+                return
             if isinstance(reply, protocol.AuditError):
                 raise AuditUnavailable("the audit trail could not be read", door,
                                        _text(reply.detail))
             assert isinstance(reply, protocol.AuditRecord)
-            entries.append(_entry(door, reply))
+            yield reply
             command = b"WN"
-        return entries
-
 
 def _entry(door: str, record: protocol.AuditRecord) -> AuditEntry:
     return AuditEntry(door, _text(record.date), _text(record.time),
