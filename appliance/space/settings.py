@@ -25,6 +25,9 @@
     checkout_disables_cards = true      # Space's "remove access on check-out" option
     modify_check_in = false             # Space accepts MC (a later departure, no re-encode)
     operator = "keybridge"              # the operator Space logs for our requests
+    audit_doors = ["Barrier"]           # doors whose audit trail becomes door_event
+    door_events_poll_s = 60             # how often those trails are walked; 0: never
+    audit_date_order = "dd/mm"          # the trail's dates as Space writes them, or "mm/dd"
 
 An administration is one Space server with these settings; ``[space]`` is the first
 ("main"), ``[space.administrations.NAME]`` tables add more and inherit what they leave out.
@@ -67,6 +70,9 @@ class SpaceSettings:
     checkout_disables_cards: bool = True
     modify_check_in: bool = False
     operator: str = "keybridge"
+    audit_doors: tuple[str, ...] = ()
+    door_events_poll_s: float = 60.0
+    audit_date_order: str = "dd/mm"
 
     @property
     def reply_timeout_s(self) -> float:
@@ -142,6 +148,8 @@ def from_table(table: dict[str, Any], source: str, section: str = "space",
 
 def _check(where: str, value: Any, default: Any) -> Any:
     kind = type(default)
+    if kind is tuple:
+        return _names(where, value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if type(value) is not kind:
@@ -149,6 +157,17 @@ def _check(where: str, value: Any, default: Any) -> Any:
     if kind in (int, float) and value < 0:
         raise SpaceConfigError("%s: cannot be negative; give 0 or more" % where)
     return value
+
+
+def _names(where: str, value: Any) -> tuple[str, ...]:
+    """A list of names as Space spells them (a door is at most 64 characters, §5.9)."""
+    if not isinstance(value, list) or not all(
+            isinstance(item, str) and 0 < len(item) <= 64 and "|" not in item
+            for item in value):
+        raise SpaceConfigError("%s: must be a list of names as Space spells them, e.g. "
+                               "[\"Barrier\", \"Swimming pool\"] (1 to 64 characters, no "
+                               "|), not %r" % (where, value))
+    return tuple(value)
 
 
 _KIND_WORDS = {str: "a string in quotes", int: "a whole number", float: "a number of seconds",
@@ -179,6 +198,7 @@ def _check_choices(settings: SpaceSettings, source: str, section: str) -> list[s
 
 
 LICENSE_PLATE = ("off", "auth_code", "print_info")
+AUDIT_DATE_ORDERS = ("dd/mm", "mm/dd")
 PLATE_VERSION = (1, 20)  # the first interface version said to carry a licence plate
 
 
@@ -210,4 +230,7 @@ def _site_problems(settings: SpaceSettings) -> list[str]:
                         "%s); set license_plate = \"off\"" % settings.software_version)
     if not settings.operator or len(settings.operator) > 24 or not settings.operator.isascii():
         problems.append("operator: 1 to 24 ASCII characters, e.g. \"keybridge\"")
+    if settings.audit_date_order not in AUDIT_DATE_ORDERS:
+        problems.append("audit_date_order: write \"dd/mm\" or \"mm/dd\", as Space's PMS "
+                        "interface writes audit-trail dates")
     return problems
