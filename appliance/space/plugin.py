@@ -1,5 +1,6 @@
 """ProAccess Space as a plug-in: ``[space]``, ``[units]`` and ``[[encoders]]``; one backend
-per administration; no tasks of its own (the links live in the backends)."""
+per administration; a door-event poller per administration with ``audit_doors`` (the links
+live in the backends)."""
 
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,6 +12,8 @@ from appliance.engine.backend import Backend
 from appliance.engine.plugin import Task
 from appliance.space import siteconf
 from appliance.space.backend import SpaceBackend
+from appliance.space.doorevents import SpaceDoorEvents
+from appliance.space.settings import SpaceSettings
 from appliance.space.siteconf import SpaceSite
 from appliance.store import Store
 
@@ -40,7 +43,16 @@ class SpacePlugin:
 
     def tasks(self, config: Config, backends: Mapping[str, Backend], store: Store,
               wake: Callable[[], None]) -> dict[str, Task]:
-        return {}
+        tasks: dict[str, Task] = {}
+        for name, backend in backends.items():
+            if isinstance(backend, SpaceBackend) and _polls(backend.admin.settings):
+                poller = SpaceDoorEvents(backend, store, config.root, wake)
+                tasks["%s-events" % name] = poller.run()
+        return tasks
+
+
+def _polls(settings: SpaceSettings) -> bool:
+    return settings.door_events_poll_s > 0 and bool(settings.audit_doors)
 
 
 PLUGIN = SpacePlugin()

@@ -1,0 +1,202 @@
+"""Door events from ProAccess Space: each ``[space] audit_doors`` door's audit trail, walked
+every ``door_events_poll_s`` (WF, then WN), becomes ``door_event``s.
+
+Space takes one PMS connection and the desk shares it, so every audit request goes in the
+background (``SpaceClient``): a card cut at the desk is sent before the walk's next record.
+The trail is newest first and has no record ids; the walk stops where the records delivered
+last time show up again (``trail.Top``). The new records' events and the door's cursor are
+committed in one transaction, so a restart or a kill -9 neither loses nor repeats one; each
+event's ``event_id`` derives from the store, the door, the record and its number at that
+door, so a repeat from the outbox (at least once) dedupes at the PMS.
+"""
+
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from appliance.space.backend import SpaceBackend
+from appliance.space.data import SpaceIds, SpaceKeyData
+from appliance.space.errors import SpaceError
+from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time
+from appliance.store import KeyRow, Store, Tx
+from appliance.store.messages import EVENT_NAMESPACE
+from appliance.store.retry import persist
+from appliance.wakeup import Wakeup
+
+log = logging.getLogger("keybridge.space.events")
+FIRST_LOOK_BACK = datetime.timedelta(hours=1)
+"""A door polled for the first time: its records of the last hour, not its whole history."""
+LOST_MARGIN = datetime.timedelta(hours=2)
+"""The last top not found (Space's trail was cleared): walk back to this long before it, so
+a clock set back an hour (summer time ends) loses nothing."""
+MAX_WALK = 2000
+MINUTE = datetime.timedelta(minutes=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cursor:
+    """Where a door's trail was left: its top, the top's newest instant, records delivered."""
+
+    top: Top
+    at: datetime.datetime
+    count: int
+
+    def to_json(self) -> str:
+        return json.dumps({"top": self.top.to_json(), "at": self.at.isoformat(),
+                           "count": self.count})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Cursor":
+        data = json.loads(text)
+        return cls(Top.from_json(data["top"]), datetime.datetime.fromisoformat(data["at"]),
+                   int(data["count"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Walk:
+    fresh: list[Line]  # newest first
+    top: Top
+
+
+class SpaceDoorEvents:
+    """One administration's poller (a plug-in task); ``now`` is injected in tests."""
+
+    def __init__(self, backend: SpaceBackend, store: Store, root: str,
+                 wake: Callable[[], None],
+                 now: Callable[[], datetime.datetime] | None = None) -> None:
+        self.backend = backend
+        self.settings = backend.admin.settings
+        self.zone = zoneinfo.ZoneInfo(backend.admin.timezone)
+        self.store = store
+        self.root = root
+        self.wake = wake
+        self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
+        self._wakeup = Wakeup()
+
+    def stop(self) -> None:
+        self._wakeup.stop()
+
+    async def run(self) -> None:
+        while not self._wakeup.stopping:
+            self._wakeup.clear()
+            for door in self.settings.audit_doors:
+                await self._guarded(door)
+            await self._wakeup.wait(self.settings.door_events_poll_s)
+
+    async def _guarded(self, door: str) -> None:
+        """Each door on its own: one unknown door must not silence the others."""
+        try:
+            await self.poll(door)
+        except SpaceError as err:
+            log.warning("Space %s: the audit trail of door %r: %s; trying again in %g s "
+                        "(check [space] audit_doors against Space's door names)",
+                        self.backend.name, door, err, self.settings.door_events_poll_s)
+        except Exception:  # one bad record must not stop the service
+            log.exception("Space %s: polling door %r failed; trying again later",
+                          self.backend.name, door)
+
+    async def poll(self, door: str) -> int:
+        """Walk one door's trail; the number of new door events."""
+        key = "space_audit/%s/%s" % (self.backend.name, door)
+        found = self.store.read.meta.get(key)
+        cursor = None if found is None else Cursor.from_json(found)
+        now = self.now().astimezone(self.zone)
+        walk = await self._walk(door, cursor, now)
+        fresh = await persist(lambda: self._publish(key, door, cursor, walk, now),
+                              "recording Space door events", self.store.health)
+        if fresh:
+            self.wake()
+        return fresh
+
+    async def _walk(self, door: str, cursor: Cursor | None, now: datetime.datetime) -> Walk:
+        walked: list[Line] = []
+        bound = now - FIRST_LOOK_BACK if cursor is None else cursor.at - LOST_MARGIN
+        ended = True
+        records = self.backend.desk.walk(door, background=True)
+        async with contextlib.aclosing(records):
+            async for record in records:
+                walked.append(Line.of(record))
+                if self._enough(walked, cursor, bound, now):
+                    ended = False
+                    break
+        fresh = None if cursor is None else new_lines(walked, cursor.top, ended)
+        if fresh is None:
+            fresh = self._since(walked, cursor, now)
+        top = top_of(walked, ended) or (cursor.top if cursor else Top((), True))
+        return Walk(fresh, top)
+
+    def _enough(self, walked: list[Line], cursor: Cursor | None,
+                bound: datetime.datetime, now: datetime.datetime) -> bool:
+        if cursor is not None and new_lines(walked, cursor.top, False) is not None:
+            return True
+        if len(walked) >= MAX_WALK:
+            log.warning("Space %s: more than %d new records at one door; the older ones are "
+                        "skipped", self.backend.name, MAX_WALK)
+            return True
+        moment = wall_time(walked[-1], self.settings.audit_date_order, now)
+        return (moment is not None and moment < bound
+                and top_of(walked, False) is not None)
+
+    def _since(self, walked: list[Line], cursor: Cursor | None,
+               now: datetime.datetime) -> list[Line]:
+        """Without the last top to go by: the records newer than it, or of the last hour."""
+        if cursor is not None:
+            log.warning("Space %s: the audit trail no longer holds the records last seen "
+                        "(cleared in Space?); reporting those after %s", self.backend.name,
+                        cursor.at.isoformat())
+        since = now - FIRST_LOOK_BACK if cursor is None else cursor.at + MINUTE
+        order = self.settings.audit_date_order
+        return [line for line in walked
+                if (moment := wall_time(line, order, now)) is not None and moment >= since]
+
+    def _publish(self, key: str, door: str, cursor: Cursor | None, walk: Walk,
+                 now: datetime.datetime) -> int:
+        count = cursor.count if cursor else 0
+        with self.store.transaction() as tx:
+            for line in reversed(walk.fresh):
+                count += 1
+                event_id = uuid.uuid5(EVENT_NAMESPACE, "space-audit/%s/%s/%s/%d/%s" % (
+                    self.store.id, self.backend.name, door, count, "|".join(line.to_json())))
+                tx.outbox.event(self.root, "door_event", self._event(tx, door, line, now),
+                                str(event_id))
+            newest = (wall_time(walk.top.lines[0], self.settings.audit_date_order, now)
+                      if walk.top.lines else None)
+            at = newest or (cursor.at if cursor else now)
+            tx.meta.set(key, Cursor(walk.top, at, count).to_json())
+        return len(walk.fresh)
+
+    def _event(self, tx: Tx, door: str, line: Line, now: datetime.datetime) -> dict[str, Any]:
+        moment = wall_time(line, self.settings.audit_date_order, now)
+        if moment is None:
+            log.warning("Space %s: door %r wrote the date %r, which is no %s date; reported "
+                        "as now (check [space] audit_date_order)", self.backend.name, door,
+                        line.date, self.settings.audit_date_order)
+            moment = now
+        fields: dict[str, Any] = {
+            "backend": self.backend.name, "door": door, "at": moment.isoformat(),
+            "key_id": None, "booking_id": None, "administration": self.backend.admin.id,
+            "units": sorted(unit for unit, room in self.backend.units.items() if room == door),
+            **describe(line)}
+        key = None if line.room is None else _key_at(tx, self.backend.name, line.room, moment)
+        if key is not None:
+            fields.update(key.holder(), key_id=key.id)
+            fields.update({"key_type": key.key_type} if key.key_type else {})
+        return fields
+
+
+def _key_at(tx: Tx, backend: str, room: str, moment: datetime.datetime) -> KeyRow | None:
+    """The key whose cards open ``room`` first (a card names its main room) and whose stay
+    covers the minute; the newest such, revoked ones too (a card used after check-out)."""
+    for key in tx.keys.of_backend(backend, newest_first=True):
+        data, ids = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
+        if (data.rooms or ids.rooms)[:1] != (room,) or not ids.in_space:
+            continue
+        if key.valid_from - MINUTE < moment <= key.valid_until:
+            return key
+    return None
