@@ -185,8 +185,8 @@ class SpaceDoorEvents:
             **describe(line)}
         key = None if line.room is None else _key_at(tx, self.backend.name, line.room, moment)
         if key is not None:
-            fields.update(key.holder(), key_id=key.id)
-            fields.update({"key_type": key.key_type} if key.key_type else {})
+            kind = key.key_type or SpaceKeyData.from_json(key.plan).key_type
+            fields.update(key.holder(), key_id=key.id, **({"key_type": kind} if kind else {}))
         return fields
 
 
