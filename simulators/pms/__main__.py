@@ -209,6 +209,19 @@ class Runner:
             step.door, serial, _short(step.at), incident_text(incident)))
         right = (incident == "0") == step.opens
         self.check(right, "%s%s" % (label, "" if right else " (%s)" % incident_text(incident)))
+        self._door_event(label, step)
+
+    def _door_event(self, label: str, step: scenario.Door) -> None:
+        """The appliance walks the door's audit trail: the PMS hears of the card, at the
+        step's minute, as the booking's."""
+        expect = scenario.Expect("door_event", {
+            "backend": "space", "door": step.door, "booking_id": step.booking_id,
+            "granted": step.opens})
+        event = self.client.take_event(expect.matches, EVENT_TIMEOUT_S)
+        at = None if event is None else datetime.datetime.fromisoformat(str(event.get("at")))
+        right = at == datetime.datetime.fromisoformat(step.at)
+        self.check(right, "%s: event door_event %s%s" % (
+            label, _match(expect), "" if right or at is None else " (at %s)" % at.isoformat()))
 
     def _hand_back(self, number: int, step: scenario.HandBack) -> None:
         """A card of the booking handed in: laid on the encoder for the next read_card."""

@@ -27,8 +27,9 @@ sends:
 
 The Space doors are the simulator's (``--space-control``): a card of the booking, by the
 serial ``card_encoded`` gave, is held to a door with the simulator's clock set to the step's
-time; the lock decides as Space would. The card handed back is laid on the encoder the same
-way before the desk reads it.
+time; the lock decides as Space would, and the appliance, walking the Barrier's and the
+Swimming pool's audit trails, tells the PMS (``door_event``, the booking named, at that
+minute). The card handed back is laid on the encoder the same way before the desk reads it.
 
 The same units are in ``[ks.units]``: every confirmed booking also gets two Salto KS PINs
 (``[[ks.key_types]]``: "stay" for its unit and the main gate, "showers" for the shower
@@ -356,7 +357,9 @@ def build(tag: str, today: datetime.date) -> Day:
              (Expect("reconcile_report", {"backend": "space"}),
               Expect("reconcile_report", {"backend": "ks", "discrepancies": []}))),
     ]
-    return Day(_numbered(steps, tag), _tallies(jansen, muller, peeters, nowak, bookings=4))
+    doors = sum(1 for step in steps if isinstance(step, Door))
+    return Day(_numbered(steps, tag), _tallies(jansen, muller, peeters, nowak, bookings=4,
+                                               doors=doors))
 
 
 def _numbered(steps: list[Action], tag: str) -> list[Action]:
@@ -376,10 +379,11 @@ def _numbered(steps: list[Action], tag: str) -> list[Action]:
     return numbered
 
 
-def _tallies(jansen: str, muller: str, peeters: str, nowak: str, bookings: int) -> list[Tally]:
+def _tallies(jansen: str, muller: str, peeters: str, nowak: str, bookings: int,
+             doors: int) -> list[Tally]:
     """What the whole day must add up to: no second effect from the repeated request, no
     second PIN for a date change, phone keys exactly where the products send them, no PIN
-    left in KS when every stay has ended."""
+    left in KS when every stay has ended, one Space door event per card held to a door."""
     per_booking = len(KEY_TYPES)
     pins = bookings * per_booking
     return [
@@ -403,6 +407,8 @@ def _tallies(jansen: str, muller: str, peeters: str, nowak: str, bookings: int) 
               Expect("key_issued", {"backend": "ks"}), pins),
         Tally("KS: all %d revoked at departure or cancellation, none left over" % pins,
               Expect("key_revoked", {"backend": "ks"}), pins),
+        Tally("Space: %d door_event, one per card held to a door, none twice" % doors,
+              Expect("door_event", {"backend": "space"}), doors),
         Tally("no key_failed all day", Expect("key_failed"), 0),
         Tally("no command_rejected all day", Expect("command_rejected"), 0),
     ]

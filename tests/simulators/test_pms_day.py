@@ -256,7 +256,11 @@ def test_make_run_plays_the_whole_day_and_every_check_passes(tmp_path: Path) -> 
     assert any("backend=ks" in line and "key_revoked" in line for line in checks)
     assert any("backend=ks" in line and "key_updated" in line for line in checks)
     assert sum(" keypad: " in line for line in checks) == len(DAY.keypads), report
-    assert sum(" door: " in line for line in checks) == len(DAY.doors), report
+    door_events = [line for line in checks if "event door_event" in line]
+    assert sum(" door: " in line for line in checks) == 2 * len(DAY.doors), report
+    # Each card held to a Space door reached the PMS from the door's audit trail.
+    assert len(door_events) == len(DAY.doors), report
+    assert all("backend=space" in line for line in door_events), report
     assert any("as its last printed line" in line and day.PLATE in line for line in checks)
     assert any("backend=space" in line and "automatic=true" in line for line in checks)
     assert any("card_read" in line and "valid=false" in line for line in checks)
