@@ -32,6 +32,8 @@ class MobileKey:
     phone: bytes
     card: Card  # what the phone carries, as a card would
     binary: bytes = b""
+    handed_back: bool = False  # CNMB/CCMB: the key went to the PMS, not to the phone
+    installation: bytes = b""  # the id the PMS's app installs a handed-back key under
 
 
 class Desk:
@@ -89,11 +91,12 @@ class Desk:
         self.mobile_keys.append(key)
         if isinstance(request, protocol.EncodeMobile):
             return protocol.MobileKeySent(request.command, request.phone)
-        installation = b""
+        key.handed_back = True
         if request.return_installation_id == b"1":
             letters = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-            installation = bytes(self.rng.choice(letters) for _ in range(14))
-        return protocol.MobileKeyBinary(request.command, request.phone, key.binary, installation)
+            key.installation = bytes(self.rng.choice(letters) for _ in range(14))
+        return protocol.MobileKeyBinary(request.command, request.phone, key.binary,
+                                        key.installation)
 
     # -- audit trails --------------------------------------------------------
 

@@ -22,7 +22,7 @@ import protocol
 from simulators.link_server import LinkServer, Observer
 from simulators.space import rules
 from simulators.space.clock import SimClock
-from simulators.space.desk import Desk
+from simulators.space.desk import Desk, MobileKey
 from simulators.space.encoders import Encoders, Refused
 from simulators.space.site import CARD_KINDS, Card, Site
 
@@ -157,11 +157,18 @@ class SpaceSimulator:
                                         "card": _card_state(e.card)}
                          for e in self.site.encoders.values()},
             "cards": {text(s): _card_state(c) for s, c in self.encoders.cards.items()},
-            "mobile_keys": [{"phone": text(k.phone), **_card_state(k.card)}
+            "mobile_keys": [{"phone": text(k.phone), **_card_state(k.card), **_binary(k)}
                             for k in self.desk.mobile_keys],
             "doors": {text(d.name): [[text(f) for f in r] for r in d.trail]
                       for d in self.site.doors.values()},
         }
+
+
+def _binary(key: MobileKey) -> dict[str, str]:
+    """What a binary key (CNMB/CCMB) handed back, for a test to compare with what arrived."""
+    if not key.handed_back:
+        return {}
+    return {"binary": key.binary.hex().upper(), "installation_id": key.installation.decode()}
 
 
 def _set(what: str, target: object, values: dict[str, Any], kinds: dict[str, type]) -> None:
