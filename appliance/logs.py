@@ -19,7 +19,7 @@ from typing import Any
 
 PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
             logging.CRITICAL: 2}
-SECRET_WORDS = frozenset(("pin", "secret", "password", "token", "hex", "data"))
+SECRET_WORDS = frozenset(("pin", "secret", "password", "token", "hex", "data", "binary"))
 """A context field is dropped when one of the words of its name (split at _) is one of these:
 ``pin`` and ``guest_pin`` go, ``ping_ms`` and ``mapping`` stay."""
 

@@ -224,6 +224,8 @@ class ReadCardArgs:
 @dataclasses.dataclass(frozen=True)
 class MobileKeyArgs(KeyHolder):
     phone: str = ""
+    binary: bool = False
+    """CNMB/CCMB: Space returns the key for the PMS's own app instead of sending it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,7 +270,9 @@ def send_mobile_key(payload: Any) -> MobileKeyArgs:
     phone = fields.text("phone")
     if not phone.lstrip("+").replace(" ", "").isdigit():
         raise fields.wrong("phone", "a phone number such as +31612345678")
-    return MobileKeyArgs(booking_id=fields.ident("booking_id"), phone=phone)
+    # A binary key still names the phone: CNMB's field #1 is the JustIN Mobile user.
+    return MobileKeyArgs(booking_id=fields.ident("booking_id"), phone=phone,
+                         binary=fields.flag("binary"))
 
 
 def delete_keys(payload: Any) -> KeyHolder:

@@ -184,9 +184,9 @@ class SpaceBackend(Backend):
             return await cards.encode(self.desk, key, encoder.id, encoder.name, args.count,
                                       args.copy, checkpoint, job.payload.get(AFTER, 0))
         if job.kind == MOBILE:
-            phone = contract.from_payload(contract.MobileKeyArgs, job.payload).phone
-            return await cards.mobile(self.desk, key, phone, False, checkpoint,
-                                      job.payload.get(AFTER, 0))
+            mobile = contract.from_payload(contract.MobileKeyArgs, job.payload)
+            return await cards.mobile(self.desk, key, mobile.phone, False, checkpoint,
+                                      job.payload.get(AFTER, 0), binary=mobile.binary)
         if job.kind == DELIVER:
             sent = SpaceIds.from_json(key.external_ids).delivered
             if sent == cards.delivered(data, data.phone):

@@ -15,7 +15,7 @@ from typing import Any
 
 from appliance import lifecycle
 from appliance.engine.backend import BackendFailure, Checkpoint, KeyRow, Outcome, holder_fields
-from appliance.space.commands import SpaceCommands
+from appliance.space.commands import MobileKey, SpaceCommands
 from appliance.space.data import SpaceIds, SpaceKeyData
 from appliance.space.errors import SpaceRefused, SpaceUnavailable
 from appliance.space.keydata import from_wire
@@ -110,9 +110,10 @@ def delivered(data: SpaceKeyData, phone: str) -> dict[str, Any]:
 
 
 async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool,
-                 checkpoint: Checkpoint, after_ns: int = 0) -> Outcome:
+                 checkpoint: Checkpoint, after_ns: int = 0, binary: bool = False) -> Outcome:
     """A JustIN Mobile key: CNM for a key Space does not know yet, else CCM (a copy), so
-    the cards already in the guest's hands keep working."""
+    the cards already in the guest's hands keep working. ``binary``: CNMB/CCMB, Space hands
+    the key back for the PMS's own app (``_binary``)."""
     data, before = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
     if not phone:
         raise BackendFailure("no_phone", "the booking has no guest phone for its mobile key",
@@ -121,17 +122,31 @@ async def mobile(desk: SpaceCommands, key: KeyRow, phone: str, automatic: bool,
     copy = before.in_space
     ids = _in_space(before, mobile=True, checked_in=not copy, after_ns=after_ns)
     with _unless_refused(before, ids, checkpoint):
-        await desk.mobile(phone, list(data.rooms), from_wire(data.space_valid_from),
-                          from_wire(data.space_valid_until), copy=copy,
-                          message=data.mobile_message, granted=list(data.granted),
-                          auth_code=data.auth_code)
+        sent = await desk.mobile(phone, list(data.rooms), from_wire(data.space_valid_from),
+                                 from_wire(data.space_valid_until), copy=copy,
+                                 message=data.mobile_message, granted=list(data.granted),
+                                 auth_code=data.auth_code, binary=binary)
     fields = key_fields(key) | {"mobile": True, "phone": phone, "automatic": automatic,
                                 "copy": copy}
+    if binary:
+        return _binary(fields, sent, ids)
     ids.delivered = delivered(data, phone)
     return Outcome(data=fields, events=[("key_issued", fields)],
                    key_event=lifecycle.ISSUED, external_ids=ids.to_json(),
                    audit=[("mobile_key_sent", phone[-4:].rjust(8, "*"),
                            "automatic" if automatic else "desk")])
+
+
+def _binary(fields: dict[str, Any], sent: MobileKey, ids: SpaceIds) -> Outcome:
+    """The key data travels once, in ``key_issued`` (the outbox is encrypted); the reply,
+    which the inbox keeps in clear for a repeated request_id, and the key's ids never hold
+    it. ``delivered`` stays: the phone's JustIN app did not get this key, so a product's
+    automatic delivery still goes out."""
+    fields |= {"binary": True}
+    secret = {"binary_key": sent.key_hex, "installation_id": sent.installation_id or None}
+    return Outcome(data=fields, events=[("key_issued", fields | secret)],
+                   key_event=lifecycle.ISSUED, external_ids=ids.to_json(),
+                   audit=[("mobile_key_binary", sent.phone[-4:].rjust(8, "*"), "desk")])
 
 
 async def read(desk: SpaceCommands, rules: SpaceRules, admin: Administration,
