@@ -19,7 +19,8 @@ from appliance.store import Store
 from appliance.store.retry import persist
 from appliance.store.views import VIEWS
 
-TOOL_FIELDS = ("encoder", "room", "door", "count", "copy", "valid_from", "valid_until")
+TOOL_FIELDS = ("encoder", "room", "door", "count", "copy", "binary", "valid_from",
+               "valid_until")
 """What the audit keeps of a technician's request (a phone number only as its last digits)."""
 
 

@@ -64,6 +64,11 @@ def add_parser(commands: Any) -> None:
     _stay(mobile)
     mobile.add_argument("--copy", action="store_true", help="an extra key (CCM)")
     mobile.add_argument("--message", default="", help="text shown on the phone")
+    mobile.add_argument("--binary", action="store_true", help="get the key back for the "
+                        "PMS's own app instead (CNMB; CCMB with --copy): prints the "
+                        "installation id")
+    mobile.add_argument("--reveal", action="store_true",
+                        help="with --binary: also print the key data, a secret")
     audit = verbs.add_parser("audit", parents=[common], help="a door's audit trail (WF/WN)")
     audit.add_argument("--door", required=True, help="the door's name in Space")
     space_survey.add_arguments(verbs.add_parser(
@@ -135,7 +140,7 @@ def _administration(data: dict[str, Any], args: argparse.Namespace) -> SpaceSett
 
 
 ARGUMENTS = ("encoder", "room", "valid_from", "valid_until", "count", "auth", "phone", "copy",
-             "message", "door")
+             "message", "binary", "door")
 """What a verb may take from the command line, handed to ``space/tools.py`` as is."""
 
 
@@ -147,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(args, EXIT_USAGE, "usage", str(err))
     logs.setup("error")  # what went wrong is said once, below, not also as the link's log
     try:
+        _check(args)
         socket = _service(args)
         if socket is not None:
             try:
@@ -165,6 +171,15 @@ def run(args: argparse.Namespace) -> int:
         return _fail(args, EXIT_PROTOCOL, "protocol", str(err))
     _print(args, result)
     return 0
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Options that contradict each other, named before Space is asked."""
+    if getattr(args, "binary", False) and args.message:
+        raise ValueError("--message: a binary key (CNMB/CCMB) carries no text for the phone; "
+                         "leave out --message, or --binary")
+    if getattr(args, "reveal", False) and not args.binary:
+        raise ValueError("--reveal: only a binary key has key data to print; add --binary")
 
 
 def _service(args: argparse.Namespace) -> str | None:
@@ -235,10 +250,23 @@ def _fail(args: argparse.Namespace, code: str | int, kind: str, message: str,
 
 
 def _print(args: argparse.Namespace, result: Any) -> None:
+    result = _hidden(args, result)
     if args.json:
         print(json.dumps({"ok": True, "result": result}))
     else:
         print(describe(args.verb, result))
+
+
+def _hidden(args: argparse.Namespace, result: Any) -> Any:
+    """A binary key's data is a secret: on the screen (and in a terminal's scrollback) only
+    when asked for with --reveal; otherwise its size says that it came."""
+    if not (isinstance(result, dict) and result.get("key_hex")) or getattr(args, "reveal",
+                                                                             False):
+        return result
+    size = len(result["key_hex"]) // 2
+    if args.json:
+        return result | {"key_hex": None, "key_bytes": size}
+    return result | {"key_hex": "hidden, %d bytes (--reveal prints it)" % size}
 
 
 def describe(verb: str, result: Any) -> str:

@@ -42,7 +42,8 @@ VERBS: dict[str, Verb] = {
                                          else a["room"][0]),
     "mobile": lambda c, a: c.mobile(a["phone"], _rooms(a), _moment(a.get("valid_from")),
                                     _moment(a.get("valid_until")), copy=bool(a.get("copy")),
-                                    message=str(a.get("message") or "")),
+                                    message=str(a.get("message") or ""),
+                                    binary=bool(a.get("binary"))),
     "audit": lambda c, a: c.audit(a["door"]),
     "exchange": lambda c, a: _exchange(c, a["fields"]),
 }
