@@ -95,6 +95,9 @@ class SpaceBackend(Backend):
         return kind not in (ENCODE, MOBILE, DELIVER)
 
     def outcome_unknown_hint(self, kind: str) -> str:
+        if kind in (MOBILE, DELIVER):  # no card to read: the phone's key may exist or not
+            return ("Space may have made the mobile key; send_mobile_key again: it goes as a "
+                    "copy (CCM, CCMB for a binary key), so a key already made keeps working")
         return "read the card on the encoder to see whether it was encoded, then ask again " \
             "if needed"
 
