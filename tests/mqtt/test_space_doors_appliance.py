@@ -8,10 +8,10 @@ import datetime
 import sqlite3
 
 import pytest
-from test_space_appliance import _merged, accepted, booking, cut, now
 
 from _appliance import Appliance
 from test_appliance_contract import check_published, event
+from test_space_appliance import _merged, accepted, booking, cut, now
 
 STAFF_OPENINGS = 60  # a trail long enough that the desk's card comes in the middle of a walk
 AUDIT = {"space": {"audit_doors": ["Barrier", "Swimming pool"], "door_events_poll_s": 1}}

@@ -91,6 +91,24 @@ def test_mobile_key(simulator):
     assert (done.returncode, done.stdout.strip()) == (0, "phone: +31612345678")
 
 
+def test_binary_mobile_key_shows_its_data_only_when_revealed(simulator):
+    ask = ("mobile", "--server", simulator[0], "--phone", "+31612345678", "--room",
+           "Pitch 12", "--binary")
+    hidden, revealed = keybridge(*ask), keybridge(*ask, "--copy", "--reveal")
+    made = [key for key in control(simulator[1], {"op": "state"})[1]["state"]["mobile_keys"]
+            if "binary" in key][-2:]
+    assert hidden.returncode == revealed.returncode == 0, hidden.stderr + revealed.stderr
+    assert hidden.stdout.splitlines()[1:] == [
+        "key_hex: hidden, 13 bytes (--reveal prints it)",
+        "installation_id: %s" % made[0]["installation_id"]]
+    assert made[0]["binary"] not in hidden.stdout
+    assert "key_hex: %s" % made[1]["binary"] in revealed.stdout.splitlines()
+    message = keybridge(*ask, "--message", "Welkom")
+    assert message.returncode == 2 and "--message: a binary key" in message.stderr
+    reveal = keybridge(*ask[:-1], "--reveal")
+    assert reveal.returncode == 2 and "--reveal: only a binary key" in reveal.stderr
+
+
 def test_vendor_error_exits_1_with_the_meaning_in_words(simulator):
     done = keybridge("encode", "--server", simulator[0], "--encoder", "Back Office",
                      "--room", "Pitch 12")
