@@ -37,6 +37,8 @@ LOST_MARGIN = datetime.timedelta(hours=2)
 a clock set back an hour (summer time ends) loses nothing."""
 MAX_WALK = 2000
 MINUTE = datetime.timedelta(minutes=1)
+KEPT_CARDS = datetime.timedelta(days=7)
+"""A key revoked longer ago than this is not looked at for a card at a door."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +195,8 @@ class SpaceDoorEvents:
 def _key_at(tx: Tx, backend: str, room: str, moment: datetime.datetime) -> KeyRow | None:
     """The key whose cards open ``room`` first (a card names its main room) and whose stay
     covers the minute; the newest such, revoked ones too (a card used after check-out)."""
-    for key in tx.keys.of_backend(backend, newest_first=True):
+    since = (moment - KEPT_CARDS).astimezone(datetime.UTC).isoformat(timespec="seconds")
+    for key in tx.keys.at_doors(backend, since):
         data, ids = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
         if (data.rooms or ids.rooms)[:1] != (room,) or not ids.in_space:
             continue

@@ -57,6 +57,9 @@ PRUNE = ("DELETE FROM keys WHERE rowid IN (SELECT rowid FROM keys WHERE state = 
 OF_BOOKING = "SELECT * FROM keys WHERE booking_id = ? ORDER BY created_at"
 OF_OWNER_KEY = "SELECT * FROM keys WHERE owner_key_id = ? ORDER BY created_at"
 OF_BACKEND = "SELECT * FROM keys WHERE backend = ? ORDER BY created_at"
+AT_DOORS = ("SELECT * FROM keys WHERE state IN (?, ?, ?) AND backend = ? UNION ALL "
+            "SELECT * FROM keys WHERE state = ? AND updated_at >= ? AND backend = ? "
+            "ORDER BY created_at DESC")
 OF_BACKEND_NEWEST = ("SELECT * FROM keys WHERE backend = ? ORDER BY updated_at DESC, "
                      "created_at DESC")
 
@@ -95,6 +98,14 @@ class Keys:
         rows = self.db.execute(
             "SELECT * FROM keys WHERE (? IS NULL OR booking_id = ?) AND state IN (SELECT value "
             "FROM json_each(?)) ORDER BY created_at", (booking_id, booking_id, dumps(states)))
+        return [_key(row) for row in rows]
+
+    def at_doors(self, backend: str, revoked_since: str) -> list[KeyRow]:
+        """Keys of ``backend`` that may still be held to a door, newest first: every key not
+        revoked, and those revoked since ``revoked_since`` (a card kept after check-out).
+        On the state index: a door event never reads every key the store has had."""
+        rows = self.db.execute(AT_DOORS, (*lifecycle.LIVE, lifecycle.REVOKING, backend,
+                                          lifecycle.REVOKED, revoked_since, backend))
         return [_key(row) for row in rows]
 
     def by_external_id(self, backend: str, field: str, value: str) -> KeyRow | None:
