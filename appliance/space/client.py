@@ -22,7 +22,6 @@ interleaves on the link. Opening, probing and closing the stream itself is
 """
 
 import asyncio
-import dataclasses
 import datetime
 import logging
 import random
@@ -33,6 +32,7 @@ from appliance.space import errors
 from appliance.space.connection import SpaceConnection
 from appliance.space.settings import PER_REQUEST, SpaceSettings
 from appliance.space.transport import Transport
+from appliance.space.turns import Job, next_ready
 from protocol.driver import LinkDriver
 
 log = logging.getLogger("keybridge.space")
@@ -42,18 +42,6 @@ PROBE = object()  # the job that asks ENQ instead of sending a frame
 # walk of requests (an audit trail: WF, WN, WN...) keeps one connection, as
 # the production clients do (§3.3).
 PER_REQUEST_LINGER_S = 0.2
-
-
-@dataclasses.dataclass
-class _Job:
-    message: object  # a protocol request, or PROBE
-    encoder: bytes | None
-    future: asyncio.Future[object]
-    busy_retries: int
-    reply_timeout_s: float | None = None
-    not_before: float = 0.0  # loop time; after OV the encoder cools down
-    sent: bool = False  # the frame (or ENQ) went out: Space may have acted on it
-    background: bool = False  # only when no other request waits
 
 
 class SpaceClient:
@@ -76,10 +64,10 @@ class SpaceClient:
             rng or random.Random(),  # noqa: S311 - jitter, not secrets
             on_health)
         self.requests_sent = 0
-        self._queue: list[_Job] = []
+        self._queue: list[Job] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._current: _Job | None = None
+        self._current: Job | None = None
 
     async def __aenter__(self) -> "SpaceClient":
         self.start()
@@ -160,7 +148,7 @@ class SpaceClient:
         if self._task is None or self._task.done():
             raise errors.SpaceUnavailable("the Space client is not started", False)
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Job(message, encoder, future, self.settings.busy_retries,
+        self._queue.append(Job(message, encoder, future, self.settings.busy_retries,
                                 reply_timeout_s, background=background))
         self._wakeup.set()
         return await future
@@ -187,7 +175,7 @@ class SpaceClient:
             finally:
                 self._current = None
 
-    async def _next_job(self) -> _Job | None:
+    async def _next_job(self) -> Job | None:
         """The first queued job whose encoder is not cooling down, desk requests before
         background ones; None: time to probe."""
         loop = asyncio.get_running_loop()
@@ -195,7 +183,7 @@ class SpaceClient:
         while True:
             self._wakeup.clear()
             now = loop.time()
-            job = self._ready(now)
+            job = next_ready(self._queue, now)
             if job is not None:
                 self._queue.remove(job)
                 return job
@@ -220,22 +208,7 @@ class SpaceClient:
             except TimeoutError:
                 pass
 
-    def _ready(self, now: float) -> _Job | None:
-        cooling: set[bytes | None] = set()
-        ready: list[_Job] = []
-        for job in self._queue:
-            # After OV the encoder cools down: its later jobs wait too, so
-            # cards come off it in the order they were asked for.
-            if job.not_before > now or job.encoder in cooling:
-                if job.encoder is not None:
-                    cooling.add(job.encoder)
-                continue
-            if not job.background:
-                return job
-            ready.append(job)
-        return ready[0] if ready else None
-
-    async def _run(self, job: _Job) -> None:
+    async def _run(self, job: Job) -> None:
         try:
             result = await self._exchange(job)
         except errors.SpaceRefused as refusal:
@@ -253,7 +226,7 @@ class SpaceClient:
         else:
             self._settle(job, result=result)
 
-    def _cool_down(self, job: _Job) -> None:
+    def _cool_down(self, job: Job) -> None:
         job.busy_retries -= 1
         job.not_before = asyncio.get_running_loop().time() + self.settings.busy_retry_s
         log.info("encoder %s busy (OV); trying again in %.1f s",
@@ -261,7 +234,7 @@ class SpaceClient:
         self._queue.insert(0, job)
 
     @staticmethod
-    def _settle(job: _Job, result: object = None, error: Exception | None = None) -> None:
+    def _settle(job: Job, result: object = None, error: Exception | None = None) -> None:
         if job.future.done():
             return
         if error is not None:
@@ -269,7 +242,7 @@ class SpaceClient:
         else:
             job.future.set_result(result)
 
-    async def _exchange(self, job: _Job) -> object:
+    async def _exchange(self, job: Job) -> object:
         message = job.message
         fields = None if message is PROBE else _fields(message)
         driver = await self.connection.connect(job.future.done)
