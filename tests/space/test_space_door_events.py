@@ -16,6 +16,7 @@ import pytest
 from appliance.errors import ConfigError
 from appliance.registry import parse_config
 from appliance.space import SpaceClient, SpaceCommands
+from appliance.space import plugin as space_plugin
 from appliance.space.backend import SpaceBackend
 from appliance.space.doorevents import SpaceDoorEvents
 from appliance.space.trail import Line, wall_time
@@ -210,3 +211,22 @@ def test_a_bad_door_event_setting_names_its_key_and_the_fix(value, words) -> Non
     assert problem.startswith("site.toml: ")
     for word in words:
         assert word in problem
+
+
+def test_each_administration_with_doors_gets_its_own_poller(store) -> None:
+    def tasks(north: dict) -> list[str]:
+        config = parse_config({
+            "site": {"id": "vliet", "timezone": "Europe/Amsterdam"},
+            "mqtt": {"host": "127.0.0.1"}, "store": {"path": "kb.db"},
+            "space": {"server": "127.0.0.1:8090", "audit_doors": ["Barrier"],
+                      "administrations": {"north": {"server": "10.0.0.5:8090", **north}}}},
+            "site.toml")
+        backends = space_plugin.PLUGIN.build(config, lambda: None)
+        found = space_plugin.PLUGIN.tasks(config, backends, store, lambda: None)
+        for task in found.values():
+            task.close()  # never started: only which pollers there are matters
+        return sorted(found)
+
+    assert tasks({}) == ["space-events", "space:north-events"]  # inherits [space]'s doors
+    assert tasks({"audit_doors": []}) == ["space-events"]
+    assert tasks({"door_events_poll_s": 0}) == ["space-events"]
