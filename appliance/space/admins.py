@@ -1,6 +1,7 @@
 """``[space]`` as administrations: the first is ``[space]`` itself ("main"), each
-``[space.administrations.NAME]`` adds a Space server that inherits what it leaves out; the
-rules (authorizations, key types, products) sit beside them and are shared.
+``[space.administrations.NAME]`` adds a Space server that inherits what it leaves out. The
+rules (authorizations, key types, products) in ``[space]`` are shared; an administration's
+own rule table replaces the shared one of its name (``ruleconf.py``).
 
 Every problem goes to the caller's ``Problems``, naming the table, the key and the fix.
 """
@@ -9,9 +10,9 @@ import zoneinfo
 from typing import Any
 
 from appliance.config.schema import Problems
+from appliance.space import ruleconf
 from appliance.space.errors import SpaceConfigError
 from appliance.space.rules import SpaceRules
-from appliance.space.rules import from_table as rules_from_table
 from appliance.space.settings import MAIN, Administration, SpaceSettings, from_table
 
 
@@ -23,21 +24,25 @@ def _zone_problem(name: str) -> bool:
     return False
 
 
-RULE_KEYS = ("administrations", "authorizations", "key_types", "products")
+RULE_KEYS = ("administrations", *ruleconf.TABLES)
+Rules = dict[str, SpaceRules]
+"""Administration id → the rules it uses."""
 
 
 def administrations(table: Any, source: str, site_zone: str,
-           problems: Problems) -> tuple[tuple[Administration, ...], SpaceRules]:
-    """The administrations, ``[space]`` first, and the rules they share."""
+           problems: Problems) -> tuple[tuple[Administration, ...], Rules]:
+    """The administrations, ``[space]`` first, and the rules each uses."""
     if table is None:
-        return (), SpaceRules()
+        return (), {}
     if not isinstance(table, dict):
         problems.add("[space]", "must be a table")
-        return (), SpaceRules()
+        return (), {}
     link = {key: value for key, value in table.items() if key not in RULE_KEYS}
     # A bad [space] key must not hide the other tables' problems: go on with defaults.
     main = _settings(link, source, "space", None, problems) or SpaceSettings()
     admins = [_administration(MAIN, main, site_zone, problems)]
+    shared = ruleconf.read(table, ruleconf.SHARED, problems)
+    rules = {MAIN: ruleconf.rules(shared, shared, problems)}
     extra = table.get("administrations", {})
     if not isinstance(extra, dict):
         problems.add("[space.administrations]", "write each as [space.administrations.NAME]")
@@ -52,10 +57,14 @@ def administrations(table: Any, source: str, site_zone: str,
             problems.add(where, "needs its own server = \"HOST:PORT\" (other keys default "
                          "to [space]'s)")
             continue
-        settings = _settings(sub, source, "space.administrations.%s" % name, main, problems)
+        section = "space.administrations.%s" % name
+        link = {key: value for key, value in sub.items() if key not in ruleconf.TABLES}
+        settings = _settings(link, source, section, main, problems)
+        own = ruleconf.read(sub, section, problems)
+        rules[name] = ruleconf.rules(own, shared, problems, name)
         if settings is not None:
             admins.append(_administration(name, settings, site_zone, problems))
-    return tuple(admins), rules_from_table(table, problems)
+    return tuple(admins), rules
 
 
 def _settings(table: dict[str, Any], source: str, section: str,

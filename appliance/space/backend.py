@@ -57,7 +57,7 @@ class SpaceBackend(Backend):
         self.name = self.admin.backend
         self.on_change = on_change  # the retained status follows the link at once
         self.config = config
-        self.rules = self.site.rules
+        self.rules = self.site.rules_of(self.admin.id)
         self.units = self.site.admin_units(self.admin.id)
         self.client = client or SpaceClient(self.admin.settings, on_health=self._on_health)
         self.desk = SpaceCommands(self.client, self.admin.settings.operator)

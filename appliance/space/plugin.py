@@ -32,9 +32,10 @@ class SpacePlugin:
         return [admin.backend for admin in settings.administrations]
 
     def key_types(self, settings: object) -> KeyTypes:
-        # Space needs an owner key's type for its authorizations: the list is closed.
+        # Space needs an owner key's type for its authorizations: the list is closed. Every
+        # administration's count here; the backend of each refuses one it does not have.
         assert isinstance(settings, SpaceSite)
-        return KeyTypes(tuple(settings.rules.key_types), closed=True)
+        return KeyTypes(settings.key_types(), closed=True)
 
     def build(self, config: Config, on_change: Callable[[], None]) -> dict[str, Backend]:
         site = siteconf.of(config)

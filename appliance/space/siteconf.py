@@ -1,5 +1,5 @@
-"""The Space site's configuration: ``[space]`` (its administrations and rules), ``[units]``
-(PMS unit → Salto room, and its administration) and ``[[encoders]]``.
+"""The Space site's configuration: ``[space]`` (its administrations and the rules each
+uses), ``[units]`` (PMS unit → Salto room, and its administration) and ``[[encoders]]``.
 
 ``SpaceSite`` is what the Space plug-in keeps in ``Config.sections["space"]``; ``of(config)``
 reads it back typed.
@@ -29,7 +29,8 @@ class Encoder:
 @dataclasses.dataclass(frozen=True)
 class SpaceSite:
     administrations: tuple[Administration, ...] = ()
-    rules: SpaceRules = dataclasses.field(default_factory=SpaceRules)
+    admin_rules: dict[str, SpaceRules] = dataclasses.field(default_factory=dict)
+    """Administration id → the rules it uses (its own tables, else ``[space]``'s)."""
     encoders: tuple[Encoder, ...] = ()
     units: dict[str, str] = dataclasses.field(default_factory=dict)
     """PMS unit id → Salto room."""
@@ -40,6 +41,22 @@ class SpaceSite:
     def main(self) -> SpaceSettings | None:
         """``[space]`` itself, None without Space."""
         return self.administrations[0].settings if self.administrations else None
+
+    @property
+    def rules(self) -> SpaceRules:
+        """``[space]``'s rules: the shared ones, and ``main``'s."""
+        return self.rules_of(MAIN)
+
+    def rules_of(self, admin: str) -> SpaceRules:
+        """The authorizations, key types and products of administration ``admin``."""
+        return self.admin_rules.get(admin, SpaceRules())
+
+    def key_types(self) -> tuple[str, ...]:
+        """Every administration's key type names, once each, ``main``'s first."""
+        names: dict[str, None] = {}
+        for admin in self.administrations:
+            names.update(dict.fromkeys(self.rules_of(admin.id).key_types))
+        return tuple(names)
 
     def administration(self, backend: str) -> Administration:
         return next(admin for admin in self.administrations if admin.backend == backend)

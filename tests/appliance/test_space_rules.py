@@ -115,20 +115,20 @@ def test_all_62_authorizations_are_accepted() -> None:
 def test_a_key_type_naming_an_unknown_authorization_says_where_to_add_it() -> None:
     kind = dict(PITCH, authorizations=["Barrier", "Sauna"])
     found = problem(config_dict({"authorizations": AUTHORIZATIONS, "key_types": [kind]}),
-                    "[[space.key_types]] #1 authorizations")
+                    '[[space.key_types]] "pitch" authorizations')
     assert "'Sauna'" in found and "[space.authorizations]" in found
 
 
 def test_a_product_naming_an_unknown_key_type_lists_the_known_ones() -> None:
     found = problem(config_dict(rules(products=[{"name": "Tent", "key_type": "tent"}])),
-                    "[[space.products]] #1 key_type")
+                    '[[space.products]] "Tent" key_type')
     assert "'tent'" in found and "pitch, pool" in found
 
 
 @pytest.mark.parametrize("value", ["2pm", "24:00", "14:60", "14:5", "14"])
 def test_a_bad_start_time_asks_for_a_time_of_day(value: str) -> None:
     product = {"name": "Late", "key_type": "pitch", "start_time": value}
-    found = problem(config_dict(rules(products=[product])), "[[space.products]] #1 start_time")
+    found = problem(config_dict(rules(products=[product])), '[[space.products]] "Late" start_time')
     assert '"14:00"' in found
 
 
@@ -136,21 +136,21 @@ def test_mobile_days_before_needs_mobile_before_arrival() -> None:
     product = {"name": "App", "key_type": "pitch", "mobile": "check_in",
                "mobile_days_before": 2}
     found = problem(config_dict(rules(products=[product])),
-                    "[[space.products]] #1 mobile_days_before")
+                    '[[space.products]] "App" mobile_days_before')
     assert 'mobile = "before_arrival"' in found
 
 
 def test_more_than_three_print_lines_is_refused() -> None:
     kind = dict(PITCH, print_info=["{guest}", "{rooms}", "{arrival}", "{departure}"])
     found = problem(config_dict({"authorizations": AUTHORIZATIONS, "key_types": [kind]}),
-                    "[[space.key_types]] #1 print_info")
+                    '[[space.key_types]] "pitch" print_info')
     assert "at most 3" in found and "remove 1" in found
 
 
 def test_an_unknown_placeholder_names_the_line_and_the_known_placeholders() -> None:
     kind = dict(PITCH, print_info=["{guest}", "Pitch {room}"])
     found = problem(config_dict({"authorizations": AUTHORIZATIONS, "key_types": [kind]}),
-                    "[[space.key_types]] #1")
+                    '[[space.key_types]] "pitch"')
     assert "'Pitch {room}'" in found and "{rooms}" in found and "{guest}" in found
 
 
@@ -214,8 +214,8 @@ def test_every_problem_is_reported_in_one_go() -> None:
     data = config_dict(space, encoders=[{"id": "desk-1", "name": "Online Encoder 1",
                                          "administration": "south"}])
     found = problems(data)
-    expected = ["[space.authorizations] 63", "[[space.products]] #1 key_type",
-                "[[space.products]] #2 mobile_days_before",
+    expected = ["[space.authorizations] 63", '[[space.products]] "Tent" key_type',
+                '[[space.products]] "App" mobile_days_before',
                 "[space.administrations.north] timezone", "[[encoders]] desk-1 administration"]
     assert len(found) == len(expected), found
     for where in expected:
