@@ -34,6 +34,7 @@ from appliance.engine.backend import (
     PlannedKey,
     no_checkpoint,
 )
+from appliance.errors import CommandError
 from appliance.space import cards, errors, hooks, keydata, siteconf, tools
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
@@ -68,6 +69,8 @@ class SpaceBackend(Backend):
 
     def plan(self, holder: Holder) -> list[PlannedKey]:
         units = tuple(unit for unit in holder.units if unit in self.units)
+        if units:
+            self._check_key_type(holder, units)
         choice = self.rules.choose(holder) if units else None
         if choice is None:
             return []
@@ -79,6 +82,19 @@ class SpaceBackend(Backend):
         # mid-stay changes the key (re-encode), it does not check the room out.
         return [PlannedKey(self.name, units, times[0], times[1], "", plan.to_json(),
                            keydata.deliver_at(product, holder, times[0]))]
+
+    def _check_key_type(self, holder: Holder, units: tuple[str, ...]) -> None:
+        """An owner key naming another administration's key type, with a unit here, is
+        refused: cut here it would open none of the doors it was meant for. A type no
+        administration has (a KS key type) gets no Space key, as it always did."""
+        kinds = self.rules.key_types
+        if (holder.owner_key_id is None or not kinds or holder.key_type in kinds
+                or holder.key_type not in self.site.key_types()):
+            return
+        raise CommandError("unknown_key_type", "owner_key.key_type %r is no key type of "
+                           "Space administration %r, which has unit %s; its key types are "
+                           "%s" % (holder.key_type, self.admin.id, ", ".join(units),
+                                   ", ".join(kinds)), "owner_key.key_type")
 
     def check_encoder(self, encoder: str) -> str | None:
         found = self.site.encoder(encoder)

@@ -14,7 +14,7 @@ import pytest
 from appliance.cli import main
 from appliance.config import Config
 from appliance.engine.backend import Holder, PlannedKey
-from appliance.errors import ConfigError
+from appliance.errors import CommandError, ConfigError
 from appliance.registry import parse_config
 from appliance.space import siteconf
 from appliance.space.backend import SpaceBackend
@@ -107,6 +107,25 @@ def test_own_authorizations_alone_renumber_the_shared_key_types() -> None:
 
 def test_an_owner_key_may_name_any_administrations_key_type() -> None:
     assert make(PARK2).key_types == ("pitch", "pool", "holiday")
+
+
+def test_an_owner_key_on_an_administration_must_name_one_of_its_key_types() -> None:
+    config = make(PARK2)
+    owner = holder(units=("H4",), owner_key_id="O1", key_type="holiday")
+    assert plans(config, owner)["space:park2"]["granted"] == [4, 7]
+    for key_type, units, admin in (("pool", ("H4",), "park2"),
+                                   ("holiday", ("P12", "H4"), "main")):
+        with pytest.raises(CommandError) as caught:
+            plans(config, holder(units=units, owner_key_id="O1", key_type=key_type))
+        error = caught.value
+        assert (error.code, error.field) == ("unknown_key_type", "owner_key.key_type")
+        assert "%r is no key type of Space administration %r" % (key_type, admin) in str(error)
+
+
+def test_an_owner_key_type_no_administration_has_is_left_to_the_other_backends() -> None:
+    # The engine refuses a name no backend knows; a KS key type gets no Space key.
+    assert plans(make(PARK2), holder(units=("P12", "H4"), owner_key_id="O1",
+                                     key_type="stay")) == {}
 
 
 # -- each problem names its table and the fix -------------------------------------------------
