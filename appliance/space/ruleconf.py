@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 from appliance.config.schema import Key, Problems, between, non_empty, one_of, read_table
+from appliance.config.times import wall_time
 from appliance.space.rules import (
     MAX_CARDS,
     MOBILE_MODES,
@@ -24,7 +25,6 @@ from appliance.space.rules import (
     Product,
     SpaceRules,
 )
-from appliance.space.settings import wall_time
 
 TABLES = ("authorizations", "key_types", "products")
 SHARED = "space"

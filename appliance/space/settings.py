@@ -38,7 +38,7 @@ Errors name the file and the key, and say how to fix it.
 import dataclasses
 from typing import Any
 
-from appliance.config.times import wall_time as wall_time  # rules.py reads it here
+from appliance.config.times import wall_time
 from appliance.space.errors import SpaceConfigError
 from appliance.space.transport import SerialTransport, TcpTransport, Transport
 
