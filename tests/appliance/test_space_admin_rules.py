@@ -15,11 +15,12 @@ from appliance.cli import main
 from appliance.config import Config
 from appliance.engine.backend import Holder, PlannedKey
 from appliance.errors import CommandError, ConfigError
-from appliance.registry import parse_config
+from appliance.registry import load_config, parse_config
 from appliance.space import siteconf
 from appliance.space.backend import SpaceBackend
 
 SOURCE = "keybridge.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "keybridge.example.toml"
 SHARED = {
     "authorizations": {"1": "Barrier", "2": "Shower block", "3": "Swimming pool"},
     "key_types": [{"name": "pitch", "authorizations": ["Barrier", "Shower block"]},
@@ -207,3 +208,21 @@ def test_config_check_names_each_administrations_table(
                                "administration 'park2'" % path)
     assert lines[1].startswith('%s: [[space.administrations.park2.products]] "Chalet" '
                                "key_type: no [[space.key_types]] is named 'chalet'" % path)
+
+
+def test_the_examples_north_with_its_own_rules_passes_once_uncommented(tmp_path: Path) -> None:
+    lines, inside = [], False
+    for line in EXAMPLE.read_text().splitlines():
+        if line.startswith("#   ["):
+            inside = "space.administrations.north" in line
+        elif not line.startswith("#"):
+            inside = False
+        lines.append(line[4:] if inside and line.startswith("#   ") else line)
+    path = tmp_path / "keybridge.toml"
+    path.write_text("\n".join(lines))
+    site = siteconf.of(load_config(path))
+    north = site.rules_of("north")
+    assert north.authorizations == {1: "Gate", 3: "Pool"}
+    assert [product.key_type for product in north.products] == ["holiday"]
+    assert north.numbers(north.key_types["holiday"].authorizations) == (1, 3)
+    assert "chalet" in site.rules.key_types and "chalet" not in north.key_types
