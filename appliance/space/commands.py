@@ -7,6 +7,8 @@ local wall time, to the minute (the protocol has no seconds, §4.1): seconds
 are dropped, never rounded up.
 """
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime
 from collections.abc import AsyncGenerator, Iterable
@@ -105,6 +107,7 @@ class SpaceCommands:
     def __init__(self, client: SpaceClient, operator: str = "keybridge") -> None:
         self.client = client
         self.operator = to_ascii(operator)
+        self._walking = asyncio.Lock()
 
     async def ping(self) -> bool:
         return await self.client.ping()
@@ -202,28 +205,36 @@ class SpaceCommands:
     async def audit(self, door: str, limit: int = MAX_AUDIT_RECORDS) -> list[AuditEntry]:
         """A door's audit trail, most recent first (WF, then WN until WO)."""
         entries: list[AuditEntry] = []
-        async for record in self.walk(door):
-            entries.append(_entry(door, record))
-            if len(entries) >= limit:
-                break
+        records = self.walk(door)
+        async with contextlib.aclosing(records):  # the walk's turn ends here, not at GC
+            async for record in records:
+                entries.append(_entry(door, record))
+                if len(entries) >= limit:
+                    break
         return entries
 
     async def walk(self, door: str, background: bool = False
                    ) -> AsyncGenerator[protocol.AuditRecord, None]:
         """A door's audit records, most recent first, one request each (WF, WN... until
-        WO), so a ``background`` walk lets every desk request go first between records."""
-        command = b"WF"
-        for _ in range(MAX_AUDIT_RECORDS):
-            reply = await self.client.request(_build(protocol.AuditRequest, command,
-                                                     to_ascii(door)), background=background)
-            if isinstance(reply, protocol.AuditEnd):
-                return
-            if isinstance(reply, protocol.AuditError):
-                raise AuditUnavailable("the audit trail could not be read", door,
-                                       _text(reply.detail))
-            assert isinstance(reply, protocol.AuditRecord)
-            yield reply
-            command = b"WN"
+        WO), so a ``background`` walk lets every desk request go first between records.
+
+        One walk at a time: WN goes on from the last WF, so a second walk (the door-event
+        poller and a reconciliation, say) would move the first one's place in the trail.
+        Close the walk (``contextlib.aclosing``) when leaving it early."""
+        async with self._walking:
+            command = b"WF"
+            for _ in range(MAX_AUDIT_RECORDS):
+                reply = await self.client.request(_build(protocol.AuditRequest, command,
+                                                         to_ascii(door)), background=background)
+                if isinstance(reply, protocol.AuditEnd):
+                    return
+                if isinstance(reply, protocol.AuditError):
+                    raise AuditUnavailable("the audit trail could not be read", door,
+                                           _text(reply.detail))
+                assert isinstance(reply, protocol.AuditRecord)
+                yield reply
+                command = b"WN"
+
 
 def _entry(door: str, record: protocol.AuditRecord) -> AuditEntry:
     return AuditEntry(door, _text(record.date), _text(record.time),

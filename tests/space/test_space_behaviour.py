@@ -581,6 +581,18 @@ async def test_reading_the_trail_twice_gives_it_twice(desk, space):
     assert len(first) == 2
 
 
+async def test_two_walks_at_once_each_get_the_whole_trail(desk, space):
+    """WN goes on from the last WF: the door-event poller and a reconciliation walking at
+    the same time must not move each other's place in the trail."""
+    (key,) = await cut(desk)
+    for minutes in range(6):
+        space.clock.set(NOW + datetime.timedelta(minutes=minutes))
+        space.open_door(PITCH, serial=key)
+    one, other = await asyncio.gather(desk.audit("Pitch 12"), desk.audit("Pitch 12"))
+    assert len(one) == 6 and one == other
+    assert [e.time for e in one] == sorted((e.time for e in one), reverse=True)
+
+
 async def test_the_trail_of_an_unknown_door_is_unavailable(desk):
     with pytest.raises(errors.AuditUnavailable) as info:
         await desk.audit("Sauna")
