@@ -20,8 +20,8 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
+from appliance.space import hooks
 from appliance.space.backend import SpaceBackend
-from appliance.space.data import SpaceIds, SpaceKeyData
 from appliance.space.errors import SpaceError
 from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time
 from appliance.store import KeyRow, Store, Tx
@@ -187,7 +187,7 @@ class SpaceDoorEvents:
             **describe(line)}
         key = None if line.room is None else _key_at(tx, self.backend.name, line.room, moment)
         if key is not None:
-            kind = key.key_type or SpaceKeyData.from_json(key.plan).key_type
+            kind = hooks.key_type(key)
             fields.update(key.holder(), key_id=key.id, **({"key_type": kind} if kind else {}))
         return fields
 
@@ -196,10 +196,5 @@ def _key_at(tx: Tx, backend: str, room: str, moment: datetime.datetime) -> KeyRo
     """The key whose cards open ``room`` first (a card names its main room) and whose stay
     covers the minute; the newest such, revoked ones too (a card used after check-out)."""
     since = (moment - KEPT_CARDS).astimezone(datetime.UTC).isoformat(timespec="seconds")
-    for key in tx.keys.at_doors(backend, since):
-        data, ids = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
-        if (data.rooms or ids.rooms)[:1] != (room,) or not ids.in_space:
-            continue
-        if key.valid_from - MINUTE < moment <= key.valid_until:
-            return key
-    return None
+    return next((key for key in tx.keys.at_doors(backend, since)
+                 if hooks.opens_at(key, room, moment)), None)

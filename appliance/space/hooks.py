@@ -1,7 +1,8 @@
 """What a Space job needs of the store, asked through the engine's job hooks: the rooms a
 newer key has checked in since (so a check-out leaves them alone), and the booking or owner
-key a card read at the desk belongs to."""
+key a card read at the desk belongs to, and whose card a door's audit record names."""
 
+import datetime
 from typing import Any
 
 from appliance.engine.backend import Outcome
@@ -47,3 +48,21 @@ def read_back(store: Tx, backend: str, outcome: Outcome) -> None:
     for _kind, fields in outcome.events:
         fields.update(found)
 
+
+
+MINUTE = datetime.timedelta(minutes=1)
+
+
+def opens_at(key: KeyRow, room: str, moment: datetime.datetime) -> bool:
+    """Whether a card of ``key`` is the one a door's record of ``room`` at ``moment`` names:
+    its cards name ``room`` first (a card names its main room), Space knows the key, and
+    its stay covers that minute (an audit record has no seconds)."""
+    data, ids = SpaceKeyData.from_json(key.plan), SpaceIds.from_json(key.external_ids)
+    if (data.rooms or ids.rooms)[:1] != (room,) or not ids.in_space:
+        return False
+    return key.valid_from - MINUTE < moment <= key.valid_until
+
+
+def key_type(key: KeyRow) -> str:
+    """The key's Space key type ("" for none): a booking's comes with its key data."""
+    return key.key_type or SpaceKeyData.from_json(key.plan).key_type
