@@ -6,7 +6,8 @@ from the command line. Two comparisons:
 - the store alone: a revocation that gave up (``revocation_failed``), a key past its validity
   still live (``expired_but_live``);
 - each backend against the store's keys (``Backend.reconcile``): for KS, ours-not-theirs,
-  theirs-not-ours, suspended guests, wrong schedules, locks or memberships.
+  theirs-not-ours, suspended guests, wrong schedules, locks or memberships; for Space, which
+  cannot list its keys, whether it answers and its doors' refusals of live keys' cards.
 
 Every discrepancy goes to the integration log and the backend's ``reconcile_report`` event.
 With ``repair`` each one becomes durable work in the same transaction: a revocation, a key

@@ -9,6 +9,7 @@ link, its own worker, so one Space server being away never holds up another.
 """
 
 import dataclasses
+import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ from appliance.engine.backend import (
     no_checkpoint,
 )
 from appliance.errors import CommandError
-from appliance.space import cards, errors, hooks, keydata, siteconf, tools
+from appliance.space import cards, errors, hooks, keydata, reconcile, siteconf, tools
 from appliance.space.client import SpaceClient
 from appliance.space.commands import SpaceCommands
 from appliance.space.data import SpaceIds, SpaceKeyData
@@ -149,9 +150,10 @@ class SpaceBackend(Backend):
         self.on_change()
 
     async def reconcile(self, keys: list[KeyRow]) -> list[dict[str, Any]]:
-        # Space cannot list the keys it knows (the PMS protocol has no such request); the
-        # store-only comparison is all there is.
-        return []
+        # Space cannot list the keys it knows; reconcile.py checks what it does answer.
+        found: list[dict[str, Any]] = await self._translated(reconcile.check(
+            self.desk, self.admin, keys, datetime.datetime.now(datetime.UTC)))
+        return found
 
     async def run(self, job: Job, key: KeyRow | None,
                   checkpoint: Checkpoint = no_checkpoint) -> Outcome:
