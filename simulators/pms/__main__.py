@@ -21,6 +21,7 @@ import sys
 import zoneinfo
 from typing import Any
 
+from simulators.pms import actions
 from simulators.pms import day as scenario
 from simulators.pms.client import (
     Broker,
@@ -91,7 +92,7 @@ def _short(instant: Any) -> str:
 class Runner:
     """Runs a day's steps through a connected client and keeps every check's outcome."""
 
-    def __init__(self, client: PmsClient, day: scenario.Day, show: Printer,
+    def __init__(self, client: PmsClient, day: actions.Day, show: Printer,
                  keypad: Keypad, space: SpaceControl) -> None:
         self.client = client
         self.day = day
@@ -128,13 +129,13 @@ class Runner:
             return
         for number, step in enumerate(self.day.steps, 1):
             self.group = GROUPS[type(step)]
-            if isinstance(step, scenario.Keypad):
+            if isinstance(step, actions.Keypad):
                 self._keypad(number, step)
-            elif isinstance(step, scenario.Door):
+            elif isinstance(step, actions.Door):
                 self._door(number, step)
-            elif isinstance(step, scenario.HandBack):
+            elif isinstance(step, actions.HandBack):
                 self._hand_back(number, step)
-            elif isinstance(step, scenario.CardFace):
+            elif isinstance(step, actions.CardFace):
                 self._card_face(number, step)
             elif not self._step(number, step):
                 skipped = len(self.day.steps) - number
@@ -151,7 +152,7 @@ class Runner:
         state = status.get("state") if status else "nothing"
         return self.check(state == "online", "appliance online (status: %s)" % state)
 
-    def _step(self, number: int, step: scenario.Step) -> bool:
+    def _step(self, number: int, step: actions.Step) -> bool:
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d %s" % (number, step.command)
         earlier = self.client.replies(step.request_id)
@@ -170,7 +171,7 @@ class Runner:
             self.check(event is not None, "%s: event %s %s" % (label, expect.type, _match(expect)))
         return True
 
-    def _keypad(self, number: int, step: scenario.Keypad) -> None:
+    def _keypad(self, number: int, step: actions.Keypad) -> None:
         """The guest types the PIN the PMS got in key_issued; the lock must decide as said."""
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d keypad: %s %s the %s PIN of %s at %s" % (
@@ -190,7 +191,7 @@ class Runner:
         right = answer["opened"] == step.opens
         self.check(right, "%s%s" % (label, "" if right else " (%s)" % outcome(answer)))
 
-    def _door(self, number: int, step: scenario.Door) -> None:
+    def _door(self, number: int, step: actions.Door) -> None:
         """The guest holds a card at a Space door; the door must decide as said."""
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d door: %s %s %s of %s at %s" % (
@@ -211,10 +212,10 @@ class Runner:
         self.check(right, "%s%s" % (label, "" if right else " (%s)" % incident_text(incident)))
         self._door_event(label, step)
 
-    def _door_event(self, label: str, step: scenario.Door) -> None:
+    def _door_event(self, label: str, step: actions.Door) -> None:
         """The appliance walks the door's audit trail: the PMS hears of the card, at the
         step's minute, as the booking's."""
-        expect = scenario.Expect("door_event", {
+        expect = actions.Expect("door_event", {
             "backend": "space", "door": step.door, "booking_id": step.booking_id,
             "granted": step.opens})
         event = self.client.take_event(expect.matches, EVENT_TIMEOUT_S)
@@ -223,7 +224,7 @@ class Runner:
         self.check(right, "%s: event door_event %s%s" % (
             label, _match(expect), "" if right or at is None else " (at %s)" % at.isoformat()))
 
-    def _hand_back(self, number: int, step: scenario.HandBack) -> None:
+    def _hand_back(self, number: int, step: actions.HandBack) -> None:
         """A card of the booking handed in: laid on the encoder for the next read_card."""
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d card %s of %s laid on %s" % (number, _card_name(step.card),
@@ -240,7 +241,7 @@ class Runner:
         self.show.line("▭", "card %s laid on %s" % (serial, step.encoder))
         self.check(True, label)
 
-    def _card_face(self, number: int, step: scenario.CardFace) -> None:
+    def _card_face(self, number: int, step: actions.CardFace) -> None:
         """What the card printer put on a card of the booking: its last line as said."""
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d card %s of %s reads %r as its last printed line" % (
@@ -276,7 +277,7 @@ class Runner:
                 and event.get("booking_id") == booking_id and event.get("key_type") == key_type]
         return str(pins[-1]) if pins and pins[-1] else None
 
-    def _check_replies(self, label: str, step: scenario.Step, got: list[Message],
+    def _check_replies(self, label: str, step: actions.Step, got: list[Message],
                        earlier: list[Message]) -> None:
         statuses = [str(reply.get("status")) for reply in got]
         if step.repeat:
@@ -329,9 +330,9 @@ class Runner:
             len(failed), "" if len(failed) == 1 else "s"), error=bool(failed), always=True)
 
 
-GROUPS = {scenario.Step: "commands and replies", scenario.Keypad: "PINs at KS keypads",
-          scenario.Door: "cards at Space doors", scenario.HandBack: "cards handed back",
-          scenario.CardFace: "cards as printed"}
+GROUPS = {actions.Step: "commands and replies", actions.Keypad: "PINs at KS keypads",
+          actions.Door: "cards at Space doors", actions.HandBack: "cards handed back",
+          actions.CardFace: "cards as printed"}
 
 
 def group_lines(groups: list[str], checks: list[tuple[bool, str]]) -> list[str]:
@@ -349,7 +350,7 @@ def _same(a: Message, b: Message) -> bool:
     return all(a.get(key) == b.get(key) for key in keys)
 
 
-def _match(expect: scenario.Expect) -> str:
+def _match(expect: actions.Expect) -> str:
     return " ".join("%s=%s" % (key, value_text(key, value))
                     for key, value in expect.match.items())
 

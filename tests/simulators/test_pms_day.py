@@ -27,7 +27,7 @@ from appliance.engine.engine import _booking_holder
 from appliance.registry import load_config
 from appliance.space import siteconf
 from simulators.ks import defaults as ks_defaults
-from simulators.pms import day
+from simulators.pms import actions, day
 
 ROOT = Path(__file__).resolve().parents[2]
 MQTT_TESTS = ROOT / "tests" / "mqtt"
@@ -108,7 +108,7 @@ def test_the_demo_prints_a_licence_plate_the_pms_sent_on_the_card() -> None:
     """Space 1.20's licence plate: the demo site prints it, and the day looks for it on a
     card of the booking that sent it."""
     assert _load("demo.toml")["space"]["license_plate"] == "print_info"
-    faces = [step for step in DAY.steps if isinstance(step, day.CardFace)]
+    faces = [step for step in DAY.steps if isinstance(step, actions.CardFace)]
     plates = {step.payload["booking"].get("license_plate") for step in DAY.commands
               if step.command == "booking" and step.payload["booking"]["id"]
               == faces[0].booking_id}
@@ -133,18 +133,18 @@ def test_every_booking_gets_its_ks_pins_and_loses_them_when_the_stay_ends() -> N
 
 def test_the_guests_try_their_pins_before_during_and_after_the_stay() -> None:
     steps = list(DAY.steps)
-    checked_in = next(i for i, step in enumerate(steps) if isinstance(step, day.Step)
+    checked_in = next(i for i, step in enumerate(steps) if isinstance(step, actions.Step)
                       and step.command == "booking"
                       and step.payload["booking"]["status"] == "CHECKED_IN")
-    completed = next(i for i, step in enumerate(steps) if isinstance(step, day.Step)
+    completed = next(i for i, step in enumerate(steps) if isinstance(step, actions.Step)
                      and step.command == "booking"
                      and step.payload["booking"]["status"] == "COMPLETED")
     departing = steps[completed]
-    assert isinstance(departing, day.Step)
+    assert isinstance(departing, actions.Step)
     jansen = departing.payload["booking"]
     arrival = datetime.datetime.fromisoformat(jansen["arrival"])
     departure = datetime.datetime.fromisoformat(jansen["departure"])
-    tries = [(i, step) for i, step in enumerate(steps) if isinstance(step, day.Keypad)
+    tries = [(i, step) for i, step in enumerate(steps) if isinstance(step, actions.Keypad)
              and step.booking_id == jansen["id"]]
     before = [step for i, step in tries if i < checked_in]
     during = [step for i, step in tries if checked_in < i < completed]
