@@ -19,7 +19,6 @@ import datetime
 import os
 import sys
 import zoneinfo
-from typing import Any
 
 from simulators.pms import actions
 from simulators.pms import day as scenario
@@ -29,11 +28,10 @@ from simulators.pms.client import (
     PmsClient,
     Printer,
     fields_text,
-    mask_pin,
-    value_text,
 )
-from simulators.pms.keypad import Keypad, outcome
-from simulators.pms.space_control import SpaceControl, incident_text
+from simulators.pms.guests import EVENT_TIMEOUT_S, Guests, match_text, short
+from simulators.pms.keypad import Keypad
+from simulators.pms.space_control import SpaceControl
 
 CONNECT_TIMEOUT_S = 15.0
 ONLINE_TIMEOUT_S = 30.0
@@ -41,8 +39,6 @@ PUBLISH_TIMEOUT_S = 10.0
 # A desk command waits for the simulated guest to lay a card on the encoder (about a second),
 # Space's own margin, and a retry after a busy encoder.
 REPLY_TIMEOUT_S = 30.0
-# Events leave the appliance's outbox right after the reply; waiting longer only delays a report.
-EVENT_TIMEOUT_S = 10.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,20 +69,13 @@ def describe_command(command: str, payload: Message) -> str:
     head = "%-9s %-15s" % (payload.get("request_id"), command)
     booking = payload.get("booking")
     if isinstance(booking, dict):
-        stay = "%s → %s" % (_short(booking.get("arrival")), _short(booking.get("departure")))
+        stay = "%s → %s" % (short(booking.get("arrival")), short(booking.get("departure")))
         guest = booking.get("guest", {}).get("name", "")
         return "%s %s rev %s %s %s %s %s" % (head, booking.get("id"), booking.get("revision"),
                                              booking.get("status"),
                                              ",".join(booking.get("units", [])), stay, guest)
     keys = tuple(key for key in payload if key != "request_id")
     return " ".join([head, *fields_text(payload, keys)])
-
-
-def _short(instant: Any) -> str:
-    try:
-        return datetime.datetime.fromisoformat(str(instant)).strftime("%d-%m %H:%M")
-    except ValueError:
-        return str(instant)
 
 
 class Runner:
@@ -97,11 +86,10 @@ class Runner:
         self.client = client
         self.day = day
         self.show = show
-        self.keypad = keypad
-        self.space = space
         self.checks: list[tuple[bool, str]] = []
         self.groups: list[str] = []  # each check's group, for the story's summary
         self.group = "start"
+        self.guests = Guests(client, show, keypad, space, self.check)
 
     def check(self, passed: bool, text: str) -> bool:
         self.checks.append((passed, text))
@@ -129,14 +117,8 @@ class Runner:
             return
         for number, step in enumerate(self.day.steps, 1):
             self.group = GROUPS[type(step)]
-            if isinstance(step, actions.Keypad):
-                self._keypad(number, step)
-            elif isinstance(step, actions.Door):
-                self._door(number, step)
-            elif isinstance(step, actions.HandBack):
-                self._hand_back(number, step)
-            elif isinstance(step, actions.CardFace):
-                self._card_face(number, step)
+            if not isinstance(step, actions.Step):
+                self.guests.play(number, step)
             elif not self._step(number, step):
                 skipped = len(self.day.steps) - number
                 self.check(skipped == 0, "the appliance stopped answering: %d step%s not run"
@@ -168,114 +150,9 @@ class Runner:
         self._check_replies(label, step, got, earlier)
         for expect in step.events:
             event = self.client.take_event(expect.matches, EVENT_TIMEOUT_S)
-            self.check(event is not None, "%s: event %s %s" % (label, expect.type, _match(expect)))
+            self.check(event is not None, "%s: event %s %s" % (label, expect.type,
+                                                               match_text(expect)))
         return True
-
-    def _keypad(self, number: int, step: actions.Keypad) -> None:
-        """The guest types the PIN the PMS got in key_issued; the lock must decide as said."""
-        self.show.line("──", "%d. %s" % (number, step.title))
-        label = "%d keypad: %s %s the %s PIN of %s at %s" % (
-            number, step.lock, "opens for" if step.opens else "refuses", step.key_type,
-            step.booking_id, _short(step.at))
-        pin = self._pin(step.booking_id, step.key_type)
-        if pin is None:
-            self.check(False, "%s (no key_issued with that PIN came)" % label)
-            return
-        try:
-            answer = self.keypad.press(step.lock, pin, step.at)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the KS simulator's keypad did not answer: %s)" % (label, err))
-            return
-        self.show.line("⌨", "%-12s PIN %s typed at %s: %s" % (
-            step.lock, mask_pin(pin), _short(step.at), outcome(answer)))
-        right = answer["opened"] == step.opens
-        self.check(right, "%s%s" % (label, "" if right else " (%s)" % outcome(answer)))
-
-    def _door(self, number: int, step: actions.Door) -> None:
-        """The guest holds a card at a Space door; the door must decide as said."""
-        self.show.line("──", "%d. %s" % (number, step.title))
-        label = "%d door: %s %s %s of %s at %s" % (
-            number, step.door, "opens for" if step.opens else "refuses",
-            _card_name(step.card), step.booking_id, _short(step.at))
-        serial = self._serial(step.booking_id, step.card)
-        if serial is None:
-            self.check(False, "%s (no card_encoded named that card)" % label)
-            return
-        try:
-            incident = self.space.hold_to_door(step.door, serial, step.at)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
-            return
-        self.show.line("▣", "%-13s card %s held at %s: %s" % (
-            step.door, serial, _short(step.at), incident_text(incident)))
-        right = (incident == "0") == step.opens
-        self.check(right, "%s%s" % (label, "" if right else " (%s)" % incident_text(incident)))
-        self._door_event(label, step)
-
-    def _door_event(self, label: str, step: actions.Door) -> None:
-        """The appliance walks the door's audit trail: the PMS hears of the card, at the
-        step's minute, as the booking's."""
-        expect = actions.Expect("door_event", {
-            "backend": "space", "door": step.door, "booking_id": step.booking_id,
-            "granted": step.opens})
-        event = self.client.take_event(expect.matches, EVENT_TIMEOUT_S)
-        at = None if event is None else datetime.datetime.fromisoformat(str(event.get("at")))
-        right = at == datetime.datetime.fromisoformat(step.at)
-        self.check(right, "%s: event door_event %s%s" % (
-            label, _match(expect), "" if right or at is None else " (at %s)" % at.isoformat()))
-
-    def _hand_back(self, number: int, step: actions.HandBack) -> None:
-        """A card of the booking handed in: laid on the encoder for the next read_card."""
-        self.show.line("──", "%d. %s" % (number, step.title))
-        label = "%d card %s of %s laid on %s" % (number, _card_name(step.card),
-                                                 step.booking_id, step.encoder)
-        serial = self._serial(step.booking_id, step.card)
-        if serial is None:
-            self.check(False, "%s (no card_encoded named that card)" % label)
-            return
-        try:
-            self.space.lay_on_encoder(step.encoder, serial)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
-            return
-        self.show.line("▭", "card %s laid on %s" % (serial, step.encoder))
-        self.check(True, label)
-
-    def _card_face(self, number: int, step: actions.CardFace) -> None:
-        """What the card printer put on a card of the booking: its last line as said."""
-        self.show.line("──", "%d. %s" % (number, step.title))
-        label = "%d card %s of %s reads %r as its last printed line" % (
-            number, _card_name(step.card), step.booking_id, step.last_line)
-        serial = self._serial(step.booking_id, step.card)
-        if serial is None:
-            self.check(False, "%s (no card_encoded named that card)" % label)
-            return
-        try:
-            lines = self.space.printed(serial)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
-            return
-        self.show.line("▤", "card %s printed: %s" % (serial, " / ".join(lines) or "nothing"))
-        right = bool(lines) and lines[-1] == step.last_line
-        self.check(right, "%s%s" % (label, "" if right else " (printed: %s)" % lines))
-
-    def _serial(self, booking_id: str, index: int) -> str | None:
-        """The booking's card ``index`` (-1: the last), as card_encoded named them."""
-        serials = [str(serial) for event in self.client.events()
-                   if event.get("type") == "card_encoded"
-                   and event.get("booking_id") == booking_id
-                   for serial in event.get("serials") or ()]
-        try:
-            return serials[index]
-        except IndexError:
-            return None
-
-    def _pin(self, booking_id: str, key_type: str) -> str | None:
-        """The PIN of the booking's KS key of ``key_type``, as key_issued delivered it."""
-        pins = [event.get("pin") for event in self.client.events()
-                if event.get("type") == "key_issued" and event.get("backend") == "ks"
-                and event.get("booking_id") == booking_id and event.get("key_type") == key_type]
-        return str(pins[-1]) if pins and pins[-1] else None
 
     def _check_replies(self, label: str, step: actions.Step, got: list[Message],
                        earlier: list[Message]) -> None:
@@ -348,15 +225,6 @@ def group_lines(groups: list[str], checks: list[tuple[bool, str]]) -> list[str]:
 def _same(a: Message, b: Message) -> bool:
     keys = ("request_id", "command", "status", "error", "data")
     return all(a.get(key) == b.get(key) for key in keys)
-
-
-def _match(expect: actions.Expect) -> str:
-    return " ".join("%s=%s" % (key, value_text(key, value))
-                    for key, value in expect.match.items())
-
-
-def _card_name(index: int) -> str:
-    return "the last card" if index == -1 else "card #%d" % (index + 1)
 
 
 def _counts(counter: dict[str, int]) -> str:
