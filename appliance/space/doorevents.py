@@ -24,7 +24,7 @@ from appliance.space import hooks
 from appliance.space.backend import SpaceBackend
 from appliance.space.errors import SpaceError
 from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time
-from appliance.store import KeyRow, Store, Tx
+from appliance.store import Store, Tx
 from appliance.store.messages import EVENT_NAMESPACE
 from appliance.store.retry import persist
 from appliance.wakeup import Wakeup
@@ -161,11 +161,12 @@ class SpaceDoorEvents:
                  now: datetime.datetime) -> int:
         count = cursor.count if cursor else 0
         with self.store.transaction() as tx:
+            keys = self._keys(tx, walk.fresh, now)  # one query for the whole walk
             for line in reversed(walk.fresh):
                 count += 1
                 event_id = uuid.uuid5(EVENT_NAMESPACE, "space-audit/%s/%s/%s/%d/%s" % (
                     self.store.id, self.backend.name, door, count, "|".join(line.to_json())))
-                tx.outbox.event(self.root, "door_event", self._event(tx, door, line, now),
+                tx.outbox.event(self.root, "door_event", self._event(keys, door, line, now),
                                 str(event_id))
             newest = (wall_time(walk.top.lines[0], self.settings.audit_date_order, now)
                       if walk.top.lines else None)
@@ -173,7 +174,17 @@ class SpaceDoorEvents:
             tx.meta.set(key, Cursor(walk.top, at, count).to_json())
         return len(walk.fresh)
 
-    def _event(self, tx: Tx, door: str, line: Line, now: datetime.datetime) -> dict[str, Any]:
+    def _keys(self, tx: Tx, lines: list[Line], now: datetime.datetime) -> hooks.RoomKeys:
+        """The keys a card in ``lines`` may be of: live ones, and those revoked within
+        KEPT_CARDS of the oldest record (a card kept after check-out)."""
+        order = self.settings.audit_date_order
+        oldest = min((moment for line in lines
+                      if (moment := wall_time(line, order, now)) is not None), default=now)
+        since = (oldest - KEPT_CARDS).astimezone(datetime.UTC).isoformat(timespec="seconds")
+        return hooks.RoomKeys(tx.keys.at_doors(self.backend.name, since))
+
+    def _event(self, keys: hooks.RoomKeys, door: str, line: Line,
+               now: datetime.datetime) -> dict[str, Any]:
         moment = wall_time(line, self.settings.audit_date_order, now)
         if moment is None:
             log.warning("Space %s: door %r wrote the date %r, which is no %s date; reported "
@@ -185,16 +196,8 @@ class SpaceDoorEvents:
             "key_id": None, "booking_id": None, "administration": self.backend.admin.id,
             "units": sorted(unit for unit, room in self.backend.units.items() if room == door),
             **describe(line)}
-        key = None if line.room is None else _key_at(tx, self.backend.name, line.room, moment)
+        key = None if line.room is None else keys.at(line.room, moment)
         if key is not None:
             kind = hooks.key_type(key)
             fields.update(key.holder(), key_id=key.id, **({"key_type": kind} if kind else {}))
         return fields
-
-
-def _key_at(tx: Tx, backend: str, room: str, moment: datetime.datetime) -> KeyRow | None:
-    """The key whose cards open ``room`` first (a card names its main room) and whose stay
-    covers the minute; the newest such, revoked ones too (a card used after check-out)."""
-    since = (moment - KEPT_CARDS).astimezone(datetime.UTC).isoformat(timespec="seconds")
-    return next((key for key in tx.keys.at_doors(backend, since)
-                 if hooks.opens_at(key, room, moment)), None)

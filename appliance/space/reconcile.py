@@ -20,7 +20,6 @@ the booking, so the desk sees a checked-out stay's card that still reads valid t
 import contextlib
 import datetime
 import zoneinfo
-from collections.abc import Iterable
 from typing import Any
 
 from appliance import lifecycle
@@ -41,37 +40,48 @@ KIND = "refused_during_stay"
 
 async def check(desk: SpaceCommands, admin: Administration, keys: list[KeyRow],
                 now: datetime.datetime) -> list[dict[str, Any]]:
-    """The discrepancies Space shows; raises BackendFailure when it cannot be asked."""
+    """The discrepancies Space shows (``keys`` oldest first, as the engine gives them);
+    raises BackendFailure when Space cannot be asked at all."""
     if not await desk.ping():
         raise BackendFailure("backend_unavailable", "Space at %s did not answer ENQ"
                              % admin.settings.server, retry=True,
                              hint="check that ProAccess Space is running and reachable")
+    rooms = hooks.RoomKeys(reversed(keys))  # newest first, as the door events name them
     found: dict[str, dict[str, Any]] = {}
-    zone = zoneinfo.ZoneInfo(admin.timezone)
     for door in admin.settings.audit_doors:
-        records = desk.walk(door, background=True)  # the desk's requests go first
-        async with contextlib.aclosing(records):
-            async for record in records:
-                line = Line.of(record)
-                moment = wall_time(line, admin.settings.audit_date_order, now.astimezone(zone))
-                if moment is not None and moment < now - LOOK_BACK:
-                    break  # newest first: the rest is older still
-                refusal = _refusal(door, line, moment, keys)
-                if refusal is not None and refusal["key_id"] not in found:
-                    found[refusal["key_id"]] = refusal
+        for item in await _door(desk, admin, door, rooms, now):
+            found.setdefault(item["key_id"], item)
     return list(found.values())
 
 
+async def _door(desk: SpaceCommands, admin: Administration, door: str, rooms: hooks.RoomKeys,
+                now: datetime.datetime) -> list[dict[str, Any]]:
+    """The refusals of the last LOOK_BACK at ``door``, newest first."""
+    zone = zoneinfo.ZoneInfo(admin.timezone)
+    found = []
+    records = desk.walk(door, background=True)  # the desk's requests go first
+    async with contextlib.aclosing(records):
+        async for record in records:
+            line = Line.of(record)
+            moment = wall_time(line, admin.settings.audit_date_order, now.astimezone(zone))
+            if moment is not None and moment < now - LOOK_BACK:
+                break  # newest first: the rest is older still
+            refusal = _refusal(door, line, moment, rooms)
+            if refusal is not None:
+                found.append(refusal)
+    return found
+
+
 def _refusal(door: str, line: Line, moment: datetime.datetime | None,
-             keys: Iterable[KeyRow]) -> dict[str, Any] | None:
+             rooms: hooks.RoomKeys) -> dict[str, Any] | None:
     """A refusal of one of our live keys' cards inside the key's stay, as a discrepancy."""
     detail = describe(line)["detail"]
     if moment is None or line.room is None or detail not in REFUSED_DETAILS:
         return None
-    key = next((key for key in keys if key.state in lifecycle.LIVE  # a revoked one: rightly
-                and hooks.opens_at(key, line.room, moment)
-                and moment < key.valid_until), None)  # refused at its very end: no news
-    return None if key is None else _item(door, line, moment, key, str(detail))
+    key = rooms.at(line.room, moment)  # the key the door_event named
+    if key is None or key.state not in lifecycle.LIVE or moment >= key.valid_until:
+        return None  # revoked: refused as it should be; at its very end: no news
+    return _item(door, line, moment, key, str(detail))
 
 
 def _item(door: str, line: Line, moment: datetime.datetime, key: KeyRow,

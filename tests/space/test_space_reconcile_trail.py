@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from appliance.space import reconcile
+from appliance.space import hooks, reconcile
 from appliance.space.data import SpaceIds, SpaceKeyData
 from appliance.space.trail import Line
 from appliance.store import KeyRow
@@ -28,7 +28,7 @@ def line(incident, card="Pitch 12"):
 
 @pytest.mark.parametrize("incident, refused_as", [("2", "invalid_key"), ("4", "expired_key")])
 def test_a_live_keys_card_refused_during_the_stay_is_reported(incident, refused_as):
-    found = reconcile._refusal("Barrier", line(incident), MOMENT, [key()])
+    found = reconcile._refusal("Barrier", line(incident), MOMENT, hooks.RoomKeys([key()]))
     assert found is not None
     assert (found["kind"], found["refused_as"], found["key_id"], found["booking_id"]) == (
         "refused_during_stay", refused_as, "k1", "B1")
@@ -46,4 +46,16 @@ def test_a_live_keys_card_refused_during_the_stay_is_reported(incident, refused_
     (line("2", card="STAFF"), [key()]),          # a staff card names no room
 ])
 def test_everything_else_is_no_discrepancy(record, keys):
-    assert reconcile._refusal("Barrier", record, MOMENT, keys) is None
+    assert reconcile._refusal("Barrier", record, MOMENT, hooks.RoomKeys(keys)) is None
+
+
+def test_the_key_named_is_the_newest_of_the_room_as_in_the_door_event():
+    """A room's card names only the room: the newest key covering the minute is the one the
+    door_event named, so the report names the same one (not an older live key)."""
+    newer = KeyRow("k2", "space", "B2", None, ("P12",), MOMENT - datetime.timedelta(hours=1),
+                   MOMENT + datetime.timedelta(days=1), "revoked",
+                   SpaceIds(encoded=True).to_json(),
+                   plan=SpaceKeyData(rooms=("Pitch 12",)).to_json())
+    rooms = hooks.RoomKeys([newer, key()])  # newest first
+    assert rooms.at("Pitch 12", MOMENT) is newer
+    assert reconcile._refusal("Barrier", line("2"), MOMENT, rooms) is None
