@@ -12,6 +12,9 @@ the store key by key as KS is. What it does answer is checked:
   ``refused_during_stay``, one per key, naming the door, the moment and what the desk can
   do. The store cannot tell a card replaced at the desk from one Space stopped behind its
   back, so the message says both; no repair is queued (a card is cut with the guest there).
+  A door Space has no trail for (misnamed in the configuration) is
+  ``audit_trail_unreadable``, naming the door and the table to fix, and the other doors are
+  still read.
 
 A card read at the desk is checked as it is read: ``card_read`` says ``valid`` and names
 the booking, so the desk sees a checked-out stay's card that still reads valid there.
@@ -26,7 +29,8 @@ from appliance import lifecycle
 from appliance.engine.backend import BackendFailure
 from appliance.space import hooks
 from appliance.space.commands import SpaceCommands
-from appliance.space.settings import Administration
+from appliance.space.errors import AuditUnavailable, SpaceRefused
+from appliance.space.settings import MAIN, Administration
 from appliance.space.trail import Line, describe, wall_time
 from appliance.store import KeyRow
 
@@ -36,6 +40,7 @@ REFUSED_DETAILS = {"invalid_key": "no longer valid (a newer key for the room, or
                                   "checked out in Space)",
                    "expired_key": "expired (a longer stay that did not reach the card)"}
 KIND = "refused_during_stay"
+UNREADABLE = "audit_trail_unreadable"
 
 
 async def check(desk: SpaceCommands, admin: Administration, keys: list[KeyRow],
@@ -49,8 +54,11 @@ async def check(desk: SpaceCommands, admin: Administration, keys: list[KeyRow],
     rooms = hooks.RoomKeys(reversed(keys))  # newest first, as the door events name them
     found: dict[str, dict[str, Any]] = {}
     for door in admin.settings.audit_doors:
-        for item in await _door(desk, admin, door, rooms, now):
-            found.setdefault(item["key_id"], item)
+        try:
+            for item in await _door(desk, admin, door, rooms, now):
+                found.setdefault(item["key_id"], item)
+        except AuditUnavailable as err:  # one door misnamed hides nothing of the others
+            found["door:" + door] = _unreadable(admin, door, err)
     return list(found.values())
 
 
@@ -82,6 +90,13 @@ def _refusal(door: str, line: Line, moment: datetime.datetime | None,
     if key is None or key.state not in lifecycle.LIVE or moment >= key.valid_until:
         return None  # revoked: refused as it should be; at its very end: no news
     return _item(door, line, moment, key, str(detail))
+
+
+def _unreadable(admin: Administration, door: str, err: SpaceRefused) -> dict[str, Any]:
+    where = "[space]" if admin.id == MAIN else "[space.administrations.%s]" % admin.id
+    return {"kind": UNREADABLE, "fix": None, "door": door,
+            "message": "Space could not give the audit trail of %r (%s); check %s audit_doors "
+                       "against the door names in Space" % (door, err, where)}
 
 
 def _item(door: str, line: Line, moment: datetime.datetime, key: KeyRow,

@@ -80,3 +80,27 @@ def test_space_down_makes_the_run_incomplete_not_clean(site, space):
     assert report["error"] and "backend_unavailable" in report["error"], report
     answer = reply(pms, "d1", "ok", timeout=30)
     assert answer["data"]["errors"].get("space"), answer
+
+
+def test_a_misnamed_audit_door_is_named_and_hides_no_other_door(tmp_path, broker, space,
+                                                                  peer_factory):
+    appliance, pms = start(tmp_path, broker, peer_factory, [space], {"space": {
+        "audit_doors": ["Sauna", "Pitch 12"], "door_events_poll_s": 0}})
+    try:
+        accepted(pms, appliance, "booking", booking("s1", "B32", labels=["pitch"]))
+        (first,) = cut(pms, appliance, "s2", booking_id="B32")["data"]["serials"]
+        cut(pms, appliance, "s3", booking_id="B32")  # new cards: the first one stops working
+        assert space.control({"op": "door", "door": "Pitch 12", "serial": first}
+                             )["incident"] == "2"
+        report = reconciled(pms, appliance, "s4")
+        assert report["error"] is None, report
+        found = {item["kind"]: item for item in report["discrepancies"]}
+        assert set(found) == {"audit_trail_unreadable", "refused_during_stay"}, found
+        assert found["audit_trail_unreadable"]["door"] == "Sauna"
+        assert "[space] audit_doors" in found["audit_trail_unreadable"]["message"]
+        assert (found["refused_during_stay"]["refused_as"],
+                found["refused_during_stay"]["booking_id"]) == ("invalid_key", "B32")
+    finally:
+        appliance.close()
+        for message in pms.messages:
+            check_published(message)
