@@ -4,6 +4,7 @@ README shows: real processes, a real port, a real pseudo-terminal."""
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def simulator(tmp_path_factory):
         try:
             listening = proc.stdout.readline().split()[-1]
             control = proc.stdout.readline().split()[-1]
+            # The simulator prints every frame: a pipe nobody reads would fill and stop it.
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
             yield listening, control
         finally:
             proc.terminate()
