@@ -231,7 +231,9 @@ class AuditRecord(Message):
         ("door", 1, Text(64, required=True, latin1=True)),
         ("date", 2, Shape(b"NN/NN")),
         ("time", 3, Shape(b"NN:NN")),
-        ("incident", 4, Choice((b"0", b"1", b"2", b"3", b"4", b"5"))),
+        # 0 to 5 are known (§4.3); any other code is passed on, not refused: a record
+        # refused here would stop every later walk of the door at it.
+        ("incident", 4, Text(8, required=True, latin1=True)),
         ("direction", 5, Choice((b"I", b"O"), optional=True)),
         ("card", 6, Text(24, latin1=True)),
         ("copy", 7, Choice((b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3"),

@@ -148,9 +148,14 @@ def new_lines(walked: list[Line], top: Top, ended: bool) -> list[Line] | None:
     return walked[:len(walked) - size]
 
 
+def _unknown(incident: str) -> tuple[bool, str, str | None]:
+    """A code the notes do not list: not known to have opened, and passed on as it came."""
+    return False, "unknown", ("incident_" + incident) if incident else None
+
+
 def describe(line: Line) -> dict[str, object]:
     """The Space-specific fields of a door event, with what the incident means."""
-    granted, category, detail = INCIDENTS.get(line.incident, (False, "rejected", None))
+    granted, category, detail = INCIDENTS.get(line.incident) or _unknown(line.incident)
     access_by = "staff_card" if line.card == STAFF_ID else ACCESS_BY.get(line.copy, "key")
     # Not the staff member's name (field 8): the PMS needs what happened, not who works here.
     return {"granted": granted, "category": category, "detail": detail,

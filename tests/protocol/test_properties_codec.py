@@ -213,7 +213,7 @@ REPLIES = {
         door=required(64),
         date=shape(b"/"),
         time=shape(b":"),
-        incident=st.sampled_from([b"0", b"1", b"2", b"3", b"4", b"5"]),
+        incident=st.sampled_from([b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"17"]),
         direction=st.sampled_from([b"", b"I", b"O"]),
         card=st.one_of(text(24), st.just(b"STAFF   "), st.just(b"        ")),
         copy=st.sampled_from([b"", b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3"]),
@@ -448,7 +448,7 @@ INVALID = [
     # On the wire 'LX' in field #2 is a room name, so an LT frame with it is
     # read as a GuestCard: only the sending side applies.
     ("OtherCard", "card_type", b"LX", None),
-    ("AuditRecord", "incident", b"6", b"6"),
+    ("AuditRecord", "incident", b"", b""),
     ("AuditRecord", "date", b"1/12", b"1/12"),
     ("AuditRecord", "time", b"12-30", b"12-30"),
     # Key count: one digit 1..9 after the command (10..99 taken: TAKEN below).

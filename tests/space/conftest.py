@@ -3,6 +3,8 @@
 import pytest
 
 from appliance.space import SpaceClient, SpaceCommands
+from appliance.store.db import Store
+from appliance.store.secrets import Keyring, create_key_file
 from simulators.space.control import ControlChannel
 
 from _spacesim import make_space, settings_for
@@ -38,3 +40,12 @@ async def control(space):
     host, port = await channel.start("127.0.0.1", 0)
     yield "%s:%d" % (host, port)
     await channel.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A real store in a SQLite file of its own."""
+    key_file = str(tmp_path / "store.key")
+    create_key_file(key_file)
+    with Store(str(tmp_path / "kb.db"), Keyring(key_file)) as opened:
+        yield opened

@@ -21,7 +21,6 @@ from appliance.space.backend import SpaceBackend
 from appliance.space.doorevents import SpaceDoorEvents
 from appliance.space.trail import Line, wall_time
 from appliance.store.db import Store
-from appliance.store.secrets import Keyring, create_key_file
 
 from _spacesim import ARRIVAL, DEPARTURE, ENC1, ENC2, address, make_space, settings_for
 
@@ -99,14 +98,6 @@ async def test_a_desk_request_goes_before_the_rest_of_a_long_audit_walk() -> Non
 
 # -- resuming a walk, across New Year and a restart -----------------------------------------
 
-@pytest.fixture
-def store(tmp_path):
-    key_file = str(tmp_path / "store.key")
-    create_key_file(key_file)
-    with Store(str(tmp_path / "kb.db"), Keyring(key_file)) as opened:
-        yield opened
-
-
 def door_events(store: Store) -> list[dict]:
     with store.transaction() as tx:
         return [json.loads(item.payload) for item in tx.outbox.pending(0, 1000)]
@@ -120,12 +111,13 @@ class Clock:
         return self.now
 
 
-async def poller(space, store: Store, clock: Clock) -> tuple[SpaceDoorEvents, SpaceBackend]:
+async def poller(space, store: Store, clock: Clock,
+                 doors: tuple[str, ...] = ("Barrier",)) -> tuple[SpaceDoorEvents, SpaceBackend]:
     config = parse_config({
         "site": {"id": "vliet", "timezone": "Europe/Amsterdam"},
         "mqtt": {"host": "127.0.0.1"},
         "store": {"path": "kb.db"},
-        "space": {"server": address(space), "audit_doors": ["Barrier"], "probe_interval_s": 0,
+        "space": {"server": address(space), "audit_doors": list(doors), "probe_interval_s": 0,
                   "connect_budget_s": 2},
         "units": {"P12": "Pitch 12"}}, "test.toml")
     backend = SpaceBackend(config)

@@ -1,0 +1,60 @@
+"""Door events when a walk cannot go as usual: an incident code the notes do not list.
+What the PMS receives.
+
+The real simulator on TCP, the real client and a real SQLite store; the trail is set in the
+simulator's state, the clock the appliance reads is injected.
+"""
+
+import datetime
+import logging
+import sys
+import zoneinfo
+from pathlib import Path
+
+from test_space_door_events import BARRIER, Clock, door_events, poller
+
+from _spacesim import make_space
+
+MQTT_TESTS = str(Path(__file__).resolve().parents[1] / "mqtt")
+if MQTT_TESTS not in sys.path:
+    sys.path.insert(0, MQTT_TESTS)
+
+from _asyncapi import validate_published  # noqa: E402
+
+AMS = zoneinfo.ZoneInfo("Europe/Amsterdam")
+NOW = datetime.datetime(2026, 7, 1, 15, 0, tzinfo=AMS)
+LOGGER = "keybridge.space.events"
+
+
+def record(time: str, incident: str = "0", card: str = "Pitch 12") -> list[bytes]:
+    """An audit record of 1 July as the simulator keeps it (Space's fields, §4.3)."""
+    return [b"01/07", time.encode(), incident.encode(), b"I", card.encode(), b"#0", b""]
+
+
+async def started(trail: list[list[bytes]] | None = None, **faults: bool):
+    space = make_space()
+    space.site.doors[BARRIER].trail = trail or []
+    space.faults.update(**faults)
+    await space.start_tcp("127.0.0.1", 0)
+    return space
+
+
+def logged(caplog, level: int = logging.WARNING) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records
+                     if r.name == LOGGER and r.levelno >= level)
+
+
+# -- what the PMS receives ---------------------------------------------------------------
+
+async def test_an_unknown_incident_code_publishes_a_valid_door_event(store) -> None:
+    space = await started([record("14:59", incident="7")])
+    try:
+        events, backend = await poller(space, store, Clock(NOW))
+        assert await events.poll("Barrier") == 1
+        await backend.close()
+    finally:
+        await space.close()
+    [event] = door_events(store)
+    validate_published("event/door_event", event)
+    assert (event["incident"], event["granted"], event["category"], event["detail"]) == (
+        "7", False, "unknown", "incident_7")
