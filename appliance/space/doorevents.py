@@ -22,7 +22,8 @@ from typing import Any
 
 from appliance.space import hooks
 from appliance.space.backend import SpaceBackend
-from appliance.space.errors import SpaceError
+from appliance.space.errors import AuditUnavailable, SpaceError, SpaceUnavailable
+from appliance.space.settings import MAIN
 from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time
 from appliance.store import Store, Tx
 from appliance.store.messages import EVENT_NAMESPACE
@@ -88,20 +89,31 @@ class SpaceDoorEvents:
         while not self._wakeup.stopping:
             self._wakeup.clear()
             for door in self.settings.audit_doors:
-                await self._guarded(door)
+                await self.poll_or_log(door)
             await self._wakeup.wait(self.settings.door_events_poll_s)
 
-    async def _guarded(self, door: str) -> None:
+    async def poll_or_log(self, door: str) -> None:
         """Each door on its own: one unknown door must not silence the others."""
         try:
             await self.poll(door)
+        except SpaceUnavailable as err:  # the link status already says Space is away
+            log.info("Space %s: door %r not polled, Space is not reachable: %s",
+                     self.backend.name, door, err)
+        except AuditUnavailable as err:
+            log.warning("Space %s: Space refused the audit trail of door %r (%s); check its "
+                        "spelling in %s audit_doors against Space's door names, or remove "
+                        "it; trying again in %g s", self.backend.name, door, err,
+                        self._table(), self.settings.door_events_poll_s)
         except SpaceError as err:
-            log.warning("Space %s: the audit trail of door %r: %s; trying again in %g s "
-                        "(check [space] audit_doors against Space's door names)",
+            log.warning("Space %s: the audit trail of door %r: %s; trying again in %g s",
                         self.backend.name, door, err, self.settings.door_events_poll_s)
         except Exception:  # one bad record must not stop the service
             log.exception("Space %s: polling door %r failed; trying again later",
                           self.backend.name, door)
+
+    def _table(self) -> str:
+        admin = self.backend.admin.id
+        return "[space]" if admin == MAIN else "[space.administrations.%s]" % admin
 
     async def poll(self, door: str) -> int:
         """Walk one door's trail; the number of new door events."""

@@ -1,5 +1,6 @@
-"""Door events when a walk cannot go as usual: an incident code the notes do not list.
-What the PMS receives.
+"""Door events when a walk cannot go as usual: Space down, a door Space does not know, an
+incident code the notes do not list. What a technician reads in the log and what the PMS
+receives.
 
 The real simulator on TCP, the real client and a real SQLite store; the trail is set in the
 simulator's state, the clock the appliance reads is injected.
@@ -42,6 +43,37 @@ async def started(trail: list[list[bytes]] | None = None, **faults: bool):
 def logged(caplog, level: int = logging.WARNING) -> str:
     return "\n".join(r.getMessage() for r in caplog.records
                      if r.name == LOGGER and r.levelno >= level)
+
+
+# -- what the log says -------------------------------------------------------------------
+
+async def test_space_down_gives_no_door_name_hint(store, caplog) -> None:
+    space = await started(refuse_connections=True)
+    try:
+        events, backend = await poller(space, store, Clock(NOW))
+        with caplog.at_level(logging.DEBUG, logger=LOGGER):
+            await events.poll_or_log("Barrier")
+        await backend.close()
+    finally:
+        await space.close()
+    assert logged(caplog) == ""  # the link status reports Space down, not the poller
+    assert "door 'Barrier' not polled, Space is not reachable" in logged(caplog, logging.INFO)
+    assert "audit_doors" not in caplog.text
+    assert door_events(store) == []
+
+
+async def test_a_door_space_does_not_know_is_named_with_its_key(store, caplog) -> None:
+    space = await started()
+    try:
+        events, backend = await poller(space, store, Clock(NOW), doors=("Barrier", "Gate"))
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            await events.poll_or_log("Gate")
+        await backend.close()
+    finally:
+        await space.close()
+    warning = logged(caplog)
+    for words in ("door 'Gate'", "[space] audit_doors", "Space's door names", "unknown door"):
+        assert words in warning, warning
 
 
 # -- what the PMS receives ---------------------------------------------------------------
