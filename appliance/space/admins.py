@@ -1,5 +1,6 @@
 """``[space]`` as administrations: the first is ``[space]`` itself ("main"), each
-``[space.administrations.NAME]`` adds a Space server that inherits what it leaves out. The
+``[space.administrations.NAME]`` adds a Space server that inherits what it leaves out, but
+``audit_doors`` (its own doors, none by default). The
 rules (authorizations, key types, products) in ``[space]`` are shared; an administration's
 own rule table replaces the shared one of its name (``ruleconf.py``).
 
@@ -54,17 +55,23 @@ def administrations(table: Any, source: str, site_zone: str,
                          "name" % MAIN)
             continue
         if not isinstance(sub, dict) or "server" not in sub:
-            problems.add(where, "needs its own server = \"HOST:PORT\" (other keys default "
-                         "to [space]'s)")
+            problems.add(where, "needs its own server = \"HOST:PORT\" (other keys but "
+                         "audit_doors default to [space]'s)")
             continue
         section = "space.administrations.%s" % name
         link = {key: value for key, value in sub.items() if key not in ruleconf.TABLES}
-        settings = _settings(link, source, section, main, problems)
+        settings = _settings(link, source, section, _inherited(main), problems)
         own = ruleconf.read(sub, section, problems)
         rules[name] = ruleconf.rules(own, shared, problems, name)
         if settings is not None:
             admins.append(_administration(name, settings, site_zone, problems))
     return tuple(admins), rules
+
+
+def _inherited(main: SpaceSettings) -> SpaceSettings:
+    """What an administration takes from ``[space]``: not its doors, which another server
+    need not have (a poller asking for them would warn every poll)."""
+    return main.replace(audit_doors=())
 
 
 def _settings(table: dict[str, Any], source: str, section: str,

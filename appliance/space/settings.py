@@ -30,7 +30,8 @@
     audit_date_order = "dd/mm"          # the trail's dates as Space writes them, or "mm/dd"
 
 An administration is one Space server with these settings; ``[space]`` is the first
-("main"), ``[space.administrations.NAME]`` tables add more and inherit what they leave out.
+("main"), ``[space.administrations.NAME]`` tables add more and inherit what they leave out,
+but ``audit_doors`` (``admins.py``).
 
 Errors name the file and the key, and say how to fix it.
 """
