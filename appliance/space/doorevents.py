@@ -24,7 +24,7 @@ from appliance.space import hooks
 from appliance.space.backend import SpaceBackend
 from appliance.space.errors import AuditUnavailable, SpaceError, SpaceUnavailable
 from appliance.space.settings import MAIN
-from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time
+from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time, without
 from appliance.store import Store, Tx
 from appliance.store.messages import EVENT_NAMESPACE
 from appliance.store.retry import persist
@@ -34,10 +34,11 @@ log = logging.getLogger("keybridge.space.events")
 FIRST_LOOK_BACK = datetime.timedelta(hours=1)
 """A door polled for the first time: its records of the last hour, not its whole history."""
 LOST_MARGIN = datetime.timedelta(hours=2)
-"""The last top not found (Space's trail was cleared): walk back to this long before it, so
-a clock set back an hour (summer time ends) loses nothing."""
+"""The last top not found (Space's trail was cleared): the records walked back to this long
+before it are reported, all but the top's own, so a clock set back an hour (summer time ends)
+loses nothing."""
 MAX_WALK = 2000
-MINUTE = datetime.timedelta(minutes=1)
+"""Records walked at one door in one poll at most: the older ones are skipped."""
 KEPT_CARDS = datetime.timedelta(days=7)
 """A key revoked longer ago than this is not looked at for a card at a door."""
 
@@ -67,6 +68,18 @@ class Walk:
     top: Top
 
 
+@dataclasses.dataclass
+class Walking:
+    """A walk under way: the records so far and where it has to stop."""
+
+    door: str
+    cursor: Cursor | None
+    bound: datetime.datetime
+    now: datetime.datetime
+    lines: list[Line] = dataclasses.field(default_factory=list)
+    cut: bool = False  # stopped at ``max_walk``, the last top not reached
+
+
 class SpaceDoorEvents:
     """One administration's poller (a plug-in task); ``now`` is injected in tests."""
 
@@ -80,6 +93,7 @@ class SpaceDoorEvents:
         self.root = root
         self.wake = wake
         self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
+        self.max_walk = MAX_WALK
         self._wakeup = Wakeup()
 
     def stop(self) -> None:
@@ -129,45 +143,51 @@ class SpaceDoorEvents:
         return fresh
 
     async def _walk(self, door: str, cursor: Cursor | None, now: datetime.datetime) -> Walk:
-        walked: list[Line] = []
         bound = now - FIRST_LOOK_BACK if cursor is None else cursor.at - LOST_MARGIN
+        walking = Walking(door, cursor, bound, now)
         ended = True
         records = self.backend.desk.walk(door, background=True)
         async with contextlib.aclosing(records):
             async for record in records:
-                walked.append(Line.of(record))
-                if self._enough(walked, cursor, bound, now):
+                walking.lines.append(Line.of(record))
+                if self._enough(walking):
                     ended = False
                     break
+        walked = walking.lines
         fresh = None if cursor is None else new_lines(walked, cursor.top, ended)
         if fresh is None:
-            fresh = self._since(walked, cursor, now)
+            fresh = self._since(walking)
         top = top_of(walked, ended) or (cursor.top if cursor else Top((), True))
         return Walk(fresh, top)
 
-    def _enough(self, walked: list[Line], cursor: Cursor | None,
-                bound: datetime.datetime, now: datetime.datetime) -> bool:
+    def _enough(self, walking: Walking) -> bool:
+        walked, cursor = walking.lines, walking.cursor
         if cursor is not None and new_lines(walked, cursor.top, False) is not None:
             return True
-        if len(walked) >= MAX_WALK:
-            log.warning("Space %s: more than %d new records at one door; the older ones are "
-                        "skipped", self.backend.name, MAX_WALK)
+        if len(walked) >= self.max_walk:
+            log.warning("Space %s: door %r has more than %d new records since the last walk; "
+                        "the older ones are skipped (poll more often: %s door_events_poll_s)",
+                        self.backend.name, walking.door, self.max_walk, self._table())
+            walking.cut = True
             return True
-        moment = wall_time(walked[-1], self.settings.audit_date_order, now)
-        return (moment is not None and moment < bound
+        moment = wall_time(walked[-1], self.settings.audit_date_order, walking.now)
+        return (moment is not None and moment < walking.bound
                 and top_of(walked, False) is not None)
 
-    def _since(self, walked: list[Line], cursor: Cursor | None,
-               now: datetime.datetime) -> list[Line]:
-        """Without the last top to go by: the records newer than it, or of the last hour."""
-        if cursor is not None:
-            log.warning("Space %s: the audit trail no longer holds the records last seen "
-                        "(cleared in Space?); reporting those after %s", self.backend.name,
-                        cursor.at.isoformat())
-        since = now - FIRST_LOOK_BACK if cursor is None else cursor.at + MINUTE
+    def _since(self, walking: Walking) -> list[Line]:
+        """Without the last top to go by: the records of the last hour on a first walk;
+        else those back to ``LOST_MARGIN`` before it, all but the top's own."""
+        cursor, now = walking.cursor, walking.now
+        if cursor is not None and not walking.cut:
+            log.warning("Space %s: the audit trail of door %r no longer holds the records "
+                        "last seen (cleared in Space?); reporting those since %s not "
+                        "reported before", self.backend.name, walking.door,
+                        walking.bound.isoformat())
         order = self.settings.audit_date_order
-        return [line for line in walked
-                if (moment := wall_time(line, order, now)) is not None and moment >= since]
+        fresh = [line for line in walking.lines
+                 if (moment := wall_time(line, order, now)) is not None
+                 and moment >= walking.bound]
+        return fresh if cursor is None else without(fresh, cursor.top.lines)
 
     def _publish(self, key: str, door: str, cursor: Cursor | None, walk: Walk,
                  now: datetime.datetime) -> int:

@@ -148,6 +148,18 @@ def new_lines(walked: list[Line], top: Top, ended: bool) -> list[Line] | None:
     return walked[:len(walked) - size]
 
 
+def without(lines: list[Line], delivered: tuple[Line, ...]) -> list[Line]:
+    """``lines`` less one of each ``delivered`` record (alike records count each)."""
+    left = list(delivered)
+    kept = []
+    for line in lines:
+        if line in left:
+            left.remove(line)
+        else:
+            kept.append(line)
+    return kept
+
+
 def _unknown(incident: str) -> tuple[bool, str, str | None]:
     """A code the notes do not list: not known to have opened, and passed on as it came."""
     return False, "unknown", ("incident_" + incident) if incident else None

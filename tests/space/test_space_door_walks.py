@@ -1,6 +1,6 @@
 """Door events when a walk cannot go as usual: Space down, a door Space does not know, an
-incident code the notes do not list. What a technician reads in the log and what the PMS
-receives.
+incident code the notes do not list, more new records than one walk takes, and a trail
+cleared in Space. What a technician reads in the log and what the PMS receives.
 
 The real simulator on TCP, the real client and a real SQLite store; the trail is set in the
 simulator's state, the clock the appliance reads is injected.
@@ -90,3 +90,49 @@ async def test_an_unknown_incident_code_publishes_a_valid_door_event(store) -> N
     validate_published("event/door_event", event)
     assert (event["incident"], event["granted"], event["category"], event["detail"]) == (
         "7", False, "unknown", "incident_7")
+
+
+async def test_a_walk_cut_short_names_the_door_and_reports_the_newest(store, caplog) -> None:
+    space = await started([record("14:30", card="STAFF")])
+    try:
+        events, backend = await poller(space, store, Clock(NOW))
+        assert await events.poll("Barrier") == 1
+        trail = space.site.doors[BARRIER].trail
+        trail[:0] = [record("14:%02d" % minute) for minute in range(47, 39, -1)]  # eight
+        events.max_walk = 5
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            assert await events.poll("Barrier") == 5
+        assert await events.poll("Barrier") == 0  # the three older ones stay skipped
+        await backend.close()
+    finally:
+        await space.close()
+    warning = logged(caplog)
+    assert "door 'Barrier' has more than 5 new records" in warning, warning
+    assert "cleared" not in warning  # the last records seen were not reached, not gone
+    assert [e["at"][11:16] for e in door_events(store)] == [
+        "14:30", "14:43", "14:44", "14:45", "14:46", "14:47"]
+
+
+async def test_a_cleared_trail_reports_what_came_after_a_clock_set_back(store,
+                                                                        caplog) -> None:
+    space = await started([record("15:00"), record("14:00", card="STAFF")])
+    clock = Clock(NOW)
+    try:
+        events, backend = await poller(space, store, clock)
+        assert await events.poll("Barrier") == 2
+        # Space's trail cleared and refilled: the last record delivered is kept, the one
+        # before it is gone, Space's clock was set back an hour (14:10 came after 15:00),
+        # and a record older than two hours before the last delivered turns up.
+        space.site.doors[BARRIER].trail = [record("14:10", incident="3"), record("15:00"),
+                                           record("12:00", card="STAFF")]
+        clock.now = NOW + datetime.timedelta(minutes=10)
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            assert await events.poll("Barrier") == 1
+        assert await events.poll("Barrier") == 0
+        await backend.close()
+    finally:
+        await space.close()
+    assert "door 'Barrier' no longer holds the records last seen" in logged(caplog)
+    found = door_events(store)
+    assert [(e["at"][11:16], e["incident"]) for e in found] == [
+        ("14:00", "0"), ("15:00", "0"), ("14:10", "3")]
