@@ -52,9 +52,11 @@ def main(args: argparse.Namespace, settings: SpaceSettings, socket: str | None) 
     if args.json:
         print(json.dumps({"ok": True, "result": {"transcript": path, "records": [
             json.loads(line) for line in transcript.splitlines()[1:]],
-            "differences": None if other is None else survey.differences(real, other)}}))
+            "differences": None if other is None else survey.differences(real, other),
+            "walk_kept": survey.walk_kept(real)}}))
     else:
         print(_table(real, other))
+        print(WALK_KEPT[survey.walk_kept(real)] % args.door)
         print("transcript: %s (copy it into tests/vectors/field/ to make its answers a test)"
               % path)
     if all(record.reply is None for record in real):
@@ -88,6 +90,16 @@ def _through_service(socket: str) -> survey.Ask:
             raise e.SpaceUnavailable(str(err), bool(err.details.get("may_have_run"))) from err
         return [str(field).encode("latin-1") for field in answer]
     return ask
+
+
+WALK_KEPT = {
+    True: "audit walk: Space kept its place in the trail of door %r across another request, "
+          "as door events need",
+    False: "audit walk: Space did NOT keep its place in the trail of door %r across another "
+           "request: door events may repeat or miss records; send this transcript to the "
+           "keybridge developers",
+    None: "audit walk: the trail of door %r is too short to tell whether Space keeps its "
+          "place across other requests; run again with a door of 3 or more records"}
 
 
 def _table(real: list[survey.Record], other: list[survey.Record] | None) -> str:

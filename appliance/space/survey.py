@@ -1,7 +1,8 @@
 """``keybridge space survey``: ask a real Space what the notes leave open, and keep the answers.
 
 For the technician at the first real site. Read-only by default: ENQ, LT of the card the
-technician places, a WF/WN walk of a named door, and error probes that change nothing (an
+technician places, a WF/WN walk of a named door (and the walk again with another request
+between two WNs: does Space keep its place?), and error probes that change nothing (an
 encoder and a room that do not exist). With a test room the site names (``--allow-writes``)
 it also checks a key in and out there: CN, LT, CC, LT, CO, LT. Each exchange is recorded
 with its time and both frames (``transcript``: JSON lines, the frames in hex and readable),
@@ -25,6 +26,8 @@ from appliance.space.client import SpaceClient
 NO_SUCH_ENCODER = b"keybridge survey no encoder"
 NO_SUCH_ROOM = b"keybridge survey no room"
 AUDIT_STEPS = 3  # WN after WF: enough to see the walk and its end
+BETWEEN = "audit, another request"
+RESUMED = "audit next 2 resumed"
 ENQ = [b"ENQ"]  # a probe that is no frame: the link's ENQ, answered ACK or NAK
 
 
@@ -61,9 +64,29 @@ def probes(encoder: str, door: str, room: str = "", modify: bool = False) -> lis
     found += [Probe("audit first", [b"WF", door.encode("ascii")], "an audit record's layout")]
     found += [Probe("audit next %d" % n, [b"WN", door.encode("ascii")], "the walk, and WO")
               for n in range(1, AUDIT_STEPS + 1)]
+    found += _walk_interrupted(door.encode("ascii"))
     found += [Probe("unknown encoder", [b"LT", NO_SUCH_ENCODER, b"E"], "NC's layout"),
               Probe("unknown room", [b"CO", b"0", NO_SUCH_ROOM], "TD's layout")]
     return found + (_writes(enc, room.encode("ascii"), modify) if room else [])
+
+
+def _walk_interrupted(door: bytes) -> list[Probe]:
+    """The walk again with a request between two WNs: the door-event poller lets the desk
+    go first, so Space must keep the door's place across other requests (``walk_kept``)."""
+    return [Probe("audit first again", [b"WF", door], "the walk from the start"),
+            Probe("audit next 1 again", [b"WN", door], "as audit next 1"),
+            Probe(BETWEEN, [b"LT", NO_SUCH_ENCODER, b"E"], "another request mid-walk"),
+            Probe(RESUMED, [b"WN", door], "as audit next 2 if Space kept the walk's place")]
+
+
+def walk_kept(records: list[Record]) -> bool | None:
+    """Whether the WN after another request gave the straight walk's second record; None
+    when that says nothing (no answer, or the trail too short to tell)."""
+    replies = {record.probe: record.reply for record in records}
+    straight, resumed = replies.get("audit next 2"), replies.get(RESUMED)
+    if straight is None or resumed is None or straight[0] != b"WN":
+        return None
+    return resumed == straight
 
 
 def _writes(enc: bytes, room: bytes, modify: bool) -> list[Probe]:

@@ -3,6 +3,7 @@
 simulator answers to the same requests fails here until one of them is fixed."""
 
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -101,3 +102,32 @@ def test_the_shipped_transcript_is_the_whole_survey_with_writes():
     assert json.loads(lines[0])["survey"] == 1
     probes = [json.loads(line)["probe"] for line in lines[1:]]
     assert probes == [p.name for p in survey.probes(ENC1, "Barrier", "Pitch 14")]
+
+
+def audit_record(minute: int) -> list[bytes]:
+    return [b"01/07", b"14:%02d" % minute, b"0", b"I", b"Pitch 12", b"#0", b""]
+
+
+async def test_the_survey_tells_whether_space_keeps_its_place_in_a_walk(tmp_path):
+    space = make_space()
+    space.site.doors[b"Barrier"].trail = [audit_record(minute) for minute in (30, 20, 10)]
+    await space.start_tcp("127.0.0.1", 0)
+    transcript = tmp_path / "t.jsonl"
+    try:
+        code, out, err = await keybridge(
+            "--config", str(tmp_path / "none.toml"), "--server", settings_for(space).server,
+            "--encoder", ENC1, "--door", "Barrier", "--transcript", str(transcript))
+    finally:
+        await space.close()
+    assert code == 0, out + err
+    assert "Space kept its place in the trail of door 'Barrier'" in out
+    records = survey.read_transcript(transcript.read_text())
+    assert survey.walk_kept(records) is True
+    # A Space that answered the resumed WN with the walk's first record again forgot its place.
+    first = next(r for r in records if r.probe == "audit first again")
+    forgot = [dataclasses.replace(r, reply=first.reply) if r.probe == survey.RESUMED else r
+              for r in records]
+    assert survey.walk_kept(forgot) is False
+    # The shipped transcript's trail is empty: it cannot tell.
+    shipped = survey.read_transcript((FIELD / "simulator-survey.jsonl").read_text())
+    assert survey.walk_kept(shipped) is None
