@@ -94,7 +94,7 @@ class Service:
         for backend in self.backends.values():
             await backend.start()
         self.control = ControlServer(config.service.control_socket, ControlHandlers(
-            self.live_status, self.wake, self.backends, self.store).table())
+            self.live_status, self.wake, self.backends, self.store, config.root).table())
         await self.control.start()
         self._signals()
         self.link.start()

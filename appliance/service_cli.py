@@ -13,6 +13,7 @@ from typing import Any
 
 from appliance import doctor, jobs_cli, logs, reconcile_report, registry, status_cli
 from appliance.config import Config, load_store, modes
+from appliance.control import client, wire
 from appliance.control import views as control_views
 from appliance.engine.reconcile import Reconciliation
 from appliance.errors import ConfigError, KeybridgeError, SessionTakenOver, StoreError
@@ -129,12 +130,26 @@ def _print_entries(entries: list[dict[str, Any]], as_json: bool, line: str,
     return 0
 
 
+RECONCILE_TIMEOUT_S = 3600.0
+"""As long as the nightly unit lets it run: KS takes minutes on a large site."""
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    config = _load(args.config)
     logs.setup("error")  # a backend that cannot be asked is reported below, once
+    config = store_only(args.config)
     repair = args.repair or config.service.auto_repair
-    with open_store(config) as store:
-        result = asyncio.run(_reconcile(config, store, repair))
+    try:  # the service's own links: Space takes one PMS connection, and it holds it
+        answer = client.ask(config.service.control_socket, "reconcile",
+                            timeout_s=RECONCILE_TIMEOUT_S, repair=repair,
+                            operator=client.operator())
+        result = Reconciliation(answer["summary"], answer["found"])
+    except wire.NotRunning:
+        config = _load(args.config)  # the KS secrets, to ask KS from here
+        with open_store(config) as store:
+            result = asyncio.run(_reconcile(config, store, repair))
+    except wire.ControlError as err:
+        print("keybridge reconcile: %s" % err, file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({"summary": result.summary, "discrepancies": result.found}, indent=2))
     else:
@@ -149,6 +164,8 @@ async def _reconcile(config: Config, store: Store, repair: bool) -> Reconciliati
     from appliance.engine.reconcile import reconcile
     backends = build_backends(registry.PLUGINS, config)
     try:
+        for backend in backends.values():
+            await backend.start()  # Space's link; nobody else holds it while stopped
         return await reconcile(store, config.root, backends, repair, "keybridge reconcile")
     finally:
         for backend in backends.values():

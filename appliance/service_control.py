@@ -4,7 +4,9 @@
 read-only views (``appliance.store.views``) for a technician who may not read the store;
 ``wake``: look at the store now (the command line changed jobs); ``backend``: a
 technician's request carried out on a backend's own link, queued behind and before its
-jobs (Space takes one PMS connection, and the service holds it).
+jobs (Space takes one PMS connection, and the service holds it); ``reconcile``: the nightly
+comparison on the service's own backends, for the same reason (and the service holds the
+KS secrets a technician's shell cannot read).
 """
 
 import functools
@@ -15,6 +17,7 @@ from typing import Any
 from appliance.control import wire
 from appliance.control.server import Handler
 from appliance.engine.backend import Backend, BackendFailure
+from appliance.engine.reconcile import reconcile
 from appliance.store import Store
 from appliance.store.retry import persist
 from appliance.store.views import VIEWS
@@ -26,15 +29,26 @@ TOOL_FIELDS = ("encoder", "room", "door", "count", "copy", "binary", "valid_from
 
 class ControlHandlers:
     def __init__(self, status: Callable[[], dict[str, Any]], wake: Callable[[], None],
-                 backends: Mapping[str, Backend], store: Store) -> None:
+                 backends: Mapping[str, Backend], store: Store, root: str) -> None:
         self._status = status
         self._wake = wake
         self.backends = backends
         self.store = store
+        self.root = root
 
     def table(self) -> dict[str, Handler]:
         return {"status": self.status, "view": self.view, "wake": self.wake,
-                "backend": self.backend}
+                "backend": self.backend, "reconcile": self.reconcile}
+
+    async def reconcile(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Reconciliation, reported (``reconcile_report`` events) as from ``cmd/reconcile``;
+        its repairs are jobs, so the workers are woken."""
+        operator = str(request.get("operator") or "unknown")
+        result = await reconcile(self.store, self.root, self.backends,
+                                 bool(request.get("repair")), "keybridge reconcile (%s)"
+                                 % operator)
+        self._wake()
+        return {"summary": result.summary, "found": result.found}
 
     async def status(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._status()

@@ -137,6 +137,8 @@ def test_every_command_on_an_installed_layout_while_it_runs_and_after_a_kill(ins
         (["config", "check"], unit, 0, ": OK"),
         (["test-connection"], unit, 0, "space   OK"),
         (["reconcile"], unit, 0, "reconciliation: 0 discrepancies"),
+        # Through the service: Space's one link is the service's, and so are the secrets.
+        (["reconcile"], shell, 0, "reconciliation: 0 discrepancies"),
     ]
     for command, env, code, said in expect:
         done = run_cli(appliance, command, env)
@@ -185,6 +187,7 @@ def test_a_keybridge_group_member_reads_everything_through_the_running_service(i
                           (["keys"], "no live keys"), (["audit"], "the audit log is empty"),
                           (["integration-log"], "the integration log is empty"),
                           (["space", "ping"], "Space is ready"),
+                          (["reconcile"], "reconciliation: 0 discrepancies"),
                           (["test-connection"], "store   OK    %s takes writes (through the "
                            "running service" % (folder.parent / "state" / "keybridge.db"))):
         done = run_cli(appliance, command, shell, member)
