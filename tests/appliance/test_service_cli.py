@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,34 @@ from appliance.store.secrets import Keyring
 PIN = "PIN 482913"
 
 
+@pytest.fixture(scope="module")
+def space_server() -> Iterator[str]:
+    """A Space simulator process: reconciliation asks Space (ENQ) whether it answers."""
+    with subprocess.Popen([sys.executable, "-m", "simulators.space", "--listen", "127.0.0.1:0"],
+                          cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            address = proc.stdout.readline().split()[-1]
+            # The simulator prints every frame: a pipe nobody reads would fill and stop it.
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            yield address
+        finally:
+            proc.terminate()
+
+
 @pytest.fixture
-def config_path(tmp_path: Path) -> str:
+def config_path(tmp_path: Path, space_server: str) -> str:
     path = tmp_path / "keybridge.toml"
     path.write_text(
         '[site]\nid = "vliet"\ntimezone = "Europe/Amsterdam"\n'
         '[store]\npath = "%s"\nkey_file = "%s"\n'
-        '[space]\nserver = "127.0.0.1:9"\n'
+        '[space]\nserver = "%s"\n'
         '[[encoders]]\nid = "desk-1"\nname = "Online Encoder 1"\n'
         '[units]\nP12 = "Pitch 12"\n'
         '[service]\ncontrol_socket = "%s"\n'
         % (tmp_path / "state" / "keybridge.db", tmp_path / "state" / "secret.keys",
-           tmp_path / "control.sock"))
+           space_server, tmp_path / "control.sock"))
     (tmp_path / "state").mkdir()
     return str(path)
 
@@ -231,6 +248,19 @@ def test_reconcile_exit_codes(appliance: Appliance,
         "revoking")
     assert main(["reconcile", "--config", source]) == 0
     assert "0 discrepancies" in capsys.readouterr().out
+
+
+def test_reconcile_with_space_away_is_incomplete_not_clean(
+        config_path: str, space_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Space cannot list its keys, but whether it answers is asked: never "0 discrepancies"
+    for a Space nobody could reach."""
+    path = Path(config_path)
+    path.write_text(path.read_text().replace(space_server, "127.0.0.1:9"))
+    assert main(["init", "--config", config_path]) == 0
+    capsys.readouterr()
+    assert main(["reconcile", "--config", config_path]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("INCOMPLETE: space could not be asked: backend_unavailable"), out
 
 
 def test_rotate_key_then_keys_reveal_still_shows_the_pin(
