@@ -231,13 +231,13 @@ class AuditRecord(Message):
         ("door", 1, Text(64, required=True, latin1=True)),
         ("date", 2, Shape(b"NN/NN")),
         ("time", 3, Shape(b"NN:NN")),
-        # 0 to 5 are known (§4.3); any other code is passed on, not refused: a record
-        # refused here would stop every later walk of the door at it.
+        # The codes of fields 4, 5 and 7 known from §4.3 (incident 0-5; direction I, O;
+        # copy #0 #1 #2 #D @1 S1 S2 S3) are not enforced: any other is passed on, because a
+        # record refused here would stop every later walk of the door at it.
         ("incident", 4, Text(8, required=True, latin1=True)),
-        ("direction", 5, Choice((b"I", b"O"), optional=True)),
+        ("direction", 5, Text(2, latin1=True)),
         ("card", 6, Text(24, latin1=True)),
-        ("copy", 7, Choice((b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3"),
-                           optional=True)),
+        ("copy", 7, Text(4, latin1=True)),
         ("user", 8, NAME),
     )
 

@@ -214,9 +214,10 @@ REPLIES = {
         date=shape(b"/"),
         time=shape(b":"),
         incident=st.sampled_from([b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"17"]),
-        direction=st.sampled_from([b"", b"I", b"O"]),
+        direction=st.sampled_from([b"", b"I", b"O", b"X"]),  # X: an unlisted code
         card=st.one_of(text(24), st.just(b"STAFF   "), st.just(b"        ")),
-        copy=st.sampled_from([b"", b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3"]),
+        copy=st.sampled_from([b"", b"#0", b"#1", b"#2", b"#D", b"@1", b"S1", b"S2", b"S3",
+                              b"#3"]),
         user=text(64),
     ),
     "AuditEnd": spec(AuditEnd, door=text(64)),

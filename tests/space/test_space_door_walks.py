@@ -92,6 +92,22 @@ async def test_an_unknown_incident_code_publishes_a_valid_door_event(store) -> N
         "7", False, "unknown", "incident_7")
 
 
+async def test_unlisted_direction_and_copy_codes_stop_no_walk(store) -> None:
+    """A code §4.3 does not list, in the record's direction or copy field, is passed on as
+    written: refusing the record would stop every later walk of the door at it."""
+    odd = [b"01/07", b"14:58", b"0", b"X", b"Pitch 12", b"#3", b""]
+    space = await started([record("14:59"), odd, record("14:57")])
+    try:
+        events, backend = await poller(space, store, Clock(NOW))
+        assert await events.poll("Barrier") == 3
+        await backend.close()
+    finally:
+        await space.close()
+    middle = door_events(store)[1]
+    validate_published("event/door_event", middle)
+    assert (middle["copy"], middle["direction"], middle["granted"]) == ("#3", None, True)
+
+
 async def test_a_walk_cut_short_names_the_door_and_reports_the_newest(store, caplog) -> None:
     space = await started([record("14:30", card="STAFF")])
     try:
