@@ -225,5 +225,6 @@ async def _ks(config: Config) -> Result:
 
 def _ks_found(found: dict[str, Any]) -> str:
     seats = found["seats"]
-    return "site %s (%s), %d locks, %s of %s seats used" % (
-        found["site"], found["time_zone"], found["locks"], seats["used"], seats["limit"])
+    return "site %s (%s) at %s, %d locks, %s of %s seats used" % (
+        found["site"], found["time_zone"], found.get("api_url", "?"), found["locks"],
+        seats["used"], seats["limit"])

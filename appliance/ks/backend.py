@@ -266,6 +266,7 @@ class KsBackend(Backend):
                                  hint="fix [ks.units] or [[ks.key_types]] locks; the site has: "
                                  + ", ".join(sorted(str(n) for n in names if n)))
         return {"site": site.get("customer_reference"), "site_id": site.get("id"),
+                "api_url": self.ks.settings.api_url,  # which KS: [ks] environment, or the URL given
                 "time_zone": site.get("time_zone"), "locks": len(locks),
                 "seats": {"used": site.get("active_user_amount"),
                           "limit": site.get("subscribed_user_amount")}}

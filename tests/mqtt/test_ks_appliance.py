@@ -383,6 +383,24 @@ def test_test_connection_names_the_site_and_what_to_fix(site):
     assert cli.returncode == 1 and "ks" in cli.stdout and "FAIL" in cli.stdout
 
 
+def test_explicit_urls_win_over_the_environment_and_test_connection_names_them(
+        tmp_path, broker, ks, peer_factory):
+    """A site moved to environment = "production" that still names its own URLs (here the
+    simulator's) talks to those, and test_connection says which KS it asked."""
+    made = Site(tmp_path, broker, ks, peer_factory, environment="production")
+    try:
+        made.send("test_connection", {"request_id": "e1", "backend": "ks"})
+        result = reply(made.pms, "e1", "ok", 30)["data"]["backends"]["ks"]
+        assert result["ok"] is True, result
+        assert result["detail"]["api_url"] == ks.url.rstrip("/")
+        cli = made.cli("test-connection", "--backend", "ks")
+        assert cli.returncode == 0 and "at %s," % ks.url.rstrip("/") in cli.stdout, cli.stdout
+        made.send("booking", booking("e2", "E1"))
+        assert made.issued("E1")["pin"]
+    finally:
+        made.close()
+
+
 def test_door_events_and_low_battery_reach_the_pms_once(site):
     site.send("booking", booking("r1"))
     pin = site.issued()["pin"]
