@@ -29,16 +29,15 @@ EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 LATEST = datetime.datetime(2099, 12, 31, tzinfo=datetime.UTC)
 LINE_CHARS = 24  # a printed card line
 WIRE_FORMAT = "%Y-%m-%dT%H:%M"
-NO_TIME = WallTime("", "UTC")
 
 
 def stay(holder: Holder, product: Product | None, admin: Administration,
-         site: Site | None = None) -> tuple[datetime.datetime, datetime.datetime]:
+         site: Site) -> tuple[datetime.datetime, datetime.datetime]:
     """The key's start and end, aware (``engine/stay.py``): the product's time, else the
     administration's, else the site's, else the PMS's instant as it came."""
     holder = dataclasses.replace(holder, valid_from=_held(holder.valid_from),
                                  valid_until=_held(holder.valid_until))
-    site_in, site_out = site_times(site) if site else (NO_TIME, NO_TIME)
+    site_in, site_out = site_times(site)
     zone = admin.timezone  # a product's or administration's time is in Space's wall time
     check_in = first(WallTime(product.start_time if product else "", zone),
                      WallTime(admin.settings.check_in_time, zone), site_in)

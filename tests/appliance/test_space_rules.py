@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol
-from appliance.config import Config
+from appliance.config import Config, Site
 from appliance.engine import keys as keyset
 from appliance.engine.backend import DELIVER, ISSUE, UPDATE, Holder, PlannedKey
 from appliance.errors import CommandError, ConfigError
@@ -574,17 +574,18 @@ clock = st.one_of(st.just(""), st.builds("{:02d}:{:02d}".format, st.integers(0, 
 @given(arrival=instants, length=st.timedeltas(datetime.timedelta(seconds=1),
                                               datetime.timedelta(days=400)),
        departure_offset=offsets, zone=st.sampled_from(ZONES), check_in=clock,
-       check_out=clock, start_time=clock, end_time=clock)
+       check_out=clock, start_time=clock, end_time=clock, site_in=clock, site_out=clock)
 def test_any_stay_gives_a_key_that_starts_before_it_ends(
         arrival: datetime.datetime, length: datetime.timedelta,
         departure_offset: datetime.timezone, zone: str, check_in: str, check_out: str,
-        start_time: str, end_time: str) -> None:
+        start_time: str, end_time: str, site_in: str, site_out: str) -> None:
     departure = (arrival + length).astimezone(departure_offset)
     admin = Administration("main", SpaceSettings(check_in_time=check_in,
                                                  check_out_time=check_out), zone)
     product = Product("P", "pitch", start_time=start_time, end_time=end_time)
     holder = Holder(("P12",), arrival, departure, booking_id="B")
-    start, end = keydata.stay(holder, product, admin)
+    site = Site("camp", "Camp", zone, check_in_time=site_in, check_out_time=site_out)
+    start, end = keydata.stay(holder, product, admin, site)
     assert start.utcoffset() is not None and end.utcoffset() is not None
     assert start < end
     if (start, end) != (arrival, departure):  # times applied: on the arrival's local day
