@@ -11,7 +11,7 @@ from typing import Any
 from appliance.config.schema import Check
 
 
-def _digits(text: str) -> bool:
+def digits(text: str) -> bool:
     """ASCII digits only: "²".isdigit() is true, and int() refuses it."""
     return text.isascii() and text.isdigit()
 
@@ -19,7 +19,7 @@ def _digits(text: str) -> bool:
 def wall_time(text: str) -> tuple[int, int] | None:
     """``"14:00"`` as (14, 0); None if it is no HH:MM time."""
     hours, colon, minutes = text.partition(":")
-    if not (colon and _digits(hours) and _digits(minutes) and len(minutes) == 2):
+    if not (colon and digits(hours) and digits(minutes) and len(minutes) == 2):
         return None
     if int(hours) > 23 or int(minutes) > 59:
         return None

@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any
 
 from appliance.config.schema import Key, Problems, between, non_empty, one_of, read_table
-from appliance.config.times import wall_time
+from appliance.config.times import check_wall_time
 from appliance.space.rules import (
     MAX_CARDS,
     MOBILE_MODES,
@@ -37,6 +37,7 @@ KEY_TYPE = {
     "max_cards": Key(int, MAX_CARDS, check=between(1, MAX_CARDS), example="4"),
     "mobile_message": Key(str, "", example='"Welcome, {guest}"'),
 }
+ADMIN_TIME = "the administration's %s ([space] or [space.administrations.NAME])"
 PRODUCT = {
     "name": Key(str, required=True, check=non_empty, example='"Pitch with pool"'),
     "key_type": Key(str, required=True, check=non_empty, example='"pitch"'),
@@ -47,8 +48,10 @@ PRODUCT = {
     "wait_for_check_in": Key(bool, False, example="true"),
     "mobile": Key(str, "off", check=one_of(*MOBILE_MODES), example='"before_arrival"'),
     "mobile_days_before": Key(int, 0, check=between(0, 60), example="1"),
-    "start_time": Key(str, "", example='"14:00"'),
-    "end_time": Key(str, "", example='"11:00"'),
+    "start_time": Key(str, "", check=check_wall_time(ADMIN_TIME % "check_in_time"),
+                      example='"14:00"'),
+    "end_time": Key(str, "", check=check_wall_time(ADMIN_TIME % "check_out_time"),
+                    example='"11:00"'),
 }
 
 
@@ -207,9 +210,6 @@ def _key_type(values: dict[str, Any], where: str, problems: Problems) -> KeyType
 
 
 def _product(values: dict[str, Any], where: str, problems: Problems) -> Product:
-    for key in ("start_time", "end_time"):
-        if values[key] and wall_time(values[key]) is None:
-            problems.add("%s %s" % (where, key), 'write a time of day such as "14:00"')
     if values["mobile"] != "before_arrival" and values["mobile_days_before"]:
         problems.add(where + " mobile_days_before", 'only counts with mobile = '
                      '"before_arrival"; set that, or remove mobile_days_before')

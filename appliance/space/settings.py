@@ -39,7 +39,7 @@ Errors name the file and the key, and say how to fix it.
 import dataclasses
 from typing import Any
 
-from appliance.config.times import wall_time
+from appliance.config.times import check_wall_time, digits
 from appliance.space.errors import SpaceConfigError
 from appliance.space.transport import SerialTransport, TcpTransport, Transport
 
@@ -206,21 +206,16 @@ PLATE_VERSION = (1, 20)  # the first interface version said to carry a licence p
 def version(text: str) -> tuple[int, ...] | None:
     """``"1.20"`` as (1, 20); None if it is no dotted version."""
     parts = text.split(".")
-    return tuple(int(p) for p in parts) if all(_digits(p) for p in parts) else None
-
-
-def _digits(text: str) -> bool:
-    """ASCII digits only: "²".isdigit() is true, and int() refuses it."""
-    return text.isascii() and text.isdigit()
+    return tuple(int(p) for p in parts) if all(digits(p) for p in parts) else None
 
 
 def _site_problems(settings: SpaceSettings) -> list[str]:
     problems = []
     for key in ("check_in_time", "check_out_time"):
         value = getattr(settings, key)
-        if value and wall_time(value) is None:
-            problems.append("%s: write a time of day such as \"14:00\", or \"\" for "
-                            "[site] %s (else the instant the PMS sends)" % (key, key))
+        wrong = check_wall_time("[site] %s" % key)(value)
+        if wrong is not None:
+            problems.append("%s: %s, not %r" % (key, wrong, value))
     found = version(settings.software_version)
     if found is None:
         problems.append("software_version: write the version as Space shows it, e.g. \"1.16\"")

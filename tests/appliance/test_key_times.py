@@ -183,6 +183,10 @@ def test_a_day_visit_leaving_before_check_in_keeps_the_pms_instants_on_both(tmp_
 
 # -- validation: the key and the fix ---------------------------------------------------------
 
+PITCH = {"authorizations": {"1": "Barrier"},
+         "key_types": [{"name": "pitch", "authorizations": ["Barrier"]}]}
+
+
 def problems(folder: Path, **options: Any) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         config(folder, **options)
@@ -199,12 +203,17 @@ def problems(folder: Path, **options: Any) -> list[str]:
      "[[ks.key_types]] #1 start_time", "[site] check_in_time"),
     ({"key_types": [{"name": "stay", "end_time": "7:5"}]}, "[[ks.key_types]] #1 end_time",
      "[site] check_out_time"),
-], ids=["site-in", "site-out", "space-in", "ks-start", "ks-end"])
+    ({"space": PITCH | {"products": [{"name": "Late", "key_type": "pitch",
+                                      "start_time": "2pm"}]}},
+     '[[space.products]] "Late" start_time', "the administration's check_in_time ([space] "
+     "or [space.administrations.NAME])"),
+], ids=["site-in", "site-out", "space-in", "ks-start", "ks-end", "product-start"])
 def test_a_bad_time_names_the_file_the_key_and_the_fix(tmp_path: Path, options: dict[str, Any],
                                                        where: str, empty: str) -> None:
+    """One check and one message for every table: the key, what "" means there, the value."""
     (found,) = problems(tmp_path, **options)
     assert found.startswith("%s: %s: " % (tmp_path / "keybridge.toml", where)), found
-    assert 'write a time of day such as "14:00", or "" for %s' % empty in found
+    assert 'write a time of day such as "14:00", or "" for %s, not ' % empty in found
 
 
 def test_a_time_given_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
