@@ -39,6 +39,22 @@ def add_parser(commands: Any) -> None:
                                 "server: through the running service when it runs, else "
                                 "directly")
     verbs = space.add_subparsers(dest="verb", required=True)
+    common = _common()
+    verbs.add_parser("ping", parents=[common], help="is Space there and ready? (ENQ)")
+    _cards(verbs, common)
+    checkout = verbs.add_parser("checkout", parents=[common], help="check a room out (CO)")
+    checkout.add_argument("--room", required=True, help="the room's name in Space")
+    _mobile(verbs.add_parser("mobile", parents=[common], help="send a JustIN Mobile key (CNM)"))
+    audit = verbs.add_parser("audit", parents=[common], help="a door's audit trail (WF/WN)")
+    audit.add_argument("--door", required=True, help="the door's name in Space")
+    space_survey.add_arguments(verbs.add_parser(
+        "survey", parents=[common], help="ask Space what the protocol notes leave open, "
+        "record the transcript (read-only unless --allow-writes)"))
+    space.set_defaults(func=run)
+
+
+def _common() -> argparse.ArgumentParser:
+    """The options every verb takes: where Space is, and how to answer."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=DEFAULT_CONFIG, help="keybridge TOML file")
     common.add_argument("--server", help="HOST:PORT or serial:PATH (overrides the config)")
@@ -47,8 +63,11 @@ def add_parser(commands: Any) -> None:
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--card-wait", type=float, metavar="SECONDS",
                         help="how long a person may take to place a card")
+    return common
 
-    verbs.add_parser("ping", parents=[common], help="is Space there and ready? (ENQ)")
+
+def _cards(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """The verbs at an encoder: cut new cards, cut copies, read a card."""
     for verb, text in (("encode", "cut new guest cards (CN)"), ("copy", "cut copies (CC)")):
         sub = verbs.add_parser(verb, parents=[common], help=text)
         _encoder(sub)
@@ -57,9 +76,9 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("--auth", type=int, action="append", default=[],
                          help="a PMS authorization (1-62) to grant; repeat for more")
     _encoder(verbs.add_parser("read", parents=[common], help="read the card on an encoder (LT)"))
-    checkout = verbs.add_parser("checkout", parents=[common], help="check a room out (CO)")
-    checkout.add_argument("--room", required=True, help="the room's name in Space")
-    mobile = verbs.add_parser("mobile", parents=[common], help="send a JustIN Mobile key (CNM)")
+
+
+def _mobile(mobile: argparse.ArgumentParser) -> None:
     mobile.add_argument("--phone", required=True, help="international format, e.g. +316...")
     _stay(mobile)
     mobile.add_argument("--copy", action="store_true", help="an extra key (CCM)")
@@ -69,12 +88,6 @@ def add_parser(commands: Any) -> None:
                         "installation id")
     mobile.add_argument("--reveal", action="store_true",
                         help="with --binary: also print the key data, a secret")
-    audit = verbs.add_parser("audit", parents=[common], help="a door's audit trail (WF/WN)")
-    audit.add_argument("--door", required=True, help="the door's name in Space")
-    space_survey.add_arguments(verbs.add_parser(
-        "survey", parents=[common], help="ask Space what the protocol notes leave open, "
-        "record the transcript (read-only unless --allow-writes)"))
-    space.set_defaults(func=run)
 
 
 def _encoder(parser: argparse.ArgumentParser) -> None:
