@@ -83,11 +83,12 @@ def _mobile(mobile: argparse.ArgumentParser) -> None:
     _stay(mobile)
     mobile.add_argument("--copy", action="store_true", help="an extra key (CCM)")
     mobile.add_argument("--message", default="", help="text shown on the phone")
-    mobile.add_argument("--binary", action="store_true", help="get the key back for the "
-                        "PMS's own app instead (CNMB; CCMB with --copy): prints the "
-                        "installation id")
+    mobile.add_argument("--binary", action="store_true", help="make a key and get its data "
+                        "back for the PMS's own app instead (CNMB; CCMB with --copy); needs "
+                        "--reveal (prints the key data) or --json (key_hex only with "
+                        "--reveal): Space hands the data out once")
     mobile.add_argument("--reveal", action="store_true",
-                        help="with --binary: also print the key data, a secret")
+                        help="with --binary: print the key data, a secret")
 
 
 def _encoder(parser: argparse.ArgumentParser) -> None:
@@ -193,6 +194,10 @@ def _check(args: argparse.Namespace) -> None:
                          "leave out --message, or --binary")
     if getattr(args, "reveal", False) and not args.binary:
         raise ValueError("--reveal: only a binary key has key data to print; add --binary")
+    if getattr(args, "binary", False) and not (args.reveal or args.json):
+        raise ValueError("--binary: Space makes a real key and hands its data out only "
+                         "once; add --reveal to print the key data, or --json for its "
+                         "installation id alone (nothing was asked of Space)")
 
 
 def _service(args: argparse.Namespace) -> str | None:
@@ -271,15 +276,13 @@ def _print(args: argparse.Namespace, result: Any) -> None:
 
 
 def _hidden(args: argparse.Namespace, result: Any) -> Any:
-    """A binary key's data is a secret: on the screen (and in a terminal's scrollback) only
-    when asked for with --reveal; otherwise its size says that it came."""
+    """A binary key's data is a secret: in --json output (a script's log) only when asked
+    for with --reveal; otherwise its size says that it came. On the screen, --binary needs
+    --reveal (``_check``)."""
     if not (isinstance(result, dict) and result.get("key_hex")) or getattr(args, "reveal",
                                                                              False):
         return result
-    size = len(result["key_hex"]) // 2
-    if args.json:
-        return result | {"key_hex": None, "key_bytes": size}
-    return result | {"key_hex": "hidden, %d bytes (--reveal prints it)" % size}
+    return result | {"key_hex": None, "key_bytes": len(result["key_hex"]) // 2}
 
 
 def describe(verb: str, result: Any) -> str:

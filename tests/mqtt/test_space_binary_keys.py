@@ -141,6 +141,10 @@ def test_a_kill_while_space_makes_the_key_loses_the_command_to_no_one(site, spac
 def test_the_technician_asks_for_a_binary_key_through_the_running_service(site, space):
     appliance, _pms = site
     ask = ("space", "mobile", "--phone", GUEST_PHONE, "--room", "Pitch 12", "--binary")
+    # A key whose data nobody would see is refused before Space is asked.
+    blind = keybridge(appliance, *ask)
+    assert blind.returncode == 2 and "--reveal" in blind.stderr and "--json" in blind.stderr
+    assert handed_back(space) == [] and space.requests("CNMB") == []
     hidden = keybridge(appliance, *ask, "--json")
     assert hidden.returncode == 0, hidden.stderr
     result = json.loads(hidden.stdout)["result"]

@@ -94,16 +94,23 @@ def test_mobile_key(simulator):
     assert (done.returncode, done.stdout.strip()) == (0, "phone: +31612345678")
 
 
+def binary_keys(simulator):
+    state = control(simulator[1], {"op": "state"})[1]["state"]
+    return [key for key in state["mobile_keys"] if "binary" in key]
+
+
 def test_binary_mobile_key_shows_its_data_only_when_revealed(simulator):
     ask = ("mobile", "--server", simulator[0], "--phone", "+31612345678", "--room",
            "Pitch 12", "--binary")
-    hidden, revealed = keybridge(*ask), keybridge(*ask, "--copy", "--reveal")
-    made = [key for key in control(simulator[1], {"op": "state"})[1]["state"]["mobile_keys"]
-            if "binary" in key][-2:]
+    blind = keybridge(*ask)  # Space would make a key whose data nobody sees: refused
+    assert blind.returncode == 2 and "add --reveal" in blind.stderr and "--json" in blind.stderr
+    assert binary_keys(simulator) == []
+    hidden, revealed = keybridge(*ask, "--json"), keybridge(*ask, "--copy", "--reveal")
+    made = binary_keys(simulator)
     assert hidden.returncode == revealed.returncode == 0, hidden.stderr + revealed.stderr
-    assert hidden.stdout.splitlines()[1:] == [
-        "key_hex: hidden, 13 bytes (--reveal prints it)",
-        "installation_id: %s" % made[0]["installation_id"]]
+    assert json.loads(hidden.stdout)["result"] | {"phone": None} == {
+        "phone": None, "key_hex": None, "key_bytes": 13,
+        "installation_id": made[0]["installation_id"]}
     assert made[0]["binary"] not in hidden.stdout
     assert "key_hex: %s" % made[1]["binary"] in revealed.stdout.splitlines()
     message = keybridge(*ask, "--message", "Welkom")
