@@ -37,7 +37,7 @@ from appliance.errors import ConfigError, SessionTakenOver, StoreError
 from appliance.service_control import ControlHandlers
 from appliance.store import lock, now_iso, open_store, retention
 from appliance.store.clock import ClockWatch
-from appliance.store.retry import persist
+from appliance.store.retry import REFUSALS, persist
 
 log = logging.getLogger("keybridge.service")
 PRUNE_EVERY_S = 3600.0
@@ -66,6 +66,8 @@ class Service:
             try:
                 await self._run()
             finally:
+                with contextlib.suppress(*REFUSALS):  # stopping: no retries, no mask
+                    self.store.checkpoint()
                 self.store.close()
         if self.taken_over:
             raise SessionTakenOver(self._advice())
@@ -264,6 +266,7 @@ class Service:
     def _prune(self) -> None:
         with self.store.transaction() as tx:
             tx.outbox.prune()
+        self.store.checkpoint()  # what was erased leaves the write-ahead log too
 
     async def _ready_and_watch(self) -> None:
         await self.link.connected.wait()
