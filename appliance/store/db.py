@@ -160,6 +160,9 @@ def _connect(path: str) -> sqlite3.Connection:
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
+        # A payload cleared at its PUBACK (a PIN, a binary key) is zeroed, not left in the
+        # file's free space. Debian's SQLite does so by default; other builds need asking.
+        db.execute("PRAGMA secure_delete = ON")
     except sqlite3.DatabaseError as err:
         raise StoreError("cannot open the store %s: %s" % (path, err)) from err
     if mode != "wal":

@@ -1,5 +1,6 @@
 """The inbox (every command by its request_id, with its last reply) and the outbox (replies
-and events waiting for the broker's PUBACK, as Fernet tokens: key_issued carries a PIN)."""
+and events waiting for the broker's PUBACK, as Fernet tokens: key_issued carries a PIN or a
+binary mobile key). A row the broker confirmed keeps its topic and times, not its payload."""
 
 import dataclasses
 import datetime
@@ -95,11 +96,13 @@ class Outbox:
                 for row in rows]
 
     def published(self, ids: list[int]) -> None:
-        self.db.executemany("UPDATE outbox SET published_at = ? WHERE id = ?",
+        """The broker has these: their payloads go at once, as nothing sends them again and a
+        key_issued's PIN or binary key must not outlive its delivery on disk."""
+        self.db.executemany("UPDATE outbox SET published_at = ?, payload = X'' WHERE id = ?",
                             [(now_iso(), outgoing_id) for outgoing_id in ids])
 
     def prune(self, keep_s: float = 7 * 86400) -> int:
-        """Forget what the broker confirmed long ago: a published PIN need not stay on disk."""
+        """Forget the rows the broker confirmed long ago (their payloads went at the PUBACK)."""
         cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=keep_s)
         return self.db.execute("DELETE FROM outbox WHERE published_at IS NOT NULL AND "
                                "published_at < ?",

@@ -1,6 +1,7 @@
 """The SQLite store and its key file, as the Pi in the office rack depends on them: survives
 power cuts, refuses damaged or newer files clearly, and keeps PINs unreadable on the card."""
 
+import json
 import os
 import sqlite3
 import stat
@@ -316,6 +317,26 @@ def test_published_outbox_rows_are_forgotten_after_a_week(tmp_path) -> None:
         assert prune(store, -1) == 1
         assert store.read.outbox.depth() == 1  # the unpublished row stays whatever its age
         assert [row[0] for row in store.query("SELECT topic FROM outbox")] == ["t/b"]
+
+
+def test_a_confirmed_outbox_row_leaves_no_copy_of_its_payload(db_path: str,
+                                                              key_file: str) -> None:
+    """A key_issued's secret goes from the file at its PUBACK, not even a piece of its token
+    left in free space; one the broker never confirmed is still there for the restart."""
+    confirmed, waiting = {"binary_key": "0A1B2C3D" * 16}, {"pin": "482913"}
+    with Store(db_path, Keyring(key_file)) as store:
+        with store.transaction() as db:
+            db.outbox.add(Route("t/issued"), confirmed)
+            db.outbox.add(Route("t/issued"), waiting)
+        token = store.query("SELECT payload FROM outbox WHERE id = 1")[0][0]
+        with store.transaction() as db:
+            db.outbox.published([1])
+    data = file_bytes(db_path)
+    pieces = [token[start:start + 24] for start in range(0, len(token) - 24, 24)]
+    assert [piece for piece in pieces if piece in data] == []
+    with Store(db_path, Keyring(key_file)) as store:  # the service started again
+        [outgoing] = store.read.outbox.pending(0, 10)
+        assert (outgoing.id, json.loads(outgoing.payload)) == (2, waiting)
 
 
 def test_outbox_ids_are_never_reused_after_a_prune(tmp_path) -> None:

@@ -7,12 +7,18 @@ technician's ``keybridge space mobile --binary`` goes through the running servic
 What the simulator generated (its control channel's state) is the ground truth.
 """
 
+import contextlib
 import datetime
 import json
+import re
+import sqlite3
 import subprocess
 import sys
 
 import pytest
+
+from appliance.errors import SecretKeyError
+from appliance.store.secrets import Keyring
 
 from _appliance import ROOT, eventually
 from test_appliance_contract import check_published, event, send
@@ -95,6 +101,55 @@ def test_a_binary_key_reaches_the_pms_once_and_is_kept_nowhere_in_clear(site, sp
     assert second["binary_key"] == handed_back(space)[1][0] != key_data
     assert len(space.requests("CNMB")) == 1 and len(space.requests("CCMB")) == 1
     assert len([m for m in pms.messages if m.topic.endswith("/event/key_issued")]) == 2
+
+
+def test_a_binary_key_the_broker_confirmed_leaves_the_store(site, space):
+    """Its encrypted copy in the outbox goes at the PUBACK: even the key file's holder finds
+    it nowhere in the store's bytes afterwards."""
+    appliance, pms = site
+    accepted(pms, appliance, "booking", pitch("b1", "B1"))
+    accepted(pms, appliance, "send_mobile_key", binary("bin-1"))
+    key_data = event(pms, "key_issued", booking_id="B1", timeout=20)["binary_key"]
+    final(pms, "bin-1")
+    eventually(lambda: unconfirmed(appliance) == 0, what="every PUBACK recorded")
+    assert appliance.stop() == 0
+    assert [text for text in readable(appliance) if key_data in text] == []
+
+
+def test_a_binary_key_the_broker_never_confirmed_goes_out_after_a_kill(site, space, broker):
+    appliance, pms = site
+    accepted(pms, appliance, "booking", pitch("b1", "B1"))
+    space.control({"op": "faults", "set": {"reply_delay_s": 1.5}})
+    accepted(pms, appliance, "send_mobile_key", binary("bin-1"))
+    eventually(lambda: space.requests("CNMB"), what="the CNMB on its way to Space")
+    broker.stop()  # Space makes the key while the broker is away: nobody confirms key_issued
+    eventually(lambda: unconfirmed(appliance, "event/key_issued") == 1,
+               what="key_issued waiting in the outbox")
+    appliance.kill()
+    broker.start()
+    pms.connect()
+    appliance.start()
+    issued = event(pms, "key_issued", booking_id="B1", timeout=20)
+    assert issued["binary_key"] == handed_back(space)[0][0]
+    assert len(space.requests("CNMB")) == 1  # sent again, not made again
+
+
+def unconfirmed(appliance, topic=""):
+    """Outbox rows whose PUBACK is not recorded, of topics ending in ``topic``."""
+    with sqlite3.connect(appliance.db_file) as db:
+        return db.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL AND "
+                          "topic LIKE ?", ("%" + topic,)).fetchone()[0]
+
+
+def readable(appliance):
+    """What every whole Fernet token in the store's bytes says, read with its key file."""
+    keyring = Keyring(str(appliance.directory / "secret.keys"))
+    found = []
+    for token in set(re.findall(rb"gAAAAA[A-Za-z0-9_=-]{40,}", stored_bytes(appliance))):
+        # A token cut short is no whole copy (the store's own tests look for its pieces).
+        with contextlib.suppress(SecretKeyError):
+            found.append(keyring.decrypt(token).decode())
+    return found
 
 
 def test_binary_keys_refuse_bad_input_naming_the_field(site, space):
