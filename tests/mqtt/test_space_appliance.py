@@ -7,6 +7,7 @@ The frames a simulator received (``SpaceProcess.requests``) are the ground truth
 done to the doors; every published message is checked against docs/asyncapi.yaml.
 """
 
+import contextlib
 import datetime
 import sqlite3
 import zoneinfo
@@ -74,13 +75,23 @@ def _merged(extra):
     return rules
 
 
+@contextlib.contextmanager
+def running(tmp_path, broker, peer_factory, spaces, extra=None):
+    """The appliance and a PMS for the ``with`` block; afterwards every message the PMS saw
+    is checked against docs/asyncapi.yaml."""
+    appliance, pms = start(tmp_path, broker, peer_factory, spaces, extra)
+    try:
+        yield appliance, pms
+    finally:
+        appliance.close()
+        for message in pms.messages:
+            check_published(message)
+
+
 @pytest.fixture
 def site(tmp_path, broker, space, peer_factory):
-    appliance, pms = start(tmp_path, broker, peer_factory, [space])
-    yield appliance, pms
-    appliance.close()
-    for message in pms.messages:
-        check_published(message)
+    with running(tmp_path, broker, peer_factory, [space]) as both:
+        yield both
 
 
 def final(pms, request_id, timeout=30.0):

@@ -21,19 +21,16 @@ from appliance.errors import SecretKeyError
 from appliance.store.secrets import Keyring
 
 from _appliance import ROOT, eventually
-from test_appliance_contract import check_published, event, send
-from test_space_appliance import GUEST_PHONE, accepted, booking, final, now, start
+from test_appliance_contract import event, send
+from test_space_appliance import GUEST_PHONE, accepted, booking, final, now, running
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
 def site(tmp_path, broker, space, peer_factory):
-    appliance, pms = start(tmp_path, broker, peer_factory, [space])
-    yield appliance, pms
-    appliance.close()
-    for message in pms.messages:
-        check_published(message)
+    with running(tmp_path, broker, peer_factory, [space]) as both:
+        yield both
 
 
 def pitch(request_id, booking_id):

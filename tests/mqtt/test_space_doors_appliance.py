@@ -9,9 +9,8 @@ import sqlite3
 
 import pytest
 
-from _appliance import Appliance
-from test_appliance_contract import check_published, event
-from test_space_appliance import _merged, accepted, booking, cut, now
+from test_appliance_contract import event
+from test_space_appliance import accepted, booking, cut, now, running
 
 STAFF_OPENINGS = 60  # a trail long enough that the desk's card comes in the middle of a walk
 AUDIT = {"space": {"audit_doors": ["Barrier", "Swimming pool"], "door_events_poll_s": 1}}
@@ -23,14 +22,8 @@ def site(tmp_path, broker, space, peer_factory):
     space.control({"op": "clock", "set": now().replace(tzinfo=None).isoformat()})
     for _ in range(STAFF_OPENINGS):
         space.control({"op": "door", "door": "Barrier", "staff": "Maintenance"})
-    appliance = Appliance(tmp_path / "appliance", broker, space, extra=_merged(AUDIT))
-    appliance.start()
-    pms = peer_factory(broker, "pms", persistent=True)
-    pms.subscribe("keybridge/camp/#")
-    yield appliance, pms
-    appliance.close()
-    for message in pms.messages:
-        check_published(message)
+    with running(tmp_path, broker, peer_factory, [space], AUDIT) as both:
+        yield both
 
 
 def door_events(pms):

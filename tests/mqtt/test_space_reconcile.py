@@ -7,8 +7,8 @@ import datetime
 
 import pytest
 
-from test_appliance_contract import check_published, event, reply, send
-from test_space_appliance import accepted, booking, cut, now, start
+from test_appliance_contract import event, reply, send
+from test_space_appliance import accepted, booking, cut, now, running
 
 WALL = "%Y-%m-%dT%H:%M"
 AUDITED = {"audit_doors": ["Pitch 12"], "door_events_poll_s": 0}
@@ -16,11 +16,8 @@ AUDITED = {"audit_doors": ["Pitch 12"], "door_events_poll_s": 0}
 
 @pytest.fixture
 def site(tmp_path, broker, space, peer_factory):
-    appliance, pms = start(tmp_path, broker, peer_factory, [space], {"space": AUDITED})
-    yield appliance, pms
-    appliance.close()
-    for message in pms.messages:
-        check_published(message)
+    with running(tmp_path, broker, peer_factory, [space], {"space": AUDITED}) as both:
+        yield both
 
 
 def reconciled(pms, appliance, request_id):
@@ -32,9 +29,8 @@ def test_a_card_refused_during_the_stay_is_a_discrepancy(tmp_path, broker, space
                                                          peer_factory):
     """The stay grew but the cards were not cut again (Space without MC): the pitch's door
     refuses the guest's card as expired while the store says the stay runs."""
-    appliance, pms = start(tmp_path, broker, peer_factory, [space], {"space": {
-        "modify_check_in": False, **AUDITED}})
-    try:
+    with running(tmp_path, broker, peer_factory, [space], {"space": {
+            "modify_check_in": False, **AUDITED}}) as (appliance, pms):
         arrival = now() - datetime.timedelta(hours=2)
         ends = now() + datetime.timedelta(minutes=30)
         accepted(pms, appliance, "booking", booking("r1", "B30", labels=["pitch"],
@@ -55,10 +51,6 @@ def test_a_card_refused_during_the_stay_is_a_discrepancy(tmp_path, broker, space
             "refused_during_stay", "expired_key", "B30", "Pitch 12")
         assert found["fix"] is None and "cut a new card" in found["message"]
         assert found["at"][:16] == later.strftime(WALL)
-    finally:
-        appliance.close()
-        for message in pms.messages:
-            check_published(message)
 
 
 def test_a_card_that_opens_or_a_door_nobody_tried_is_no_discrepancy(site, space):
@@ -84,9 +76,8 @@ def test_space_down_makes_the_run_incomplete_not_clean(site, space):
 
 def test_a_misnamed_audit_door_is_named_and_hides_no_other_door(tmp_path, broker, space,
                                                                   peer_factory):
-    appliance, pms = start(tmp_path, broker, peer_factory, [space], {"space": {
-        "audit_doors": ["Sauna", "Pitch 12"], "door_events_poll_s": 0}})
-    try:
+    with running(tmp_path, broker, peer_factory, [space], {"space": {
+            "audit_doors": ["Sauna", "Pitch 12"], "door_events_poll_s": 0}}) as (appliance, pms):
         accepted(pms, appliance, "booking", booking("s1", "B32", labels=["pitch"]))
         (first,) = cut(pms, appliance, "s2", booking_id="B32")["data"]["serials"]
         cut(pms, appliance, "s3", booking_id="B32")  # new cards: the first one stops working
@@ -100,7 +91,3 @@ def test_a_misnamed_audit_door_is_named_and_hides_no_other_door(tmp_path, broker
         assert "[space] audit_doors" in found["audit_trail_unreadable"]["message"]
         assert (found["refused_during_stay"]["refused_as"],
                 found["refused_during_stay"]["booking_id"]) == ("invalid_key", "B32")
-    finally:
-        appliance.close()
-        for message in pms.messages:
-            check_published(message)
