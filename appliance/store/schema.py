@@ -175,4 +175,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
     """,
+    # 9: a row the broker confirmed keeps no payload (a key_issued's PIN or binary key goes
+    # at its PUBACK); rows confirmed before that rule lose theirs now, not at the prune.
+    """
+    UPDATE outbox SET payload = X'' WHERE published_at IS NOT NULL AND payload != X'';
+    """,
 )

@@ -339,6 +339,28 @@ def test_a_confirmed_outbox_row_leaves_no_copy_of_its_payload(db_path: str,
         assert (outgoing.id, json.loads(outgoing.payload)) == (2, waiting)
 
 
+def test_rows_confirmed_before_the_upgrade_lose_their_payload(db_path: str,
+                                                             key_file: str) -> None:
+    """Schema 9: a PIN published by an older version, which kept payloads until the weekly
+    prune, leaves the file at the upgrade; a row still waiting for the broker keeps its."""
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    for number, migration in enumerate(MIGRATIONS[:8], 1):
+        raw.executescript("BEGIN;\n%s\nPRAGMA user_version = %d;\nCOMMIT;" % (migration, number))
+    raw.close()
+    with Store(db_path, Keyring(key_file)) as store, store.transaction() as db:
+        db.outbox.add(Route("t/issued"), {"pin": "482913"})
+        db.outbox.add(Route("t/issued"), {"pin": "170224"})
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.execute("UPDATE outbox SET published_at = '2027-01-01T00:00:00+00:00' WHERE id = 1")
+    raw.execute("PRAGMA user_version = 8")  # as the older version left it
+    raw.close()
+    with Store(db_path, Keyring(key_file)) as store:
+        assert tuple(store.query("SELECT id, length(payload) FROM outbox ORDER BY id")[0]) == (
+            1, 0)
+        [waiting] = store.read.outbox.pending(0, 10)
+        assert json.loads(waiting.payload) == {"pin": "170224"}
+
+
 def test_outbox_ids_are_never_reused_after_a_prune(tmp_path) -> None:
     from appliance.store import Keyring, Store
     from appliance.store.secrets import create_key_file
