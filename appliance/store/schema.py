@@ -180,4 +180,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     UPDATE outbox SET payload = X'' WHERE published_at IS NOT NULL AND payload != X'';
     """,
+    # 10: a KS door event names its key by the guest KS gave it (external_ids'
+    # platform_user_id): on an index, not a read of every key the site has had.
+    """
+    CREATE INDEX keys_platform_user ON keys (json_extract(external_ids, '$.platform_user_id'));
+    """,
 )

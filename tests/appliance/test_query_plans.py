@@ -4,7 +4,8 @@ schema (no ANALYZE is run), so the plans themselves are asserted, not timings.
 
 The statements are the ones the engine really executes (captured with SQLite's trace hook)
 while a booking is confirmed, its key issued, the booking checked out and its key revoked,
-the outbox published and the status computed, and a card held to a Space door looked up."""
+the outbox published and the status computed, a card held to a Space door and a PIN typed at
+a KS lock looked up."""
 
 import sqlite3
 import time
@@ -45,6 +46,7 @@ def _day(site: Site) -> None:
     site.store.read.jobs.depths()
     site.store.read.jobs.next_due("space")
     site.store.read.keys.at_doors("space", "2026-01-01T00:00:00+00:00")  # a card at a door
+    site.store.read.keys.by_external_id("ks", "platform_user_id", "u-1")  # a PIN at a lock
     with site.store.transaction() as tx:
         tx.jobs.claim("space", time.time(), 60)
 

@@ -352,6 +352,7 @@ def test_rows_confirmed_before_the_upgrade_lose_their_payload(db_path: str,
         db.outbox.add(Route("t/issued"), {"pin": "170224"})
     raw = sqlite3.connect(db_path, isolation_level=None)
     raw.execute("UPDATE outbox SET published_at = '2027-01-01T00:00:00+00:00' WHERE id = 1")
+    raw.execute("DROP INDEX keys_platform_user")  # schema 10's, not in an older store
     raw.execute("PRAGMA user_version = 8")  # as the older version left it
     raw.close()
     with Store(db_path, Keyring(key_file)) as store:
