@@ -27,7 +27,7 @@ from appliance.errors import KeybridgeError
 from appliance.space import SpaceClient, SpaceCommands, SpaceSettings, tools
 from appliance.space import errors as e
 from appliance.space.admins import administrations
-from appliance.space.settings import MAIN
+from appliance.space.settings import MAIN, config_table
 
 DEFAULT_CONFIG = "/etc/keybridge/keybridge.toml"
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_PROTOCOL = 1, 2, 3, 4
@@ -144,7 +144,7 @@ def _administration(data: dict[str, Any], args: argparse.Namespace) -> SpaceSett
     admins, _rules = administrations(data.get("space"), args.config, zone, problems)
     wanted = args.administration or MAIN
     found = [admin for admin in admins if admin.id == wanted]
-    mine = "[space]" if wanted == MAIN else "[space.administrations.%s]" % wanted
+    mine = config_table(wanted)
     link = [item for item in problems.items if mine in item]
     if link or not found:
         names = ", ".join(admin.id for admin in admins) or "none"

@@ -14,7 +14,7 @@ from appliance.config.schema import Problems
 from appliance.space import ruleconf
 from appliance.space.errors import SpaceConfigError
 from appliance.space.rules import SpaceRules
-from appliance.space.settings import MAIN, Administration, SpaceSettings, from_table
+from appliance.space.settings import MAIN, Administration, SpaceSettings, config_table, from_table
 
 
 def _zone_problem(name: str) -> bool:
@@ -85,7 +85,7 @@ def _settings(table: dict[str, Any], source: str, section: str,
 
 def _administration(name: str, settings: SpaceSettings, site_zone: str,
                     problems: Problems) -> Administration:
-    where = "[space]" if name == MAIN else "[space.administrations.%s]" % name
+    where = config_table(name)
     if settings.timezone and _zone_problem(settings.timezone):
         problems.add(where + " timezone", "must be an IANA time zone such as "
                      "\"Europe/Amsterdam\", or \"\" for [site] timezone")

@@ -23,7 +23,6 @@ from typing import Any
 from appliance.space import hooks
 from appliance.space.backend import SpaceBackend
 from appliance.space.errors import AuditUnavailable, SpaceError, SpaceUnavailable
-from appliance.space.settings import MAIN
 from appliance.space.trail import Line, Top, describe, new_lines, top_of, wall_time, without
 from appliance.store import Store, Tx
 from appliance.store.messages import EVENT_NAMESPACE
@@ -117,17 +116,13 @@ class SpaceDoorEvents:
             log.warning("Space %s: Space refused the audit trail of door %r (%s); check its "
                         "spelling in %s audit_doors against Space's door names, or remove "
                         "it; trying again in %g s", self.backend.name, door, err,
-                        self._table(), self.settings.door_events_poll_s)
+                        self.backend.admin.table, self.settings.door_events_poll_s)
         except SpaceError as err:
             log.warning("Space %s: the audit trail of door %r: %s; trying again in %g s",
                         self.backend.name, door, err, self.settings.door_events_poll_s)
         except Exception:  # one bad record must not stop the service
             log.exception("Space %s: polling door %r failed; trying again later",
                           self.backend.name, door)
-
-    def _table(self) -> str:
-        admin = self.backend.admin.id
-        return "[space]" if admin == MAIN else "[space.administrations.%s]" % admin
 
     async def poll(self, door: str) -> int:
         """Walk one door's trail; the number of new door events."""
@@ -167,7 +162,7 @@ class SpaceDoorEvents:
         if len(walked) >= self.max_walk:
             log.warning("Space %s: door %r has more than %d new records since the last walk; "
                         "the older ones are skipped (poll more often: %s door_events_poll_s)",
-                        self.backend.name, walking.door, self.max_walk, self._table())
+                        self.backend.name, walking.door, self.max_walk, self.backend.admin.table)
             walking.cut = True
             return True
         moment = wall_time(walked[-1], self.settings.audit_date_order, walking.now)

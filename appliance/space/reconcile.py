@@ -30,7 +30,7 @@ from appliance.engine.backend import BackendFailure
 from appliance.space import hooks
 from appliance.space.commands import SpaceCommands
 from appliance.space.errors import AuditUnavailable, SpaceRefused
-from appliance.space.settings import MAIN, Administration
+from appliance.space.settings import Administration
 from appliance.space.trail import Line, describe, wall_time
 from appliance.store import KeyRow
 
@@ -93,10 +93,9 @@ def _refusal(door: str, line: Line, moment: datetime.datetime | None,
 
 
 def _unreadable(admin: Administration, door: str, err: SpaceRefused) -> dict[str, Any]:
-    where = "[space]" if admin.id == MAIN else "[space.administrations.%s]" % admin.id
     return {"kind": UNREADABLE, "fix": None, "door": door,
             "message": "Space could not give the audit trail of %r (%s); check %s audit_doors "
-                       "against the door names in Space" % (door, err, where)}
+                       "against the door names in Space" % (door, err, admin.table)}
 
 
 def _item(door: str, line: Line, moment: datetime.datetime, key: KeyRow,

@@ -107,6 +107,15 @@ class Administration:
     def backend(self) -> str:
         return "space" if self.id == MAIN else "space:%s" % self.id
 
+    @property
+    def table(self) -> str:
+        return config_table(self.id)
+
+
+def config_table(administration: str) -> str:
+    """Where an administration is configured, as a technician's message names it."""
+    return "[space]" if administration == MAIN else "[space.administrations.%s]" % administration
+
 
 def split_host_port(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8090`` for IPv6); raises ValueError with the fix."""
