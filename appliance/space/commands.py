@@ -23,12 +23,13 @@ from appliance.space.errors import (
     SpaceRequestError,
 )
 from appliance.space.text import to_ascii
+from appliance.space.trail import DIRECTIONS, Line
 
 COPY_NAMES = {b"0": "original", b"1": "copy 1", b"2": "copy 2", b"I": "copy 3 or later",
               b"A": "one-shot"}
 CARD_KINDS = {b"LM": "staff", b"LR": "spare", b"LC": "invalid", b"LD": "unidentified"}
-INCIDENTS = {b"0": "opened", b"1": "incident 1", b"2": "invalid key", b"3": "access denied",
-             b"4": "expired key", b"5": "anti-passback"}
+INCIDENTS = {"0": "opened", "1": "incident 1", "2": "invalid key", "3": "access denied",
+             "4": "expired key", "5": "anti-passback"}
 MAX_AUDIT_RECORDS = 10000  # a door's trail is finite; stop a server that never says WO
 
 
@@ -237,7 +238,8 @@ class SpaceCommands:
 
 
 def _entry(door: str, record: protocol.AuditRecord) -> AuditEntry:
-    return AuditEntry(door, _text(record.date), _text(record.time),
-                      INCIDENTS.get(record.incident, _text(record.incident)),
-                      {b"I": "in", b"O": "out"}.get(record.direction, ""),
-                      _text(record.card).strip(), _text(record.copy), _text(record.user))
+    """A record as the technician reads it: the trail's fields (``trail.Line``), the incident
+    and the reader in words."""
+    line = Line.of(record)
+    return AuditEntry(door, line.date, line.time, INCIDENTS.get(line.incident, line.incident),
+                      DIRECTIONS.get(line.direction, ""), line.card, line.copy, line.user)

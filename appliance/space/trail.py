@@ -34,6 +34,7 @@ INCIDENTS = {
 # Field 7 (§4.3): what opened, beyond a guest's key (#0 #1 #2 #D, @1 one-shot).
 ACCESS_BY = {"S1": "spare_card", "S2": "switch", "S3": "online"}
 STAFF_ID = "STAFF"
+DIRECTIONS = {"I": "in", "O": "out"}  # field 5: the reader at the door's entrance or exit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,5 +172,5 @@ def describe(line: Line) -> dict[str, object]:
     access_by = "staff_card" if line.card == STAFF_ID else ACCESS_BY.get(line.copy, "key")
     # Not the staff member's name (field 8): the PMS needs what happened, not who works here.
     return {"granted": granted, "category": category, "detail": detail,
-            "incident": line.incident, "direction": {"I": "in", "O": "out"}.get(line.direction),
+            "incident": line.incident, "direction": DIRECTIONS.get(line.direction),
             "room": line.room, "copy": line.copy or None, "access_by": access_by}
