@@ -8,7 +8,7 @@ The PMS knows each guest's PIN from ``key_issued`` and each card's serial from
 
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from simulators.pms import actions
 from simulators.pms.client import PmsClient, Printer, mask_pin, value_text
@@ -19,6 +19,7 @@ from simulators.pms.space_control import SpaceControl, incident_text
 # report. A Space door event waits for the next walk of the door's audit trail (2 s here).
 EVENT_TIMEOUT_S = 10.0
 Check = Callable[[bool, str], bool]
+T = TypeVar("T")
 
 
 def short(instant: Any) -> str:
@@ -86,15 +87,11 @@ class Guests:
         label = "%d door: %s %s %s of %s at %s" % (
             number, step.door, "opens for" if step.opens else "refuses",
             _card_name(step.card), step.booking_id, short(step.at))
-        serial = self._serial(step.booking_id, step.card)
-        if serial is None:
-            self.check(False, "%s (no card_encoded named that card)" % label)
+        held = self._with_card(label, step.booking_id, step.card,
+                               lambda serial: self.space.hold_to_door(step.door, serial, step.at))
+        if held is None:
             return
-        try:
-            incident = self.space.hold_to_door(step.door, serial, step.at)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
-            return
+        serial, incident = held
         self.show.line("▣", "%-13s card %s held at %s: %s" % (
             step.door, serial, short(step.at), incident_text(incident)))
         right = (incident == "0") == step.opens
@@ -118,15 +115,11 @@ class Guests:
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d card %s of %s laid on %s" % (number, _card_name(step.card),
                                                  step.booking_id, step.encoder)
-        serial = self._serial(step.booking_id, step.card)
-        if serial is None:
-            self.check(False, "%s (no card_encoded named that card)" % label)
+        laid = self._with_card(label, step.booking_id, step.card,
+                               lambda serial: self.space.lay_on_encoder(step.encoder, serial))
+        if laid is None:
             return
-        try:
-            self.space.lay_on_encoder(step.encoder, serial)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
-            return
+        serial, _ = laid
         self.show.line("▭", "card %s laid on %s" % (serial, step.encoder))
         self.check(True, label)
 
@@ -135,18 +128,27 @@ class Guests:
         self.show.line("──", "%d. %s" % (number, step.title))
         label = "%d card %s of %s reads %r as its last printed line" % (
             number, _card_name(step.card), step.booking_id, step.last_line)
-        serial = self._serial(step.booking_id, step.card)
-        if serial is None:
-            self.check(False, "%s (no card_encoded named that card)" % label)
+        read = self._with_card(label, step.booking_id, step.card, self.space.printed)
+        if read is None:
             return
-        try:
-            lines = self.space.printed(serial)
-        except (OSError, ValueError) as err:
-            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
-            return
+        serial, lines = read
         self.show.line("▤", "card %s printed: %s" % (serial, " / ".join(lines) or "nothing"))
         right = bool(lines) and lines[-1] == step.last_line
         self.check(right, "%s%s" % (label, "" if right else " (printed: %s)" % lines))
+
+    def _with_card(self, label: str, booking_id: str, index: int,
+                   ask: Callable[[str], T]) -> tuple[str, T] | None:
+        """The booking's card ``index`` and what the Space simulator did with it (``ask``);
+        None, and the check failed with the reason, when there is no such card or no answer."""
+        serial = self._serial(booking_id, index)
+        if serial is None:
+            self.check(False, "%s (no card_encoded named that card)" % label)
+            return None
+        try:
+            return serial, ask(serial)
+        except (OSError, ValueError) as err:
+            self.check(False, "%s (the Space simulator did not answer: %s)" % (label, err))
+            return None
 
     def _serial(self, booking_id: str, index: int) -> str | None:
         """The booking's card ``index`` (-1: the last), as card_encoded named them."""
